@@ -1,0 +1,35 @@
+# divfit: `make site` builds everything, `make test` runs the test suite.
+# Both set up what is missing first (.venv with the package and its test extras).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+QUALITY ?= medium
+PORT   ?= 8000
+
+.PHONY: site test bench serve clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/setup.sh
+	@PYTHON=$(PYTHON) VENV=$(VENV) sh tools/setup.sh
+	@touch $@
+
+site: $(STAMP)
+	@$(BIN)/divfit build --jobs $(JOBS) --quality $(QUALITY)
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	@$(BIN)/python bench/core.py
+
+serve:
+	@test -f build/site/index.html || { echo "no site yet: run 'make site' first"; exit 1; }
+	@echo "serving build/site on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	@$(PYTHON) -m http.server --bind 127.0.0.1 --directory build/site $(PORT)
+
+clean:
+	rm -rf build

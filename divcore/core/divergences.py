@@ -1,0 +1,237 @@
+"""Divergence values and exact gradients between the target p and q = N(mean, std^2).
+
+All functions are vectorised over the shape of `mean` and `std`; gradients are
+with respect to theta = (mean, log std) and carry a trailing axis of size 2.
+
+How each is computed:
+
+| divergence | value | gradient |
+|---|---|---|
+| KL(p ‖ q)  | closed form but for the entropy of p (one quadrature per target) | closed form (moments of p) |
+| KL(q ‖ p)  | -H(q) - E_q[log p] by quadrature | -E_q[d/dx log p] (1, x - mean), pathwise, by quadrature |
+| chi2(p ‖ q) | closed form: p^2/q is a sum of C^2 Gaussian exponentials | closed form |
+| chi2(q ‖ p) | ∫ q^2/p by quadrature | 2 E_q[(q/p) grad log q] by quadrature |
+
+chi2 is Pearson's, chi2(a ‖ b) = ∫ a^2/b - 1. Where it is infinite is decided
+from the variances alone: ∫ p^2/q diverges iff std^2 <= s_max^2 / 2 and
+∫ q^2/p diverges iff std^2 >= 2 s_max^2 (s_max the widest component of p).
+There the value is `inf` and the gradient `nan`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import quadrature
+from .family import logpdf as q_logpdf
+from .target import LOG_SQRT_2PI, Mixture
+
+DIVERGENCES = ("kl", "chi2")
+DIRECTIONS = ("forward", "reverse")
+_Q_RANGE = 12.0
+
+
+def _arrays(mean, std):
+    mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
+    return mean, std
+
+
+# ---------------------------------------------------------------- E_q[f(log p)]
+
+
+def _q_rule(p: Mixture, mean, std):
+    """Nodes x and weights w with sum(w * f(x)) ~= E_q[f]."""
+    x, w = quadrature.rule(p, mean[..., None], std[..., None], mean - _Q_RANGE * std, mean + _Q_RANGE * std)
+    return x, w * np.exp(q_logpdf(x, mean[..., None], std[..., None]))
+
+
+def expected_logp(p: Mixture, mean, std):
+    """E_q[log p] for q = N(mean, std^2)."""
+    mean, std = _arrays(mean, std)
+    x, w = _q_rule(p, mean, std)
+    return (w * p.logpdf(x)).sum(-1)
+
+
+@lru_cache(maxsize=64)
+def entropy(p: Mixture) -> float:
+    """H(p) = -sum_j w_j E_{N_j}[log p]: each component is a Gaussian, so the q-rule applies."""
+    return float(-(p.weights * expected_logp(p, p.means, p.stds)).sum())
+
+
+def gaussian_entropy(std):
+    return 0.5 + LOG_SQRT_2PI + np.log(std)
+
+
+# ---------------------------------------------------------------- KL
+
+
+def kl_forward(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    return -entropy(p) + np.log(std) + LOG_SQRT_2PI + 0.5 * p.second_moment_about(mean) / std**2
+
+
+def kl_forward_grad(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    var = std**2
+    return np.stack([(mean - p.mean()) / var, 1.0 - p.second_moment_about(mean) / var], axis=-1)
+
+
+def kl_reverse(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    return -gaussian_entropy(std) - expected_logp(p, mean, std)
+
+
+def kl_reverse_grad(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    x, w = _q_rule(p, mean, std)
+    _, slope = p.logpdf_and_dx(x)
+    ws = w * slope
+    return np.stack([-ws.sum(-1), -1.0 - (ws * (x - mean[..., None])).sum(-1)], axis=-1)
+
+
+# ---------------------------------------------------------------- chi2(p || q), closed form
+
+
+def chi2_forward_finite(p: Mixture, std):
+    return 2.0 * np.asarray(std, float) ** 2 > p.max_std**2
+
+
+def _chi2_forward_terms(p: Mixture, mean, std):
+    """log T_ij, with T_ij = ∫ w_i N_i w_j N_j / q, and the mean and precision of the
+    Gaussian r_ij ∝ N_i N_j / q (grad log T_ij = E_r[-grad log q])."""
+    ok = chi2_forward_finite(p, std)
+    std = np.where(ok, std, p.max_std)  # placeholder where infinite; overwritten by callers
+    mi, mj = p.means[:, None], p.means[None, :]
+    ci, cj = 1.0 / p.stds[:, None] ** 2, 1.0 / p.stds[None, :] ** 2
+    mu = mean[..., None, None]
+    cq = -1.0 / std[..., None, None] ** 2
+    a = ci + cj + cq
+    # the minimum of sum_k c_k (x - m_k)^2, written without cancellation
+    resid = (ci * cj * (mi - mj) ** 2 + ci * cq * (mi - mu) ** 2 + cj * cq * (mj - mu) ** 2) / a
+    centre = (ci * mi + cj * mj + cq * mu) / a
+    logw = np.log(p.weights)
+    log_t = (
+        logw[:, None] + logw[None, :] - np.log(p.stds)[:, None] - np.log(p.stds)[None, :]
+        + np.log(std)[..., None, None] - 0.5 * np.log(a) - 0.5 * resid
+    )
+    return ok, log_t, centre, a
+
+
+def _lse(a, axes):
+    top = a.max(axis=axes, keepdims=True)
+    return np.squeeze(top, axis=axes) + np.log(np.exp(a - top).sum(axis=axes))
+
+
+def chi2_forward(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    ok, log_t, _, _ = _chi2_forward_terms(p, mean, std)
+    with np.errstate(over="ignore"):
+        return np.where(ok, np.expm1(_lse(log_t, (-2, -1))), np.inf)
+
+
+def chi2_forward_grad(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    ok, log_t, centre, a = _chi2_forward_terms(p, mean, std)
+    sd = np.where(ok, std, p.max_std)[..., None, None]
+    var = sd**2
+    d = centre - mean[..., None, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.exp(log_t)
+        g_mu = (t * (-d / var)).sum((-2, -1))
+        g_ls = (t * (1.0 - (d * d + 1.0 / a) / var)).sum((-2, -1))
+    g = np.stack([g_mu, g_ls], axis=-1)
+    return np.where(ok[..., None], g, np.nan)
+
+
+# ---------------------------------------------------------------- chi2(q || p), quadrature
+
+
+def chi2_reverse_finite(p: Mixture, std):
+    return np.asarray(std, float) ** 2 < 2.0 * p.max_std**2
+
+
+def _chi2_reverse_rule(p: Mixture, mean, std):
+    """Nodes and plain dx-weights covering q^2/p: q^2's own bulk, and the
+    Gaussian envelope q^2 / (w N) of p's widest component, which bounds the
+    integrand's tails (p >= w N)."""
+    j = int(np.argmax(p.stds + 1e-12 * p.weights))  # widest, heaviest first
+    m, s = p.means[j], p.stds[j]
+    a = 2.0 / std**2 - 1.0 / s**2
+    centre = (2.0 * mean / std**2 - m / s**2) / a
+    width = 1.0 / np.sqrt(a)
+    q2 = std / np.sqrt(2.0)
+    centres = np.stack([mean, centre], axis=-1)
+    scales = np.stack([q2, width], axis=-1)
+    lo = np.minimum(mean - _Q_RANGE * q2, centre - _Q_RANGE * width)
+    hi = np.maximum(mean + _Q_RANGE * q2, centre + _Q_RANGE * width)
+    return quadrature.rule(p, centres, scales, lo, hi)
+
+
+def _chi2_reverse_parts(p: Mixture, mean, std):
+    ok = chi2_reverse_finite(p, std)
+    std = np.where(ok, std, 0.5 * p.max_std)
+    x, w = _chi2_reverse_rule(p, mean, std)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # an integrand beyond float range overflows to inf honestly; zero-width
+        # panels (w = 0) must not turn that into nan
+        f = np.where(w > 0, w * np.exp(2.0 * q_logpdf(x, mean[..., None], std[..., None]) - p.logpdf(x)), 0.0)
+    return ok, x, f, std
+
+
+def chi2_reverse(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    ok, _, f, _ = _chi2_reverse_parts(p, mean, std)
+    return np.where(ok, f.sum(-1) - 1.0, np.inf)
+
+
+def chi2_reverse_grad(p: Mixture, mean, std):
+    mean, std = _arrays(mean, std)
+    ok, x, f, sd = _chi2_reverse_parts(p, mean, std)
+    eps = (x - mean[..., None]) / sd[..., None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        g = 2.0 * np.stack([(f * eps).sum(-1) / sd, (f * (eps * eps - 1.0)).sum(-1)], axis=-1)
+    return np.where(ok[..., None], g, np.nan)
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One divergence in one direction, as a function of q's (mean, std)."""
+
+    divergence: str
+    direction: str
+    value_fn: object
+    grad_fn: object
+    finite_fn: object | None = None
+
+    def value(self, p: Mixture, mean, std):
+        return self.value_fn(p, mean, std)
+
+    def grad(self, p: Mixture, mean, std):
+        return self.grad_fn(p, mean, std)
+
+    def finite(self, p: Mixture, std):
+        """Where the divergence is finite (decided from the variances alone)."""
+        if self.finite_fn is None:
+            return np.ones(np.shape(std), dtype=bool)
+        return self.finite_fn(p, std)
+
+
+REGISTRY = {
+    ("kl", "forward"): Divergence("kl", "forward", kl_forward, kl_forward_grad),
+    ("kl", "reverse"): Divergence("kl", "reverse", kl_reverse, kl_reverse_grad),
+    ("chi2", "forward"): Divergence("chi2", "forward", chi2_forward, chi2_forward_grad, chi2_forward_finite),
+    ("chi2", "reverse"): Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite),
+}
+
+
+def get(divergence: str, direction: str) -> Divergence:
+    try:
+        return REGISTRY[divergence, direction]
+    except KeyError:
+        raise ValueError(f"unknown divergence {divergence!r} / direction {direction!r}") from None

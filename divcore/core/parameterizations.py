@@ -1,0 +1,132 @@
+"""The four coordinate systems phi in which q's parameters can be optimised.
+
+| name          | phi                                  | constraint |
+|---------------|--------------------------------------|------------|
+| `mu-sigma`    | (mean, std)                          | std > 0    |
+| `mu-logsigma` | (mean, log std)                      | none       |
+| `mu-tau`      | (mean, tau = 1 / std^2)              | tau > 0    |
+| `natural`     | (eta1 = mean/std^2, eta2 = -1/(2 std^2)) | eta2 < 0 |
+
+Each provides both maps, the Jacobian J = d theta / d phi with
+theta = (mean, log std) (so that grad_phi = J^T grad_theta), and q's Fisher
+information inverse in phi, F_phi^{-1} = J^{-1} F_theta^{-1} J^{-T}.
+All functions take and return arrays with a trailing axis of size 2 and any
+leading (batch) axes.
+
+In every parameterization phi[1] alone fixes std (d log std / d phi[0] = 0),
+so the fixed-std family is "phi[1] does not move".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .family import fisher_diag
+
+
+def _pair(a, b):
+    return np.stack([np.asarray(a, float), np.asarray(b, float)], axis=-1)
+
+
+def _jac(d00, d01, d10, d11):
+    d00, d01, d10, d11 = np.broadcast_arrays(*(np.asarray(d, float) for d in (d00, d01, d10, d11)))
+    return np.stack([np.stack([d00, d01], -1), np.stack([d10, d11], -1)], -2)
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    name: str
+    to_phi: Callable  # (mean, std) -> phi
+    from_phi: Callable  # phi -> (mean, std)
+    jacobian: Callable  # phi -> d(mean, log std)/d phi, shape (..., 2, 2)
+    feasible: Callable  # phi -> bool: inside the constraint
+    constraint: str
+
+    def grad_phi(self, phi, grad_theta):
+        """Chain rule: grad_phi = J^T grad_theta."""
+        J = self.jacobian(phi)
+        return np.einsum("...ij,...i->...j", J, grad_theta)
+
+    def fisher(self, phi):
+        """q's Fisher information in phi: F_phi = J^T F_theta J."""
+        J = self.jacobian(phi)
+        _, std = self.from_phi(phi)
+        return np.einsum("...ji,...j,...jk->...ik", J, fisher_diag(std), J)
+
+    def fisher_inverse(self, phi):
+        """F_phi^{-1} = J^{-1} F_theta^{-1} J^{-T}."""
+        J_inv = np.linalg.inv(self.jacobian(phi))
+        _, std = self.from_phi(phi)
+        f_inv = 1.0 / fisher_diag(std)
+        return np.einsum("...ij,...j,...kj->...ik", J_inv, f_inv, J_inv)
+
+
+def _mu_sigma():
+    return Parameterization(
+        "mu-sigma",
+        to_phi=lambda m, s: _pair(m, s),
+        from_phi=lambda p: (p[..., 0], p[..., 1]),
+        jacobian=lambda p: _jac(1.0, 0.0, 0.0, 1.0 / p[..., 1]),
+        feasible=lambda p: p[..., 1] > 0,
+        constraint="std > 0",
+    )
+
+
+def _mu_logsigma():
+    return Parameterization(
+        "mu-logsigma",
+        to_phi=lambda m, s: _pair(m, np.log(s)),
+        from_phi=lambda p: (p[..., 0], np.exp(p[..., 1])),
+        jacobian=lambda p: _jac(1.0, 0.0, 0.0, np.ones_like(p[..., 1])),
+        feasible=lambda p: np.isfinite(p[..., 1]),
+        constraint="none (log std is any real)",
+    )
+
+
+def _mu_tau():
+    return Parameterization(
+        "mu-tau",
+        to_phi=lambda m, s: _pair(m, 1.0 / np.square(s)),
+        from_phi=lambda p: (p[..., 0], 1.0 / np.sqrt(p[..., 1])),
+        # log std = -log(tau) / 2
+        jacobian=lambda p: _jac(1.0, 0.0, 0.0, -0.5 / p[..., 1]),
+        feasible=lambda p: p[..., 1] > 0,
+        constraint="tau > 0",
+    )
+
+
+def _natural_from(p):
+    var = -0.5 / p[..., 1]
+    return p[..., 0] * var, np.sqrt(var)
+
+
+def _natural_jac(p):
+    # mean = -eta1 / (2 eta2) = eta1 var,  log std = -log(-2 eta2) / 2
+    var = -0.5 / p[..., 1]
+    mean = p[..., 0] * var
+    return _jac(var, 2.0 * mean * var, 0.0, var)
+
+
+def _natural():
+    return Parameterization(
+        "natural",
+        to_phi=lambda m, s: _pair(m / np.square(s), -0.5 / np.square(s)),
+        from_phi=_natural_from,
+        jacobian=_natural_jac,
+        feasible=lambda p: p[..., 1] < 0,
+        constraint="eta2 < 0",
+    )
+
+
+PARAMETERIZATIONS = {p.name: p for p in (_natural(), _mu_sigma(), _mu_logsigma(), _mu_tau())}
+
+
+def get(name: str) -> Parameterization:
+    try:
+        return PARAMETERIZATIONS[name]
+    except KeyError:
+        allowed = ", ".join(PARAMETERIZATIONS)
+        raise ValueError(f"unknown parameterization {name!r}; allowed: {allowed}") from None

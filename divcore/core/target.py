@@ -1,0 +1,96 @@
+"""The target p: a mixture of 1..8 one-dimensional Gaussians.
+
+Everything is vectorised over arbitrary leading axes of `x`; the component
+loop is explicit because C <= 8 and a Python loop over a handful of
+components on big arrays is faster than materialising an (..., C) array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True, eq=False)
+class Mixture:
+    means: np.ndarray
+    stds: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def create(cls, means, stds, weights=None) -> "Mixture":
+        means = np.atleast_1d(np.asarray(means, dtype=float))
+        stds = np.atleast_1d(np.asarray(stds, dtype=float))
+        if weights is None:
+            weights = np.ones_like(means)
+        weights = np.atleast_1d(np.asarray(weights, dtype=float))
+        if not (means.shape == stds.shape == weights.shape and means.ndim == 1):
+            raise ValueError("means, stds and weights must be 1-D and of equal length")
+        if not 1 <= means.size <= 8:
+            raise ValueError("a mixture has 1 to 8 components")
+        if np.any(stds <= 0) or np.any(weights <= 0):
+            raise ValueError("component stds and weights must be > 0")
+        for a in (means, stds, weights):
+            a.setflags(write=False)
+        w = weights / weights.sum()
+        w.setflags(write=False)
+        return cls(means, stds, w)
+
+    @property
+    def size(self) -> int:
+        return self.means.size
+
+    @property
+    def log_norm(self) -> np.ndarray:
+        """log w_j - log s_j - log sqrt(2 pi): each component's log-density at its mean."""
+        return np.log(self.weights) - np.log(self.stds) - LOG_SQRT_2PI
+
+    @property
+    def max_std(self) -> float:
+        return float(self.stds.max())
+
+    def mean(self) -> float:
+        return float(self.weights @ self.means)
+
+    def second_moment_about(self, mu):
+        """E_p[(x - mu)^2], vectorised over mu."""
+        mu = np.asarray(mu, dtype=float)
+        d = self.means - mu[..., None]
+        return (self.weights * (self.stds**2 + d * d)).sum(-1)
+
+    def variance(self) -> float:
+        return float(self.second_moment_about(self.mean()))
+
+    def logpdf(self, x):
+        return self.logpdf_and_dx(x, derivative=False)[0]
+
+    def logpdf_and_dx(self, x, derivative: bool = True):
+        """log p(x) by log-sum-exp and, optionally, d/dx log p(x)."""
+        x = np.asarray(x, dtype=float)
+        terms = []
+        for m, inv_s, c in zip(self.means, 1.0 / self.stds, self.log_norm):
+            z = (x - m) * inv_s
+            terms.append((c - 0.5 * z * z, z * inv_s))
+        top = terms[0][0]
+        for a, _ in terms[1:]:
+            top = np.maximum(top, a)
+        total = np.zeros_like(top)
+        slope = np.zeros_like(top) if derivative else None
+        for a, zs in terms:
+            e = np.exp(a - top)
+            total += e
+            if derivative:
+                slope -= e * zs
+        logp = top + np.log(total)
+        if derivative:
+            slope /= total
+        return logp, slope
+
+    def sample(self, normals, uniforms):
+        """Exact draws from p by inverse-CDF component choice: x = m_c + s_c * eps."""
+        edges = np.cumsum(self.weights)[:-1]
+        comp = np.searchsorted(edges, uniforms, side="right")
+        return self.means[comp] + self.stds[comp] * normals

@@ -1,0 +1,188 @@
+"""The batched runner: one run of a scenario -> the arrays of its trajectory record.
+
+All B members of a run (its `starts` grid times `repeat` seeds) advance
+together as (B, ...) arrays; there is no Python loop over members or samples
+in a step. Each member draws its noise from its own seeded generator, so a
+member of a batch is bit-for-bit the run made alone with its start and seed.
+
+A member stops (and its recorded state stays where it was) when it converges
+(exact gradients only), when its gradient is not finite, or when a step
+would take q out of the family; `status` says which, `steps_taken` when.
+Arrays after a member stopped hold nan (gradients, particles, ESS) or the
+frozen state (mean, std, phi, divergence).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import divergences, estimators, family, optima, optimizers, parameterizations
+from .core.target import Mixture
+from .scenario.model import RunConfig, Target
+
+RAN_ALL_STEPS, CONVERGED, NON_FINITE_GRADIENT, LEFT_FAMILY = 0, 1, 2, 3
+STATUS = {
+    RAN_ALL_STEPS: "ran all steps",
+    CONVERGED: "converged (exact gradient norm <= 1e-9)",
+    NON_FINITE_GRADIENT: "stopped: non-finite gradient",
+    LEFT_FAMILY: "stopped: the step left the family's constraints",
+}
+CONVERGENCE_TOL = 1e-9
+_NOISE_CHUNK = 64  # steps of noise drawn at a time; any size gives the same numbers
+_VALUE_CHUNK = 4096  # states per batched divergence evaluation
+
+
+def mixture(target: Target) -> Mixture:
+    return Mixture.create(target.means, target.stds, target.weights)
+
+
+class _Noise:
+    """Per-member standard normals (and uniforms, for sampling p), drawn a chunk
+    of steps at a time from one generator per distinct seed. Normals and
+    uniforms come from separate streams of the seed, so the numbers a member
+    sees never depend on chunk size, batch size or estimator."""
+
+    def __init__(self, seeds: np.ndarray, samples: int, uniforms: bool):
+        self.unique, self.member = np.unique(seeds, return_inverse=True)
+        self.samples = samples
+        self.normal = [np.random.Generator(np.random.PCG64([int(s), 0])) for s in self.unique]
+        self.uniform = [np.random.Generator(np.random.PCG64([int(s), 1])) for s in self.unique] if uniforms else None
+
+    def draw(self, steps: int):
+        shape = (steps, self.samples)
+        eps = np.stack([g.standard_normal(shape) for g in self.normal], axis=1)[:, self.member]
+        if self.uniform is None:
+            return eps, None
+        u = np.stack([g.random(shape) for g in self.uniform], axis=1)[:, self.member]
+        return eps, u
+
+
+def _members(cfg: RunConfig):
+    """Start and seed of each member: start-major, then repeat."""
+    mean = np.repeat([s.mean for s in cfg.starts], cfg.repeat).astype(float)
+    std = np.repeat([s.std for s in cfg.starts], cfg.repeat).astype(float)
+    seeds = np.tile(cfg.seed + np.arange(cfg.repeat, dtype=np.int64), len(cfg.starts))
+    return mean, std, seeds
+
+
+def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
+    div = divergences.get(cfg.divergence, cfg.direction)
+    if cfg.family == "gaussian":
+        return optima.find(p, div)
+    # fixed std: the family differs per start std; report each one's minima in turn
+    parts = [optima.find(p, div, fixed_std=s) for s in dict.fromkeys(s.std for s in cfg.starts)]
+    return optima.Optima(*(np.concatenate([getattr(o, f) for o in parts]) for f in optima.Optima._fields))
+
+
+def divergence_values(p: Mixture, div: divergences.Divergence, mean, std):
+    """The divergence at every state, in chunks to bound memory."""
+    flat_m, flat_s = mean.ravel(), std.ravel()
+    out = np.empty_like(flat_m)
+    for i in range(0, flat_m.size, _VALUE_CHUNK):
+        out[i : i + _VALUE_CHUNK] = div.value(p, flat_m[i : i + _VALUE_CHUNK], flat_s[i : i + _VALUE_CHUNK])
+    return out.reshape(mean.shape)
+
+
+def simulate(p: Mixture, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
+    """Advance every member of the run; returns the per-step arrays."""
+    param = parameterizations.get(cfg.parameterization)
+    div = divergences.get(cfg.divergence, cfg.direction)
+    free = family.free_mask(cfg.family)
+    opt = optimizers.build(
+        cfg.optimizer, param=param, free=free, natural=cfg.natural_gradient,
+        clip=cfg.clip, lr=cfg.lr, lr_decay=cfg.lr_decay,
+    )
+    mc = cfg.estimator != "exact"
+    estimate = estimators.get(cfg.divergence, cfg.direction, cfg.estimator) if mc else None
+    extra = {"baseline": cfg.baseline} if cfg.estimator == "reinforce" else {}
+    needs_u = estimate in estimators.NEEDS_UNIFORMS
+
+    mean0, std0, seeds = _members(cfg)
+    B, S, K = mean0.size, cfg.steps, cfg.samples
+    phi = param.to_phi(mean0, std0)
+    state = opt.init(phi)
+    noise = _Noise(seeds, K, needs_u) if mc else None
+
+    rec_phi = np.empty((B, S + 1, 2))
+    rec_phi[:, 0] = phi
+    rec_grad = np.full((B, S, 2), np.nan)
+    if mc:
+        rec_ess = np.full((B, S), np.nan)
+        if cfg.record_particles:
+            rec_z = np.full((B, S, K), np.nan)
+            rec_c = np.full((B, S, K), np.nan)
+    status = np.zeros(B, dtype=np.int8)
+    steps_taken = np.full(B, S, dtype=np.int64)
+    active = np.ones(B, dtype=bool)
+
+    for t in range(S):
+        if mc and t % _NOISE_CHUNK == 0:
+            eps_chunk, u_chunk = noise.draw(min(_NOISE_CHUNK, S - t))
+        mean, std = param.from_phi(phi)
+        if mc:
+            args = (eps_chunk[t % _NOISE_CHUNK],) + ((u_chunk[t % _NOISE_CHUNK],) if needs_u else ())
+            est = estimate(p, mean, std, *args, **extra)
+            g = est.grad
+        else:
+            g = div.grad(p, mean, std)
+        g = np.where(free, g, 0.0)
+
+        live = active.copy()  # members this step is recorded for
+        rec_grad[live, t] = g[live]
+        if mc:
+            rec_ess[live, t] = est.ess[live]
+            if cfg.record_particles:
+                rec_z[live, t] = est.particles[live]
+                rec_c[live, t] = est.coef[live]
+        finite = np.isfinite(g).all(axis=1)
+        _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
+        if not mc:
+            _stop(active, status, steps_taken, np.sqrt((g * g).sum(axis=1)) <= CONVERGENCE_TOL, CONVERGED, t)
+
+        g_phi = np.where(free, param.grad_phi(phi, np.where(finite[:, None], g, 0.0)), 0.0)
+        step, state = opt.update(g_phi, state, phi)
+        new_phi = phi + step
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new_mean, new_std = param.from_phi(new_phi)
+            ok = param.feasible(new_phi) & family.in_family(new_mean, new_std)
+        _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
+        phi = np.where(active[:, None], new_phi, phi)
+        rec_phi[:, t + 1] = phi
+        if progress is not None:
+            progress(t + 1, S)
+        if not active.any():
+            rec_phi[:, t + 2 :] = phi[:, None]
+            break
+
+    mean, std = param.from_phi(rec_phi)
+    out = {
+        "mean": mean,
+        "std": std,
+        "phi": rec_phi,
+        "divergence": divergence_values(p, div, mean, std),
+        "grad": rec_grad,
+        "status": status,
+        "steps_taken": steps_taken,
+    }
+    if mc:
+        out["ess"] = rec_ess
+        if cfg.record_particles:
+            out["particles"] = rec_z
+            out["particle_weights"] = rec_c
+    return out
+
+
+def _stop(active, status, steps_taken, which, code, step):
+    which = which & active
+    status[which] = code
+    steps_taken[which] = step
+    active &= ~which
+
+
+def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
+    """The full record of one run: trajectories and the optima they are drawn against."""
+    p = mixture(target)
+    out = simulate(p, cfg, progress)
+    o = run_optima(p, cfg)
+    out.update(optima_mean=o.mean, optima_std=o.std, optima_value=o.value)
+    return out

@@ -1,0 +1,305 @@
+"""The declarative table of scenario-file fields.
+
+This tree is the single source of truth: ``parse.py`` validates files by walking
+it and ``schema.py`` turns it into the JSON Schema, so the two cannot drift
+apart. Rules that tie several keys together (which estimators a divergence and
+direction allow, baselines, size guards) live in the constants below and are
+read by both modules as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class _Missing:
+    """Marks a field without a default (required, or resolved from [fit])."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+# The numerical core guarantees its 1e-6 relative accuracy only inside these
+# bounds, so both target components and starts are held to them.
+MEAN_LIMIT = 1000.0
+STD_MIN = 1e-3
+STD_MAX = 1000.0
+# Weights are normalised; bounding their spread keeps every normalised weight
+# a normal (non-underflowing) positive float.
+WEIGHT_MIN = 1e-9
+WEIGHT_MAX = 1e9
+
+MAX_COMPONENTS = 8
+MAX_GRID = 101
+MAX_NAME = 64
+MAX_STEPS = 1_000_000
+MAX_SAMPLES = 100_000
+MAX_SEED = 2**63 - 1
+MAX_REPEAT = 100_000
+# Size guards: what one run may ask of memory (the recorded arrays).
+MAX_BATCH = 100_000
+MAX_STATES = 50_000_000  # batch * steps
+MAX_PARTICLES = 100_000_000  # batch * steps * samples, when particles are recorded
+
+NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"
+
+DIVERGENCES = ("kl", "chi2")
+DIRECTIONS = ("forward", "reverse")
+ESTIMATORS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("kl", "forward"): ("exact", "is", "data"),
+    ("kl", "reverse"): ("exact", "reinforce", "reparam"),
+    ("chi2", "forward"): ("exact", "is"),
+    ("chi2", "reverse"): ("exact", "score"),
+}
+ALL_ESTIMATORS = tuple(dict.fromkeys(e for es in ESTIMATORS.values() for e in es))
+EXACT = "exact"
+MONTE_CARLO = tuple(e for e in ALL_ESTIMATORS if e != EXACT)
+BASELINES = ("none", "plus-one", "leave-one-out")
+BASELINE_ESTIMATOR = "reinforce"  # the only estimator a baseline applies to
+LEAVE_ONE_OUT = "leave-one-out"
+FAMILIES = ("gaussian", "gaussian-fixed-std")
+PARAMETERIZATIONS = ("natural", "mu-sigma", "mu-logsigma", "mu-tau")
+OPTIMIZERS = ("adam", "sgd", "momentum")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of the file format; tables and arrays nest further fields."""
+
+    name: str
+    kind: str  # "string" | "number" | "integer" | "boolean" | "table" | "array"
+    doc: str
+    default: Any = MISSING
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    pattern: str | None = None  # JSON-Schema style: unanchored unless ^...$
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    fields: tuple["Field", ...] = ()
+    items: "Field | None" = None
+    min_items: int | None = None
+    max_items: int | None = None
+    allowed_text: str | None = None  # overrides the generated "what is allowed"
+    # samples only matter to Monte Carlo estimators, so exact runs may leave
+    # any integer there; the range is enforced once the estimator is known.
+    range_if_monte_carlo: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def child(self, name: str) -> "Field":
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _mean(doc: str) -> Field:
+    return Field(
+        "mean", "number", doc, required=True, minimum=-MEAN_LIMIT, maximum=MEAN_LIMIT
+    )
+
+
+def _std(doc: str) -> Field:
+    return Field(
+        "std",
+        "number",
+        doc,
+        required=True,
+        exclusive_minimum=0.0,
+        minimum=STD_MIN,
+        maximum=STD_MAX,
+    )
+
+
+_BOUNDS = "the numerical core guarantees 1e-6 accuracy for |mean| <= 1000, 0.001 <= std <= 1000"
+
+COMPONENT = Field(
+    "component",
+    "table",
+    "One Gaussian of the target mixture.",
+    fields=(
+        _mean(f"Component mean ({_BOUNDS})."),
+        _std(f"Component standard deviation, > 0 ({_BOUNDS})."),
+        Field(
+            "weight",
+            "number",
+            "Mixture weight, > 0; weights are normalised to sum 1 (spread limited to 1e-9..1e9).",
+            required=True,
+            exclusive_minimum=0.0,
+            minimum=WEIGHT_MIN,
+            maximum=WEIGHT_MAX,
+        ),
+    ),
+)
+
+TARGET = Field(
+    "target",
+    "table",
+    "The target distribution p: a mixture of 1..8 Gaussians.",
+    required=True,
+    fields=(
+        Field(
+            "components",
+            "array",
+            "The mixture's components, each { mean, std, weight }.",
+            required=True,
+            items=COMPONENT,
+            min_items=1,
+            max_items=MAX_COMPONENTS,
+        ),
+    ),
+)
+
+START = Field(
+    "start",
+    "table",
+    "Initial q = N(mean, std^2) of the run (use either start or starts).",
+    default={"mean": 0.0, "std": 1.0},
+    fields=(
+        _mean(f"Initial mean of q ({_BOUNDS})."),
+        _std(f"Initial standard deviation of q, > 0 ({_BOUNDS})."),
+    ),
+)
+
+
+def _grid_axis(item: Field, what: str) -> Field:
+    return Field(
+        item.name,
+        "array",
+        f"Grid of initial {what}s (1..{MAX_GRID} values).",
+        required=True,
+        items=item,
+        min_items=1,
+        max_items=MAX_GRID,
+    )
+
+
+STARTS = Field(
+    "starts",
+    "table",
+    "A grid of initial states, run as one batch: every mean with every std "
+    "(flattened mean-major). Use either start or starts.",
+    fields=(
+        _grid_axis(_mean(f"A grid mean ({_BOUNDS})."), "mean"),
+        _grid_axis(_std(f"A grid std, > 0 ({_BOUNDS})."), "std"),
+    ),
+)
+
+
+def _enum(name: str, doc: str, choices: tuple[str, ...], default: Any = MISSING) -> Field:
+    return Field(name, "string", doc, default=default, enum=choices)
+
+
+NAME = Field(
+    "name",
+    "string",
+    "Run name, used for the output file <scenario>/<name>.npz.",
+    required=True,
+    pattern=NAME_PATTERN,
+    max_length=MAX_NAME,
+    allowed_text=f"a name of lower-case letters, digits and '-' matching {NAME_PATTERN}, "
+    f"at most {MAX_NAME} characters",
+)
+
+RUN_FIELDS: tuple[Field, ...] = (
+    NAME,
+    _enum("divergence", "kl, or chi2 (Pearson). Required in the run or in [fit].", DIVERGENCES),
+    _enum("direction", "forward: D(p || q); reverse: D(q || p). Required in the run or in [fit].", DIRECTIONS),
+    _enum(
+        "estimator",
+        "Gradient estimator; kl/forward: exact, is, data; kl/reverse: exact, reinforce, "
+        "reparam; chi2/forward: exact, is; chi2/reverse: exact, score.",
+        ALL_ESTIMATORS,
+        EXACT,
+    ),
+    _enum("baseline", "Control variate for estimator reinforce only.", BASELINES, "none"),
+    _enum("family", "Variational family of q.", FAMILIES, "gaussian"),
+    _enum("parameterization", "Coordinates the optimizer steps in.", PARAMETERIZATIONS, "mu-logsigma"),
+    START,
+    STARTS,
+    _enum("optimizer", "Update rule.", OPTIMIZERS, "adam"),
+    Field("natural_gradient", "boolean", "Precondition by q's Fisher inverse.", default=False),
+    Field("clip", "number", "Max gradient norm after preconditioning; 0 disables.", default=5.0, minimum=0.0),
+    Field(
+        "lr",
+        "number",
+        "Learning rate, >= 0; 0 keeps q fixed, so every step is an independent gradient estimate.",
+        default=0.05,
+        minimum=0.0,
+    ),
+    Field("lr_decay", "number", "lr_t = lr / (1 + lr_decay * t).", default=0.0, minimum=0.0),
+    Field("steps", "integer", "Number of optimizer steps.", default=500, minimum=1, maximum=MAX_STEPS),
+    Field(
+        "samples",
+        "integer",
+        f"K, samples per step (1..{MAX_SAMPLES}); Monte Carlo estimators only, ignored by exact.",
+        default=64,
+        minimum=1,
+        maximum=MAX_SAMPLES,
+        range_if_monte_carlo=True,
+    ),
+    Field("seed", "integer", "Random seed of the first batch member.", default=0, minimum=0,
+          maximum=MAX_SEED),
+    Field(
+        "repeat",
+        "integer",
+        "Run the run N times with seeds seed, seed+1, ... (as one batch).",
+        default=1,
+        minimum=1,
+        maximum=MAX_REPEAT,
+    ),
+    Field(
+        "record_particles",
+        "boolean",
+        "Record each step's samples and weights (Monte Carlo only); false for large sweeps.",
+        default=True,
+    ),
+)
+
+RUN = Field("run", "table", "One run: a fit of q to the target.", fields=RUN_FIELDS)
+
+FIT = Field(
+    "fit",
+    "table",
+    "Defaults for every run; a run may override any of them.",
+    fields=tuple(f for f in RUN_FIELDS if f.name != "name"),
+)
+
+RUNS = Field(
+    "runs",
+    "array",
+    "The runs of this scenario ([[runs]] tables), at least one.",
+    required=True,
+    items=RUN,
+    min_items=1,
+    allowed_text="one or more [[runs]] tables",
+)
+
+SCENARIO = Field(
+    "scenario",
+    "table",
+    "A divfit scenario: one target, one or more fits of q to it.",
+    fields=(
+        Field(
+            "title",
+            "string",
+            "Heading of the figure or page section.",
+            required=True,
+            min_length=1,
+            pattern=r"\S",
+            allowed_text="a non-empty string",
+        ),
+        Field("description", "string", "Optional prose shown with the figure.", default=""),
+        TARGET,
+        FIT,
+        RUNS,
+    ),
+)

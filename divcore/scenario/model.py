@@ -1,0 +1,98 @@
+"""The resolved, validated scenario: immutable values the runner consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Start):
+        return {"mean": value.mean, "std": value.std}
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Component:
+    mean: float
+    std: float
+    weight: float  # normalised: the weights of a target sum to 1
+
+
+@dataclass(frozen=True)
+class Target:
+    components: tuple[Component, ...]
+
+    @property
+    def means(self) -> tuple[float, ...]:
+        return tuple(c.mean for c in self.components)
+
+    @property
+    def stds(self) -> tuple[float, ...]:
+        return tuple(c.std for c in self.components)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(c.weight for c in self.components)
+
+    def to_dict(self) -> dict:
+        return {"means": list(self.means), "stds": list(self.stds), "weights": list(self.weights)}
+
+
+@dataclass(frozen=True)
+class Start:
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    divergence: str
+    direction: str
+    estimator: str
+    baseline: str
+    family: str
+    parameterization: str
+    starts: tuple[Start, ...]  # mean-major flattening of start_grid, or the single start
+    start_grid: tuple[tuple[float, ...], tuple[float, ...]] | None
+    optimizer: str
+    natural_gradient: bool
+    clip: float
+    lr: float
+    lr_decay: float
+    steps: int
+    samples: int  # 0 for exact runs
+    seed: int
+    repeat: int
+    record_particles: bool  # False for exact runs
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.starts) * self.repeat
+
+    @property
+    def monte_carlo(self) -> bool:
+        return self.estimator != "exact"
+
+    def to_dict(self) -> dict:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # the file stem
+    title: str
+    description: str
+    target: Target
+    runs: tuple[RunConfig, ...]
+
+    def run_dict(self, run: RunConfig) -> dict:
+        return {
+            "scenario": self.name,
+            "title": self.title,
+            "target": self.target.to_dict(),
+            "run": run.to_dict(),
+        }

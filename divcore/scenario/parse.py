@@ -1,0 +1,488 @@
+"""Validation and resolution of scenario files.
+
+Per-key checks are generic walks over the field table (fields.py); only the
+rules that tie keys together are written out here. The first problem found,
+in file order (title, description, target, fit, runs), is raised.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from . import fields as F
+from .model import Component, RunConfig, Scenario, Start, Target
+
+PSEUDO_FILE = "<string>"
+_TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
+_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_END = re.compile(r"\s*\(at end of document\)\s*$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SHOW_MAX = 60
+
+
+def _one_line(text: str) -> str:
+    # str.splitlines breaks on more than "\n" (e.g. \x1c, \u2028), so escape
+    # every non-printable character rather than only newlines.
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class ScenarioError(Exception):
+    """Invalid scenario input; str() is the one-line `FILE: PATH: what; allowed`."""
+
+    def __init__(self, file: str, path: str, what: str, allowed: str):
+        self.file, self.path, self.what, self.allowed = str(file), path, what, allowed
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = (self.file, self.path, self.what)
+        return "{}: {}: {}; {}".format(*map(_one_line, parts), _one_line(self.allowed))
+
+    def __reduce__(self):  # keep it picklable across worker processes
+        return (type(self), (self.file, self.path, self.what, self.allowed))
+
+
+def _num(x: float) -> str:
+    if isinstance(x, int):
+        return str(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _show(value: Any) -> str:
+    """A short one-line rendering of a TOML value."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    elif isinstance(value, float):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 3] + "..."
+
+
+def _type_name(value: Any) -> str:
+    for kind, name in (
+        (bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"),
+        (list, "array"), (dict, "table"), (datetime.datetime, "date-time"),
+        (datetime.date, "date"), (datetime.time, "time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _got(value: Any) -> str:
+    return f"got {_type_name(value)} {_show(value)}"
+
+
+def _did_you_mean(word: Any, options: tuple[str, ...]) -> str:
+    if not isinstance(word, str):
+        return ""
+    by_lower = {o.lower(): o for o in options}
+    match = by_lower.get(word.lower()) or next(
+        iter(difflib.get_close_matches(word, options, n=1, cutoff=0.6)), None
+    )
+    return f' (did you mean "{match}"?)' if match else ""
+
+
+def _quoted(names: tuple[str, ...]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def _range_text(f: F.Field) -> str:
+    low = f.minimum if f.minimum is not None else f.exclusive_minimum
+    if low is not None and f.maximum is not None:
+        return f" from {_num(low)} to {_num(f.maximum)}"
+    if f.minimum is not None:
+        return f" >= {_num(f.minimum)}"
+    if f.exclusive_minimum is not None:
+        return f" > {_num(f.exclusive_minimum)}"
+    if f.maximum is not None:
+        return f" <= {_num(f.maximum)}"
+    return ""
+
+
+def allowed(f: F.Field) -> str:
+    """What a field accepts, in words (the `allowed` half of messages)."""
+    if f.allowed_text:
+        return f.allowed_text
+    if f.enum:
+        return "one of " + _quoted(f.enum)
+    if f.kind == "string":
+        return "a string"
+    if f.kind == "number":
+        return "a finite number" + _range_text(f)
+    if f.kind == "integer":
+        note = " (used by Monte Carlo estimators only)" if f.range_if_monte_carlo else ""
+        return "an integer" + _range_text(f) + note
+    if f.kind == "boolean":
+        return "true or false"
+    if f.kind == "table":
+        return "a table { " + ", ".join(f.names) + " }"
+    low, high = f.min_items or 0, f.max_items
+    count = f"{low} to {high}" if high is not None else f"at least {low}"
+    return f"an array of {count} items, each {allowed(f.items)}"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Setting(NamedTuple):
+    value: Any
+    path: str | None  # where the value was written; None for a built-in default
+
+
+# Keys that belong elsewhere get a pointer instead of a bare "unknown key".
+_MISPLACED = {("fit", "name"): "each run needs its own name, given in [[runs]]"}
+
+
+class _Reader:
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, path: str, what: str, allowed_: str):
+        raise ScenarioError(self.file, path, what, allowed_)
+
+    # -- generic walk over the field table ---------------------------------
+
+    def value(self, v: Any, f: F.Field, path: str) -> Any:
+        check = {
+            "string": self.string, "number": self.number, "integer": self.integer,
+            "boolean": self.boolean, "table": self.table, "array": self.array,
+        }[f.kind]
+        return check(v, f, path)
+
+    def string(self, v: Any, f: F.Field, path: str) -> str:
+        if not isinstance(v, str):
+            self.fail(path, f"expected a string, {_got(v)}", allowed(f))
+        if f.enum and v not in f.enum:
+            self.fail(path, f"unknown {f.name} {_show(v)}{_did_you_mean(v, f.enum)}", allowed(f))
+        if f.min_length is not None and len(v) < f.min_length:
+            self.fail(path, f"{f.name} must not be empty", allowed(f))
+        if f.pattern and not _matches(f.pattern, v):
+            self.fail(path, f"invalid {f.name} {_show(v)}", allowed(f))
+        if f.max_length is not None and len(v) > f.max_length:
+            self.fail(path, f"{f.name} is {len(v)} characters long, more than {f.max_length}", allowed(f))
+        return v
+
+    def number(self, v: Any, f: F.Field, path: str) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.fail(path, f"expected a number, {_got(v)}", allowed(f))
+        try:
+            x = float(v)
+        except OverflowError:  # TOML integers are unbounded in tomllib
+            self.fail(path, f"{f.name} is too large, got {_show(v)}", allowed(f))
+        if not math.isfinite(x):
+            self.fail(path, f"{f.name} must be finite, got {_show(v)}", allowed(f))
+        self.in_range(x, v, f, path)
+        return x
+
+    def integer(self, v: Any, f: F.Field, path: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.fail(path, f"expected an integer, {_got(v)}", allowed(f))
+        if not f.range_if_monte_carlo:
+            self.in_range(v, v, f, path)
+        return v
+
+    def in_range(self, x: float, raw: Any, f: F.Field, path: str, note: str = "") -> None:
+        if f.exclusive_minimum is not None and not x > f.exclusive_minimum:
+            bound = f"> {_num(f.exclusive_minimum)}"
+        elif f.minimum is not None and x < f.minimum:
+            bound = f">= {_num(f.minimum)}"
+        elif f.maximum is not None and x > f.maximum:
+            bound = f"<= {_num(f.maximum)}"
+        else:
+            return
+        self.fail(path, f"{f.name} must be {bound}, got {_show(raw)}{note}", allowed(f))
+
+    def boolean(self, v: Any, f: F.Field, path: str) -> bool:
+        if not isinstance(v, bool):
+            self.fail(path, f"expected a boolean, {_got(v)}", allowed(f))
+        return v
+
+    def table(self, v: Any, f: F.Field, path: str) -> dict:
+        if not isinstance(v, dict):
+            self.fail(path or "(top level)", f"expected a table, {_got(v)}", allowed(f))
+        self.unknown_keys(v, f, path)
+        out = {}
+        for child in f.fields:
+            where = _join(path, child.name)
+            if child.name in v:
+                out[child.name] = self.value(v[child.name], child, where)
+            elif child.required:
+                self.fail(where, "missing required key", allowed(child))
+        return out
+
+    def unknown_keys(self, v: dict, f: F.Field, path: str) -> None:
+        for key in v:
+            if key in f.names:
+                continue
+            hint = _MISPLACED.get((path, key))
+            hint = f" ({hint})" if hint else _did_you_mean(key, f.names)
+            # Odd keys would make the path ambiguous; name them in the message instead.
+            where = _join(path, key) if _BARE_KEY.fullmatch(key) else (path or "(top level)")
+            self.fail(where, f"unknown key {_show(key)}{hint}", "allowed keys: " + ", ".join(f.names))
+
+    def array(self, v: Any, f: F.Field, path: str, each: Callable | None = None) -> tuple:
+        if not isinstance(v, list):
+            self.fail(path, f"expected an array, {_got(v)}", allowed(f))
+        if f.min_items is not None and len(v) < f.min_items:
+            self.fail(path, f"{f.name} needs at least {f.min_items} item(s), got {len(v)}", allowed(f))
+        if f.max_items is not None and len(v) > f.max_items:
+            self.fail(path, f"{f.name} has {len(v)} items, more than {f.max_items}", allowed(f))
+        each = each or (lambda i, item, where: self.value(item, f.items, where))
+        return tuple(each(i, item, f"{path}[{i}]") for i, item in enumerate(v))
+
+    # -- the scenario --------------------------------------------------------
+
+    def scenario(self, data: dict, name: str) -> Scenario:
+        top = F.SCENARIO
+        self.unknown_keys(data, top, "")
+        given: dict[str, Any] = {}
+        for f in top.fields:
+            if f.name == "runs":
+                break
+            if f.name in data:
+                given[f.name] = self.value(data[f.name], f, f.name)
+            elif f.required:
+                self.fail(f.name, "missing required key", allowed(f))
+        fit = given.get("fit", {})
+        self.same_table_rules(fit, "fit")
+        if "runs" not in data:
+            self.fail("runs", "missing required key", allowed(F.RUNS))
+        seen: dict[str, int] = {}
+        runs = self.array(
+            data["runs"], F.RUNS, "runs", lambda i, item, where: self.run(i, item, where, fit, seen)
+        )
+        return Scenario(
+            name=name,
+            title=given["title"],
+            description=given.get("description", F.SCENARIO.child("description").default),
+            target=_target(given["target"]),
+            runs=runs,
+        )
+
+    def same_table_rules(self, given: dict, path: str) -> None:
+        """Conflicts between keys written in one table ([fit] or one run)."""
+        if "start" in given and "starts" in given:
+            self.fail(
+                _join(path, "starts"),
+                "start and starts are both given",
+                "give either start = { mean, std } or starts = { mean = [...], std = [...] }",
+            )
+        baseline, estimator = given.get("baseline", "none"), given.get("estimator")
+        if baseline != "none" and estimator is not None and estimator != F.BASELINE_ESTIMATOR:
+            self._baseline_misuse(_join(path, "baseline"), baseline, estimator)
+
+    def _baseline_misuse(self, path: str, baseline: str, estimator: str):
+        self.fail(
+            path,
+            f'baseline {_show(baseline)} applies only to estimator "{F.BASELINE_ESTIMATOR}", '
+            f"not {_show(estimator)}",
+            f'baseline = "none" for estimator {_show(estimator)}',
+        )
+
+    def run(self, i: int, item: Any, where: str, fit: dict, seen: dict[str, int]) -> RunConfig:
+        given = self.table(item, F.RUN, where)
+        name = given["name"]
+        if name in seen:
+            self.fail(
+                f"{where}.name",
+                f"duplicate run name {_show(name)} (already used by runs[{seen[name]}])",
+                "every run of a scenario needs a distinct name",
+            )
+        seen[name] = i
+        self.same_table_rules(given, where)
+
+        def setting(key: str) -> _Setting:
+            if key in given:
+                return _Setting(given[key], f"{where}.{key}")
+            if key in fit:
+                return _Setting(fit[key], f"fit.{key}")
+            return _Setting(F.RUN.child(key).default, None)
+
+        for key in ("divergence", "direction"):
+            if setting(key).value is F.MISSING:
+                self.fail(
+                    f"{where}.{key}",
+                    "missing required key",
+                    f"set {key} in the run or in [fit]: {allowed(F.RUN.child(key))}",
+                )
+        div, direction, est = (setting(k) for k in ("divergence", "direction", "estimator"))
+        valid = F.ESTIMATORS[(div.value, direction.value)]
+        def inherited(s: _Setting) -> str:  # errors found at a [fit] key name the run
+            return f' (run "{name}")' if s.path and s.path.startswith("fit.") else ""
+
+        if est.value not in valid:
+            self.fail(
+                est.path,
+                f"estimator {_show(est.value)} does not apply to divergence {_show(div.value)} "
+                f"with direction {_show(direction.value)}{inherited(est)}",
+                f"for {div.value}/{direction.value} use one of {_quoted(valid)}",
+            )
+        monte_carlo = est.value != F.EXACT
+
+        baseline = setting("baseline")
+        if baseline.value != "none" and est.value != F.BASELINE_ESTIMATOR:
+            if baseline.path == f"{where}.baseline":
+                self._baseline_misuse(baseline.path, baseline.value, est.value)
+            baseline = _Setting("none", None)  # an inherited default that does not apply
+
+        samples = setting("samples")
+        if monte_carlo:
+            note = f" for Monte Carlo estimator {_show(est.value)}{inherited(samples)}"
+            self.in_range(samples.value, samples.value, F.RUN.child("samples"), samples.path, note)
+            if baseline.value == F.LEAVE_ONE_OUT and samples.value < 2:
+                self.fail(
+                    samples.path,
+                    f'baseline "leave-one-out" needs samples >= 2, got {samples.value}{inherited(samples)}',
+                    "samples >= 2, or another baseline",
+                )
+
+        starts, grid = _starts(setting("start"), setting("starts"), where)
+        values = {k: setting(k).value for k in F.RUN.names}
+        config = RunConfig(
+            name=name,
+            divergence=div.value,
+            direction=direction.value,
+            estimator=est.value,
+            baseline=baseline.value,
+            family=values["family"],
+            parameterization=values["parameterization"],
+            starts=starts,
+            start_grid=grid,
+            optimizer=values["optimizer"],
+            natural_gradient=values["natural_gradient"],
+            clip=float(values["clip"]),
+            lr=float(values["lr"]),
+            lr_decay=float(values["lr_decay"]),
+            steps=values["steps"],
+            samples=samples.value if monte_carlo else 0,
+            seed=values["seed"],
+            repeat=values["repeat"],
+            record_particles=values["record_particles"] and monte_carlo,
+        )
+        self.size_guard(config, where)
+        return config
+
+    def size_guard(self, run: RunConfig, where: str) -> None:
+        batch = run.batch_size
+        shape = f"batch {batch} ({len(run.starts)} start(s) x repeat {run.repeat})"
+        if batch > F.MAX_BATCH:
+            self.fail(where, f"{shape} exceeds {F.MAX_BATCH}", "reduce repeat or the starts grid")
+        states = batch * run.steps
+        if states > F.MAX_STATES:
+            self.fail(
+                where,
+                f"{shape} x steps {run.steps} = {states} exceeds {F.MAX_STATES}",
+                "reduce steps, repeat or the starts grid",
+            )
+        if run.record_particles and states * run.samples > F.MAX_PARTICLES:
+            self.fail(
+                where,
+                f"{shape} x steps {run.steps} x samples {run.samples} = {states * run.samples} "
+                f"recorded particles exceeds {F.MAX_PARTICLES}",
+                "set record_particles = false or reduce steps/samples/batch",
+            )
+
+
+def _matches(pattern: str, text: str) -> bool:
+    # JSON Schema patterns search; an anchored one must cover the whole text
+    # (Python's "$" would also accept a trailing newline).
+    if pattern.startswith("^") and pattern.endswith("$"):
+        return re.fullmatch(pattern[1:-1], text) is not None
+    return re.search(pattern, text) is not None
+
+
+def _target(given: dict) -> Target:
+    raw = given["components"]
+    total = math.fsum(c["weight"] for c in raw)
+    return Target(tuple(Component(c["mean"], c["std"], c["weight"] / total) for c in raw))
+
+
+def _starts(start: _Setting, starts: _Setting, where: str):
+    # The table that is more specific (the run over [fit]) wins, whichever of
+    # start/starts it gives.
+    run_gives = lambda s: s.path is not None and s.path.startswith(where + ".")  # noqa: E731
+    if run_gives(starts) or (not run_gives(start) and starts.path is not None):
+        means, stds = starts.value["mean"], starts.value["std"]
+        return tuple(Start(m, s) for m in means for s in stds), (means, stds)
+    value = start.value
+    return (Start(float(value["mean"]), float(value["std"])),), None
+
+
+def _toml_error(err: tomllib.TOMLDecodeError, file: str) -> ScenarioError:
+    message = str(err)
+    found = _POSITION.search(message)
+    if found:
+        path = f"line {found.group(1)}, column {found.group(2)}"
+        message = message[: found.start()]
+    elif _END.search(message):
+        path, message = "end of document", _END.sub("", message)
+    else:
+        path = "(file)"
+    return ScenarioError(file, path, message or "invalid TOML", _TOML_ALLOWED)
+
+
+def _scenario_name(file: str) -> str:
+    name = Path(file).stem
+    if not file.startswith("<") and not _matches(F.NAME_PATTERN, name):
+        raise ScenarioError(
+            file,
+            "(file)",
+            f"the file stem {_show(name)} is not a valid scenario name",
+            f"rename the file to match {F.NAME_PATTERN}.toml",
+        )
+    return name
+
+
+def parse_scenario(text: str, file: str = PSEUDO_FILE) -> Scenario:
+    """Validate and resolve scenario TOML; `file` names it in errors and gives its name."""
+    file = str(file)
+    name = _scenario_name(file)
+    if not isinstance(text, str):
+        raise ScenarioError(file, "(file)", f"expected text, got {type(text).__name__}", _TOML_ALLOWED)
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as err:
+        raise _toml_error(err, file) from None
+    except ValueError:  # int() refuses literals beyond sys.get_int_max_str_digits()
+        what = "a number in the file has too many digits"
+        raise ScenarioError(file, "(file)", what, _TOML_ALLOWED) from None
+    except RecursionError:
+        what = "arrays or tables are nested too deeply"
+        raise ScenarioError(file, "(file)", what, _TOML_ALLOWED) from None
+    return _Reader(file).scenario(data, name)
+
+
+def load_scenario(path) -> Scenario:
+    """Read and parse a scenario file; unreadable or non-UTF-8 files are ScenarioErrors too."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        what = f"cannot read the file ({err.strerror or type(err).__name__})"
+        raise ScenarioError(file, "(file)", what, "a readable scenario .toml file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = raw[: err.start]
+        line = before.count(b"\n") + 1
+        column = err.start - (before.rfind(b"\n") + 1) + 1
+        raise ScenarioError(
+            file,
+            f"line {line}, column {column}",
+            f"the file is not valid UTF-8 (byte 0x{raw[err.start]:02x})",
+            "save the file as UTF-8 encoded TOML",
+        ) from None
+    return parse_scenario(text, file)

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from divcore.core.target import Mixture
+
+
+@pytest.fixture
+def two_modes():
+    return Mixture.create([-3.0, 2.0], [0.9, 0.7], [0.5, 0.5])
+
+
+@pytest.fixture
+def three_modes():
+    return Mixture.create([-4.0, 0.5, 3.0], [0.6, 1.2, 0.4], [0.2, 0.5, 0.3])
+
+
+def random_mixture(rng, max_components=3):
+    C = int(rng.integers(1, max_components + 1))
+    return Mixture.create(
+        rng.uniform(-5, 5, C), np.exp(rng.uniform(np.log(0.1), np.log(3.0), C)), rng.uniform(0.1, 1.0, C)
+    )
+
+
+def run_config(**overrides):
+    """A resolved run configuration with test defaults (what the parser would produce)."""
+    from divcore.scenario.model import RunConfig, Start
+
+    cfg = dict(
+        name="t", divergence="kl", direction="reverse", estimator="exact", baseline="none",
+        family="gaussian", parameterization="mu-logsigma", starts=(Start(0.5, 1.0),), start_grid=None,
+        optimizer="adam", natural_gradient=False, clip=5.0, lr=0.05, lr_decay=0.0, steps=200,
+        samples=16, seed=0, repeat=1, record_particles=True,
+    )
+    cfg.update(overrides)
+    if cfg["estimator"] == "exact":
+        cfg.update(samples=0, record_particles=False)
+    return RunConfig(**cfg)
+
+
+def target_of(p):
+    from divcore.scenario.model import Component, Target
+
+    return Target(tuple(Component(float(m), float(s), float(w)) for m, s, w in zip(p.means, p.stds, p.weights)))

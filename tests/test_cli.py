@@ -1,0 +1,124 @@
+"""The `divfit` command line: exit codes, one-line errors, nothing written on failure."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from divcore import trajectory
+from divcore.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = sorted((ROOT / "scenes").glob("*.toml"))
+
+SMALL = """
+title = "Small"
+[target]
+components = [{ mean = -2.0, std = 0.8, weight = 1.0 }, { mean = 2.0, std = 0.8, weight = 1.0 }]
+[fit]
+steps = 30
+[[runs]]
+name = "fwd"
+divergence = "kl"
+direction = "forward"
+[[runs]]
+name = "rev"
+divergence = "kl"
+direction = "reverse"
+estimator = "reparam"
+samples = 8
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_check_is_silent_on_success(tmp_path, capsys):
+    assert main(["check", str(write(tmp_path, "small.toml", SMALL))]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_every_scene_in_the_repository_is_valid():
+    assert SCENES, "scenes/ is empty"
+    assert main(["check", *map(str, SCENES)]) == 0
+
+
+def test_check_reports_each_bad_file_in_one_line(tmp_path, capsys):
+    good = write(tmp_path, "good.toml", SMALL)
+    bad = write(tmp_path, "bad.toml", SMALL.replace('"reparam"', '"reparm"'))
+    assert main(["check", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {bad}: runs[1].estimator: ") and "reparam" in err[0]
+
+
+def test_run_writes_one_record_per_run_and_prints_the_paths(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, "small.toml", SMALL)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(out / "small" / "fwd.npz"), str(out / "small" / "rev.npz")]
+    rec = trajectory.load(out / "small" / "rev.npz")
+    assert rec["config"]["run"]["estimator"] == "reparam" and rec["config"]["scenario"] == "small"
+    assert rec["particles"].shape == (1, 30, 8)
+
+
+def test_a_bad_file_means_nothing_is_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    good = write(tmp_path, "good.toml", SMALL)
+    bad = write(tmp_path, "bad.toml", SMALL.replace("steps = 30", "steps = -1"))
+    assert main(["run", str(good), str(bad), "--out", str(out)]) == 2
+    assert not out.exists() or not any(out.rglob("*"))
+    assert "fit.steps" in capsys.readouterr().err
+
+
+def test_a_failure_during_a_run_leaves_no_partial_files(tmp_path, monkeypatch):
+    from divcore import runner
+
+    out = tmp_path / "out"
+    calls = []
+    real = runner.run
+
+    def flaky(target, cfg, progress=None):
+        calls.append(cfg.name)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return real(target, cfg, progress)
+
+    monkeypatch.setattr(runner, "run", flaky)
+    assert main(["run", str(write(tmp_path, "small.toml", SMALL)), "--out", str(out)]) == 1
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_schema_is_json_with_every_top_level_key(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert set(schema["properties"]) >= {"title", "description", "target", "fit", "runs"}
+
+
+def test_python_dash_m_and_exit_status_2_without_traceback(tmp_path):
+    bad = write(tmp_path, "bad.toml", "title = \n")
+    proc = subprocess.run([sys.executable, "-m", "divcore", "check", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "line 1" in proc.stderr
+
+
+def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write(scenes, "small.toml", SMALL)
+    args = ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+    assert main(args) == 0
+    assert "2 run(s) computed, 0 up to date" in capsys.readouterr().out
+    first = (tmp_path / "build/data/small/fwd.npz").read_bytes()
+    assert main(args) == 0
+    assert "0 run(s) computed, 2 up to date" in capsys.readouterr().out
+    write(scenes, "small.toml", SMALL.replace("steps = 30", "steps = 31"))
+    assert main(args) == 0
+    assert "2 run(s) computed" in capsys.readouterr().out
+    assert (tmp_path / "build/data/small/fwd.npz").read_bytes() != first

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from divcore.core import optimizers as O
+from divcore.core import parameterizations
+
+
+def run(transform, grads, phi=None):
+    phi = np.zeros((1, 2)) if phi is None else phi
+    state = transform.init(phi)
+    out = []
+    for g in grads:
+        u, state = transform.update(np.atleast_2d(g), state, phi)
+        out.append(u[0])
+    return np.array(out)
+
+
+def test_adam_matches_its_definition():
+    grads = np.array([[1.0, -2.0], [0.5, 0.1], [-3.0, 0.0]])
+    got = run(O.scale_by_adam(), grads)
+    m = v = np.zeros(2)
+    for t, g in enumerate(grads, 1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(got[t - 1], expected, rtol=1e-12)
+    # the first bias-corrected Adam step has unit size per coordinate
+    np.testing.assert_allclose(np.abs(got[0]), 1.0, rtol=1e-6)
+
+
+def test_momentum_accumulates():
+    got = run(O.trace(0.5), np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]))
+    np.testing.assert_allclose(got[:, 0], [1.0, 1.5, 1.75])
+
+
+def test_schedule_decays_the_learning_rate():
+    got = run(O.scale_by_schedule(0.1, 0.5), np.ones((3, 2)))
+    np.testing.assert_allclose(got[:, 0], [-0.1, -0.1 / 1.5, -0.1 / 2.0])
+
+
+def test_clip_bounds_the_norm_and_keeps_the_direction():
+    g = np.array([[3.0, 4.0], [0.3, 0.4]])
+    out, _ = O.clip_by_norm(1.0).update(g, (), g)
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.3, 0.4]])
+
+
+@pytest.mark.parametrize("name", list(parameterizations.PARAMETERIZATIONS))
+def test_natural_gradient_is_the_same_step_in_every_parameterization(name):
+    """F_phi^{-1} grad_phi maps to the same theta-direction whatever phi is:
+    J (F_phi^{-1} J^T g_theta) = F_theta^{-1} g_theta."""
+    P = parameterizations.get(name)
+    mean, std = np.array([0.7, -2.0]), np.array([1.3, 0.4])
+    phi = P.to_phi(mean, std)
+    g_theta = np.array([[0.3, -1.1], [2.0, 0.5]])
+    d_phi, _ = O.natural_gradient(P, np.array([True, True])).update(P.grad_phi(phi, g_theta), (), phi)
+    d_theta = np.einsum("bij,bj->bi", P.jacobian(phi), d_phi)
+    np.testing.assert_allclose(d_theta, g_theta / np.stack([1 / std**2, np.full(2, 2.0)], -1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", list(parameterizations.PARAMETERIZATIONS))
+def test_natural_gradient_for_a_fixed_std_moves_only_the_mean_by_std_squared_times_grad(name):
+    P = parameterizations.get(name)
+    mean, std = np.array([0.7]), np.array([1.3])
+    phi = P.to_phi(mean, std)
+    g_phi = np.where([True, False], P.grad_phi(phi, np.array([[0.4, 0.0]])), 0.0)
+    d_phi, _ = O.natural_gradient(P, np.array([True, False])).update(g_phi, (), phi)
+    assert d_phi[0, 1] == 0.0
+    np.testing.assert_allclose(P.jacobian(phi)[0, 0, 0] * d_phi[0, 0], std[0] ** 2 * 0.4, rtol=1e-10)
+
+
+def test_build_orders_the_transforms():
+    P = parameterizations.get("mu-logsigma")
+    opt = O.build("sgd", param=P, free=np.array([True, True]), natural=False, clip=1.0, lr=0.5, lr_decay=0.0)
+    phi = np.zeros((1, 2))
+    u, _ = opt.update(np.array([[30.0, 40.0]]), opt.init(phi), phi)
+    np.testing.assert_allclose(u, [[-0.3, -0.4]])
+    with pytest.raises(ValueError, match="allowed"):
+        O.build("rmsprop", param=P, free=np.array([True, True]), natural=False, clip=0, lr=0.1, lr_decay=0)

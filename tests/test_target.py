@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from divcore.core.target import Mixture
+
+
+def test_logpdf_matches_scipy_sum_of_components(three_modes):
+    p = three_modes
+    x = np.linspace(-12, 12, 2001)
+    dens = sum(w * stats.norm.pdf(x, m, s) for m, s, w in zip(p.means, p.stds, p.weights))
+    np.testing.assert_allclose(p.logpdf(x), np.log(dens), rtol=1e-12)
+
+
+def test_logpdf_is_finite_far_in_the_tails(two_modes):
+    # log-sum-exp: no underflow to -inf where every component's density is 0.0 in floats
+    lp = two_modes.logpdf(np.array([-1e4, 1e4]))
+    assert np.all(np.isfinite(lp))
+    # far out the widest component dominates
+    np.testing.assert_allclose(lp[1], -0.5 * ((1e4 + 3.0) / 0.9) ** 2 + np.log(0.5 / 0.9) - 0.5 * np.log(2 * np.pi), rtol=1e-12)
+
+
+def test_derivative_matches_central_differences(three_modes):
+    x = np.linspace(-8, 8, 333)
+    h = 1e-6
+    _, d = three_modes.logpdf_and_dx(x)
+    fd = (three_modes.logpdf(x + h) - three_modes.logpdf(x - h)) / (2 * h)
+    np.testing.assert_allclose(d, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_weights_are_normalised():
+    p = Mixture.create([0.0, 1.0], [1.0, 1.0], [2.0, 6.0])
+    np.testing.assert_allclose(p.weights, [0.25, 0.75])
+
+
+def test_sampling_is_exact_in_distribution(three_modes):
+    rng = np.random.default_rng(0)
+    n = 200_000
+    x = three_modes.sample(rng.standard_normal(n), rng.random(n))
+    # Kolmogorov-Smirnov against the mixture CDF
+    cdf = lambda t: sum(w * stats.norm.cdf(t, m, s) for m, s, w in zip(three_modes.means, three_modes.stds, three_modes.weights))
+    assert stats.kstest(x, cdf).pvalue > 1e-3
+    se = np.sqrt(three_modes.variance() / n)
+    assert abs(x.mean() - three_modes.mean()) < 4 * se
+
+
+@pytest.mark.parametrize("bad", [dict(means=[], stds=[], weights=[]), dict(means=[0] * 9, stds=[1] * 9, weights=[1] * 9),
+                                 dict(means=[0], stds=[0], weights=[1]), dict(means=[0], stds=[1], weights=[-1])])
+def test_invalid_mixtures_are_refused(bad):
+    with pytest.raises(ValueError):
+        Mixture.create(**bad)

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Creates the virtual environment and installs divfit with its test extras.
+# On a fresh Debian/Ubuntu machine `python3 -m venv` needs the python3-venv
+# package: installed here when running as root, else named in the message.
+set -eu
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing $* with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        echo "setup: missing system packages; run: sudo apt-get install $*" >&2
+        exit 1
+    fi
+}
+
+command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        apt_install python3-venv
+        "$PYTHON" -m venv "$VENV"
+    fi
+fi
+echo "setup: installing divfit and its dependencies into $VENV" >&2
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
