@@ -210,3 +210,26 @@ def test_divergence_is_invariant_under_a_common_shift(p, m, s, shift, key):
         assert np.isinf(b)
     else:
         assert b == pytest.approx(a, rel=1e-7, abs=1e-10)
+
+
+def test_landscape_is_the_divergence_on_the_grid_and_nan_outside_the_family(two_modes):
+    from divcore.core import landscape
+
+    P = parameterizations.get("mu-sigma")
+    div = D.get("kl", "reverse")
+    L = landscape.evaluate(two_modes, div, P, np.linspace(-4, 3, 7), np.array([-0.5, 0.5, 1.0]))
+    assert L.value.shape == (3, 7)
+    assert np.all(np.isnan(L.value[0]))  # sigma < 0
+    np.testing.assert_allclose(L.value[2], div.value(two_modes, np.linspace(-4, 3, 7), 1.0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", list(parameterizations.PARAMETERIZATIONS))
+def test_default_landscape_contains_the_optima(name, two_modes):
+    from divcore.core import landscape, optima
+
+    P, div = parameterizations.get(name), D.get("kl", "reverse")
+    L = landscape.default(two_modes, div, P, n=20)
+    phi = P.to_phi(*optima.find(two_modes, div)[:2])
+    assert np.all((phi[:, 0] >= L.phi0[0]) & (phi[:, 0] <= L.phi0[-1]))
+    assert np.all((phi[:, 1] >= L.phi1[0]) & (phi[:, 1] <= L.phi1[-1]))
+    assert np.isfinite(L.value).mean() > 0.5

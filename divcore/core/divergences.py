@@ -32,6 +32,7 @@ from .target import LOG_SQRT_2PI, Mixture
 DIVERGENCES = ("kl", "chi2")
 DIRECTIONS = ("forward", "reverse")
 _Q_RANGE = 12.0
+_CHUNK = 1024  # states per quadrature batch in Divergence.value
 
 
 def _arrays(mean, std):
@@ -210,7 +211,16 @@ class Divergence:
     finite_fn: object | None = None
 
     def value(self, p: Mixture, mean, std):
-        return self.value_fn(p, mean, std)
+        """The divergence at every (mean, std), evaluated a chunk at a time so the
+        quadrature's (chunk, nodes) arrays stay small."""
+        mean, std = _arrays(mean, std)
+        if mean.size <= _CHUNK:
+            return self.value_fn(p, mean, std)
+        flat_m, flat_s = mean.ravel(), std.ravel()
+        out = np.empty(flat_m.shape)
+        for i in range(0, flat_m.size, _CHUNK):
+            out[i : i + _CHUNK] = self.value_fn(p, flat_m[i : i + _CHUNK], flat_s[i : i + _CHUNK])
+        return out.reshape(mean.shape)
 
     def grad(self, p: Mixture, mean, std):
         return self.grad_fn(p, mean, std)

@@ -26,38 +26,48 @@ from .target import LOG_SQRT_2PI, Mixture
 
 
 class Estimate(NamedTuple):
-    grad: np.ndarray  # (B, 2), = terms.mean(axis=1)
-    terms: np.ndarray  # (B, K, 2) per-sample terms
+    grad: np.ndarray  # (B, 2), the mean over samples of the per-sample terms
+    parts: tuple[np.ndarray, np.ndarray]  # per-sample terms of d/dmean and d/dlog std, each (B, K)
     particles: np.ndarray  # (B, K)
     coef: np.ndarray  # (B, K)
     ess: np.ndarray  # (B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles
 
+    @property
+    def terms(self) -> np.ndarray:
+        """Per-sample terms as one (B, K, 2) array: grad = terms.mean(axis=1)."""
+        return np.stack(self.parts, axis=-1)
+
 
 def _normalised(logw):
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
+    # the floor keeps exp out of its slow subnormal range; a relative weight of
+    # e^-60 instead of something smaller is zero for every purpose here
+    w = np.exp(np.maximum(logw - logw.max(axis=1, keepdims=True), -60.0))
     return w / w.sum(axis=1, keepdims=True)
 
 
 def _ess(logw):
     w = _normalised(logw)
-    return 1.0 / (w * w).sum(axis=1)
+    return 1.0 / np.einsum("bk,bk->b", w, w)
 
 
 def _q_draw(mean, std, eps):
     """Particles z ~ q and log q(z), reusing eps."""
-    m, s = mean[:, None], std[:, None]
-    z = m + s * eps
-    logq = -0.5 * eps * eps - np.log(s) - LOG_SQRT_2PI
+    s = std[:, None]
+    z = mean[:, None] + s * eps
+    logq = (-0.5 * eps) * eps - (np.log(std) + LOG_SQRT_2PI)[:, None]
     return z, logq
 
 
-def _score_terms(c, eps, std):
-    """Per-sample terms c_i * score_i as a (B, K, 2) array."""
-    return np.stack([c * eps / std[:, None], c * (eps * eps - 1.0)], axis=-1)
+def _score_parts(c, eps, std):
+    """Per-sample terms c_i * score_i, score = (eps / std, eps^2 - 1)."""
+    ce = c * eps
+    return ce / std[:, None], ce * eps - c
 
 
-def _finish(terms, z, coef, logw):
-    return Estimate(terms.mean(axis=1), terms, z, coef, _ess(logw))
+def _finish(parts, z, coef, logw):
+    K = z.shape[1]
+    grad = np.stack([parts[0].sum(axis=1), parts[1].sum(axis=1)], axis=-1) / K
+    return Estimate(grad, parts, z, coef, _ess(logw))
 
 
 def kl_forward_is(p: Mixture, mean, std, eps) -> Estimate:
@@ -71,7 +81,7 @@ def kl_forward_is(p: Mixture, mean, std, eps) -> Estimate:
     logw = p.logpdf(z) - logq
     wbar = _normalised(logw)
     K = eps.shape[1]
-    return _finish(_score_terms(-K * wbar, eps, std), z, wbar, logw)
+    return _finish(_score_parts(-K * wbar, eps, std), z, wbar, logw)
 
 
 def kl_forward_data(p: Mixture, mean, std, eps, uniforms) -> Estimate:
@@ -85,7 +95,7 @@ def kl_forward_data(p: Mixture, mean, std, eps, uniforms) -> Estimate:
     e = (x - m) / s
     logq = -0.5 * e * e - np.log(s) - LOG_SQRT_2PI
     K = eps.shape[1]
-    return _finish(_score_terms(-np.ones_like(e), e, std), x, np.full_like(e, 1.0 / K), p.logpdf(x) - logq)
+    return _finish(_score_parts(-np.ones_like(e), e, std), x, np.full_like(e, 1.0 / K), p.logpdf(x) - logq)
 
 
 def kl_reverse_reinforce(p: Mixture, mean, std, eps, baseline: str = "none") -> Estimate:
@@ -109,7 +119,7 @@ def kl_reverse_reinforce(p: Mixture, mean, std, eps, baseline: str = "none") -> 
         adv = f - (f.sum(axis=1, keepdims=True) - f) / (K - 1)
     else:
         raise ValueError(f"unknown baseline {baseline!r}; allowed: none, plus-one, leave-one-out")
-    return _finish(_score_terms(adv, eps, std), z, -adv / K, -f)
+    return _finish(_score_parts(adv, eps, std), z, -adv / K, -f)
 
 
 def kl_reverse_reparam(p: Mixture, mean, std, eps) -> Estimate:
@@ -125,9 +135,9 @@ def kl_reverse_reparam(p: Mixture, mean, std, eps) -> Estimate:
     z, logq = _q_draw(mean, std, eps)
     logp, slope = p.logpdf_and_dx(z)
     s = std[:, None]
-    terms = np.stack([-slope, -1.0 - s * eps * slope], axis=-1)
+    parts = (-slope, -1.0 - s * eps * slope)
     K = eps.shape[1]
-    return _finish(terms, z, s * np.sign(eps) * slope / K, logp - logq)
+    return _finish(parts, z, s * np.sign(eps) * slope / K, logp - logq)
 
 
 def chi2_forward_is(p: Mixture, mean, std, eps) -> Estimate:
@@ -143,7 +153,7 @@ def chi2_forward_is(p: Mixture, mean, std, eps) -> Estimate:
     wbar = _normalised(logw)
     K = eps.shape[1]
     c = K * wbar * wbar
-    return _finish(_score_terms(-K * c, eps, std), z, c, logw)
+    return _finish(_score_parts(-K * c, eps, std), z, c, logw)
 
 
 def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
@@ -158,7 +168,7 @@ def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
     with np.errstate(over="ignore"):
         ratio = np.exp(-logw)
     K = eps.shape[1]
-    return _finish(_score_terms(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
+    return _finish(_score_parts(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
 
 
 # (divergence, direction) -> {estimator name: function}; "exact" is handled by the caller

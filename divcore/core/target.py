@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_EXP_FLOOR = -60.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +81,9 @@ class Mixture:
         total = np.zeros_like(top)
         slope = np.zeros_like(top) if derivative else None
         for a, zs in terms:
-            e = np.exp(a - top)
+            # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
+            # raising them to -60 changes the sum (>= 1) by less than its rounding
+            e = np.exp(np.maximum(a - top, _EXP_FLOOR))
             total += e
             if derivative:
                 slope -= e * zs

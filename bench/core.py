@@ -1,0 +1,121 @@
+"""`make bench`: speed of the numerical core, as ratios measured in one run.
+
+Prints trajectory-steps per second of the batched runner for every Monte Carlo
+estimator against the bare numpy work no implementation can avoid (drawing the
+normals, evaluating log p and log q at the samples), single-trajectory speed,
+exact-gradient speed, and the cost of optima and a landscape for the default
+scene. Timings are the best of a few repeats; no test asserts on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from divcore import runner
+from divcore.core import divergences, landscape, optima, parameterizations
+from divcore.scenario import load_scenario
+from divcore.scenario.model import RunConfig, Start
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENE = ROOT / "scenes" / "forward-reverse-kl.toml"
+MC = [
+    ("kl", "forward", "is"), ("kl", "forward", "data"), ("kl", "reverse", "reinforce"),
+    ("kl", "reverse", "reparam"), ("chi2", "forward", "is"), ("chi2", "reverse", "score"),
+]
+# The live browser widget on this machine class (for reference, from the issue).
+WIDGET = {"reinforce": 69_000, "exact kl reverse": 23_000}
+
+
+def best(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def config(base: RunConfig, **kw) -> RunConfig:
+    return dataclasses.replace(base, **kw)
+
+
+def bare_numpy(p, B, K, steps):
+    """Draw B x K normals and evaluate log p and log q there, `steps` times."""
+    rng = np.random.default_rng(0)
+    mean, std = np.zeros(B), np.ones(B)
+    logc = np.log(p.weights) - np.log(p.stds) - 0.5 * np.log(2 * np.pi)
+
+    def work():
+        for _ in range(steps):
+            eps = rng.standard_normal((B, K))
+            z = mean[:, None] + std[:, None] * eps
+            comps = [c - 0.5 * ((z - m) / s) ** 2 for m, s, c in zip(p.means, p.stds, logc)]
+            logp = comps[0]
+            for c in comps[1:]:
+                logp = np.logaddexp(logp, c)
+            logq = -0.5 * eps * eps - np.log(std)[:, None]
+        return logp, logq
+
+    return work
+
+
+def row(label, value, unit="", note=""):
+    print(f"  {label:<44} {value:>14} {unit:<16} {note}")
+
+
+def main() -> int:
+    scn = load_scenario(SCENE)
+    p = runner.mixture(scn.target)
+    base = config(scn.runs[1], starts=(Start(-0.5, 0.8),), lr=0.01, lr_decay=0.0, record_particles=False)
+    B, K, S = 1024, 64, 100
+    print(f"divfit bench: target of {SCENE.name} (2 components), numpy {np.__version__}\n")
+
+    print(f"batched runner, B = {B}, K = {K}, {S} steps (trajectory-steps/s; stepping excludes recording the divergence)")
+    t_bare, _ = best(bare_numpy(p, B, K, S))
+    bare_rate = B * S / t_bare
+    row("bare numpy: normals + log p + log q", f"{bare_rate:,.0f}", "traj-steps/s")
+    for div, direction, est in MC:
+        cfg = config(base, divergence=div, direction=direction, estimator=est, samples=K, steps=S, repeat=B)
+        t_run, rec = best(lambda: runner.simulate(p, cfg), repeat=2)
+        dv = divergences.get(div, direction)
+        t_div, _ = best(lambda: dv.value(p, rec["mean"], rec["std"]), repeat=1)
+        step_rate = B * S / (t_run - t_div)
+        row(f"{div} {direction} {est}", f"{step_rate:,.0f}", "traj-steps/s",
+            f"{bare_rate / step_rate:.2f}x bare; with recording {B * S / t_run:,.0f}/s")
+
+    print(f"\none trajectory, K = {K} (steps/s)")
+    S1 = 3000
+    for div, direction, est in MC:
+        cfg = config(base, divergence=div, direction=direction, estimator=est, samples=K, steps=S1, repeat=1)
+        t, _ = best(lambda: runner.simulate(p, cfg), repeat=2)
+        note = f"widget: {WIDGET[est]:,}/s ({WIDGET[est] * t / S1:.1f}x faster)" if est in WIDGET else ""
+        row(f"{div} {direction} {est}", f"{S1 / t:,.0f}", "steps/s", note)
+
+    print("\nexact gradients (steps/s for one trajectory; trajectory-steps/s for B = 1024)")
+    for div, direction in divergences.REGISTRY:
+        single = config(base, divergence=div, direction=direction, estimator="exact", samples=0, steps=S1, repeat=1)
+        t1, _ = best(lambda: runner.simulate(p, single), repeat=2)
+        batch = config(single, steps=20, repeat=1024)
+        tb, _ = best(lambda: runner.simulate(p, batch), repeat=1)
+        key = f"exact {div} {direction}"
+        note = f"widget: {WIDGET[key]:,}/s" if key in WIDGET else ""
+        row(key, f"{S1 / t1:,.0f} | {1024 * 20 / tb:,.0f}", "steps/s | batched", note)
+
+    print(f"\ndefault scene ({SCENE.name})")
+    for run in scn.runs:
+        div = divergences.get(run.divergence, run.direction)
+        param = parameterizations.get(run.parameterization)
+        t_opt, o = best(lambda: optima.find(p, div), repeat=2)
+        t_land, _ = best(lambda: landscape.default(p, div, param, n=60), repeat=2)
+        row(f"{run.name}: optima ({len(o.mean)} minima)", f"{t_opt * 1e3:,.0f}", "ms")
+        row(f"{run.name}: 60 x 60 landscape", f"{t_land * 1e3:,.0f}", "ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
