@@ -116,7 +116,7 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
 
     rec_phi = np.empty((B, S + 1, 2))
     rec_phi[:, 0] = phi
-    rec_grad = np.full((B, S, 2), np.nan)
+    rec_grad = np.full((B, S, 2), np.nan)  # nan: steps never taken (the run stopped early)
     if mc:
         rec_ess = np.full((B, S), np.nan)
         if cfg.record_particles:
@@ -126,6 +126,7 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
     steps_taken = np.full(B, S, dtype=np.int64)
     active = np.ones(B, dtype=bool)
 
+    masked = not free.all()
     for t in range(S):
         if mc and t % _NOISE_CHUNK == 0:
             eps_chunk, u_chunk = noise.draw(min(_NOISE_CHUNK, S - t))
@@ -136,34 +137,47 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
             g = est.grad
         else:
             g = div.grad(p, mean, std)
-        g = np.where(free, g, 0.0)
+        if masked:
+            g = np.where(free, g, 0.0)
 
-        live = active.copy()  # members this step is recorded for
-        rec_grad[live, t] = g[live]
+        # every member is recorded; what a stopped member recorded is blanked after the loop
+        rec_grad[:, t] = g
         if mc:
-            rec_ess[live, t] = est.ess[live]
+            rec_ess[:, t] = est.ess
             if cfg.record_particles:
-                rec_z[live, t] = est.particles[live]
-                rec_c[live, t] = est.coef[live]
+                rec_z[:, t] = est.particles
+                rec_c[:, t] = est.coef
         finite = np.isfinite(g).all(axis=1)
-        _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
+        if not finite.all():
+            _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
+            g = np.where(finite[:, None], g, 0.0)
         if not mc:
             _stop(active, status, steps_taken, np.sqrt((g * g).sum(axis=1)) <= CONVERGENCE_TOL, CONVERGED, t)
 
-        g_phi = np.where(free, param.grad_phi(phi, np.where(finite[:, None], g, 0.0)), 0.0)
+        g_phi = param.grad_phi(phi, g)
+        if masked:
+            g_phi = np.where(free, g_phi, 0.0)
         step, state = opt.update(g_phi, state, phi)
         new_phi = phi + step
-        with np.errstate(invalid="ignore", divide="ignore"):
-            new_mean, new_std = param.from_phi(new_phi)
-            ok = param.feasible(new_phi) & family.in_family(new_mean, new_std)
-        _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
-        phi = np.where(active[:, None], new_phi, phi)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ok = param.feasible(new_phi) & family.in_family(*param.from_phi(new_phi))
+        if not ok.all():
+            _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
+        phi = new_phi if active.all() else np.where(active[:, None], new_phi, phi)
         rec_phi[:, t + 1] = phi
         if progress is not None:
             progress(t + 1, S)
         if not active.any():
             rec_phi[:, t + 2 :] = phi[:, None]
             break
+
+    after = np.arange(S) > steps_taken[:, None]  # steps after a member stopped
+    rec_grad[after] = np.nan
+    if mc:
+        rec_ess[after] = np.nan
+        if cfg.record_particles:
+            rec_z[after] = np.nan
+            rec_c[after] = np.nan
 
     mean, std = param.from_phi(rec_phi)
     out = {

@@ -24,16 +24,10 @@ from typing import Callable
 
 import numpy as np
 
-from .family import fisher_diag
 
 
 def _pair(a, b):
     return np.stack([np.asarray(a, float), np.asarray(b, float)], axis=-1)
-
-
-def _jac(d00, d01, d10, d11):
-    d00, d01, d10, d11 = np.broadcast_arrays(*(np.asarray(d, float) for d in (d00, d01, d10, d11)))
-    return np.stack([np.stack([d00, d01], -1), np.stack([d10, d11], -1)], -2)
 
 
 @dataclass(frozen=True)
@@ -41,27 +35,34 @@ class Parameterization:
     name: str
     to_phi: Callable  # (mean, std) -> phi
     from_phi: Callable  # phi -> (mean, std)
-    jacobian: Callable  # phi -> d(mean, log std)/d phi, shape (..., 2, 2)
+    # phi -> (d mean/d phi0, d mean/d phi1, d log std/d phi1); d log std/d phi0 = 0 in all four
+    jacobian_entries: Callable
     feasible: Callable  # phi -> bool: inside the constraint
     constraint: str
 
+    def jacobian(self, phi):
+        """J = d(mean, log std)/d phi, shape (..., 2, 2)."""
+        zero = np.zeros_like(phi[..., 0])
+        a, b, c = np.broadcast_arrays(*self.jacobian_entries(phi), zero)[:3]
+        return np.stack([np.stack([a, b], -1), np.stack([zero, c], -1)], -2)
+
     def grad_phi(self, phi, grad_theta):
         """Chain rule: grad_phi = J^T grad_theta."""
-        J = self.jacobian(phi)
-        return np.einsum("...ij,...i->...j", J, grad_theta)
+        a, b, c = self.jacobian_entries(phi)
+        g0, g1 = grad_theta[..., 0], grad_theta[..., 1]
+        return np.stack(np.broadcast_arrays(a * g0, b * g0 + c * g1), axis=-1)
 
     def fisher(self, phi):
-        """q's Fisher information in phi: F_phi = J^T F_theta J."""
-        J = self.jacobian(phi)
+        """q's Fisher information in phi: F_phi = J^T F_theta J, F_theta = diag(1/std^2, 2)."""
+        a, b, c = self.jacobian_entries(phi)
         _, std = self.from_phi(phi)
-        return np.einsum("...ji,...j,...jk->...ik", J, fisher_diag(std), J)
+        prec = 1.0 / std**2
+        f00, f01, f11 = np.broadcast_arrays(a * a * prec, a * b * prec, b * b * prec + 2.0 * c * c)
+        return np.stack([np.stack([f00, f01], -1), np.stack([f01, f11], -1)], -2)
 
     def fisher_inverse(self, phi):
         """F_phi^{-1} = J^{-1} F_theta^{-1} J^{-T}."""
-        J_inv = np.linalg.inv(self.jacobian(phi))
-        _, std = self.from_phi(phi)
-        f_inv = 1.0 / fisher_diag(std)
-        return np.einsum("...ij,...j,...kj->...ik", J_inv, f_inv, J_inv)
+        return np.linalg.inv(self.fisher(phi))
 
 
 def _mu_sigma():
@@ -69,7 +70,7 @@ def _mu_sigma():
         "mu-sigma",
         to_phi=lambda m, s: _pair(m, s),
         from_phi=lambda p: (p[..., 0], p[..., 1]),
-        jacobian=lambda p: _jac(1.0, 0.0, 0.0, 1.0 / p[..., 1]),
+        jacobian_entries=lambda p: (1.0, 0.0, 1.0 / p[..., 1]),
         feasible=lambda p: p[..., 1] > 0,
         constraint="std > 0",
     )
@@ -80,7 +81,7 @@ def _mu_logsigma():
         "mu-logsigma",
         to_phi=lambda m, s: _pair(m, np.log(s)),
         from_phi=lambda p: (p[..., 0], np.exp(p[..., 1])),
-        jacobian=lambda p: _jac(1.0, 0.0, 0.0, np.ones_like(p[..., 1])),
+        jacobian_entries=lambda p: (1.0, 0.0, 1.0),
         feasible=lambda p: np.isfinite(p[..., 1]),
         constraint="none (log std is any real)",
     )
@@ -92,7 +93,7 @@ def _mu_tau():
         to_phi=lambda m, s: _pair(m, 1.0 / np.square(s)),
         from_phi=lambda p: (p[..., 0], 1.0 / np.sqrt(p[..., 1])),
         # log std = -log(tau) / 2
-        jacobian=lambda p: _jac(1.0, 0.0, 0.0, -0.5 / p[..., 1]),
+        jacobian_entries=lambda p: (1.0, 0.0, -0.5 / p[..., 1]),
         feasible=lambda p: p[..., 1] > 0,
         constraint="tau > 0",
     )
@@ -103,11 +104,10 @@ def _natural_from(p):
     return p[..., 0] * var, np.sqrt(var)
 
 
-def _natural_jac(p):
+def _natural_entries(p):
     # mean = -eta1 / (2 eta2) = eta1 var,  log std = -log(-2 eta2) / 2
     var = -0.5 / p[..., 1]
-    mean = p[..., 0] * var
-    return _jac(var, 2.0 * mean * var, 0.0, var)
+    return var, 2.0 * p[..., 0] * var * var, var
 
 
 def _natural():
@@ -115,7 +115,7 @@ def _natural():
         "natural",
         to_phi=lambda m, s: _pair(m / np.square(s), -0.5 / np.square(s)),
         from_phi=_natural_from,
-        jacobian=_natural_jac,
+        jacobian_entries=_natural_entries,
         feasible=lambda p: p[..., 1] < 0,
         constraint="eta2 < 0",
     )
