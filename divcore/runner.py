@@ -76,7 +76,8 @@ def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
 
 
 def simulate(p: Mixture, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
-    """Advance every member of the run; returns the per-step arrays.
+    """Advance every member of the run; returns the per-step arrays (all but
+    `divergence`, which `run` evaluates afterwards over all states at once).
 
     Members are independent, so they are advanced in blocks sized to keep the
     (block, K) working arrays in cache: numpy's temporaries for a whole
@@ -184,7 +185,6 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
         "mean": mean,
         "std": std,
         "phi": rec_phi,
-        "divergence": div.value(p, mean, std),
         "grad": rec_grad,
         "status": status,
         "steps_taken": steps_taken,
@@ -208,6 +208,7 @@ def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     """The full record of one run: trajectories and the optima they are drawn against."""
     p = mixture(target)
     out = simulate(p, cfg, progress)
+    out["divergence"] = divergences.get(cfg.divergence, cfg.direction).value(p, out["mean"], out["std"])
     o = run_optima(p, cfg)
     out.update(optima_mean=o.mean, optima_std=o.std, optima_value=o.value)
     return out

@@ -24,6 +24,14 @@ if [ ! -x "$VENV/bin/python" ]; then
         "$PYTHON" -m venv "$VENV"
     fi
 fi
-echo "setup: installing divfit and its dependencies into $VENV" >&2
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+echo "setup: installing divfit and its dependencies into $VENV (log: $VENV/setup.log)" >&2
+pip_install() {
+    "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$VENV/setup.log" 2>&1 || {
+        tail -n 30 "$VENV/setup.log" >&2
+        echo "setup: pip install $* failed (full log: $VENV/setup.log)" >&2
+        exit 1
+    }
+}
+: >"$VENV/setup.log"
+pip_install --upgrade pip
+pip_install -e '.[test]'

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from .divergences import Divergence
 from .target import Mixture
@@ -64,6 +65,13 @@ def hessian(p: Mixture, div: Divergence, mean: float, log_std: float, h: float =
 
 def find(p: Mixture, div: Divergence, fixed_std: float | None = None) -> Optima:
     """All local minima over the family (fixed_std given: over the mean only)."""
+    # L-BFGS-B calls BLAS on 2-vectors; a multi-threaded BLAS then spin-waits for
+    # a second core, and is ~8x slower whenever that core is busy (parallel builds)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _find(p, div, fixed_std)
+
+
+def _find(p: Mixture, div: Divergence, fixed_std: float | None) -> Optima:
     if (div.divergence, div.direction) == ("kl", "forward"):
         std = fixed_std if fixed_std is not None else np.sqrt(p.variance())
         m = p.mean()
