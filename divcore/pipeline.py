@@ -1,27 +1,36 @@
-"""Scenario files -> runner -> trajectory files: the data stage of the build.
+"""Scenario files -> runner -> trajectory files -> renderers: the build.
 
-`run_files` is what `divfit run` does: validate every file first, then run
-them all, writing each record only when every run succeeded. `build_data` is
-the data stage of `divfit build`: every scenario in a folder, skipping a run
-whose record is up to date (same resolved configuration, same code).
+Every output is a `Job` keyed by a hash of exactly what it depends on (the
+resolved configuration, the code that makes it, the style); a job whose key
+matches the one stored beside the last build is skipped. Jobs of a stage are
+independent and run in a process pool. `run_files` is `divfit run`: no cache,
+and nothing written unless every run succeeds.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from . import runner, trajectory
+from .errors import BuildError
 from .scenario import RunConfig, Scenario, load_scenario
 
 PACKAGE = Path(__file__).resolve().parent
-# The modules a trajectory record depends on; editing any of them invalidates every record.
-_RECORD_CODE = ["core", "runner.py", "trajectory.py"]
+# The modules each kind of output depends on; editing one invalidates those outputs.
+_CODE = {
+    "data": ["core", "runner.py", "trajectory.py"],
+    "media": ["core", "render", "style", "trajectory.py"],
+}
+STAGES = ("data", "figures", "gif", "gallery")
 
 
 def load_all(paths: Iterable[Path]) -> list[Scenario]:
@@ -50,60 +59,179 @@ def run_files(paths: Iterable[Path], out_dir: Path, progress_factory=None) -> li
     return written
 
 
-def code_hash() -> str:
-    h = hashlib.sha256(np.__version__.encode())
-    for name in _RECORD_CODE:
+def code_hash(kind: str) -> str:
+    import matplotlib
+
+    h = hashlib.sha256(f"numpy {np.__version__} matplotlib {matplotlib.__version__}".encode())
+    for name in _CODE[kind]:
         root = PACKAGE / name
-        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json", ".mplstyle"}) \
+            if root.is_dir() else [root]
         for f in files:
             h.update(str(f.relative_to(PACKAGE)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()
 
 
-def record_key(scenario: Scenario, run: RunConfig, code: str) -> str:
-    return hashlib.sha256((code + trajectory.config_json(scenario.run_dict(run))).encode()).hexdigest()
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _key_path(cache_dir: Path, scenario: Scenario, run: RunConfig) -> Path:
-    return Path(cache_dir) / "data" / scenario.name / f"{run.name}.key"
+# ---------------------------------------------------------------- jobs
 
 
-def _build_one(job):
-    scenario, run, path, key_path, key = job
-    record, config = run_one(scenario, run)
-    trajectory.save(path, record, config)
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = key_path.with_suffix(".key.tmp")
+@dataclass
+class Job:
+    stage: str
+    label: str  # e.g. "forward-reverse-kl/reverse"
+    key: str
+    key_path: Path
+    outputs: list[Path]
+    fn: Callable  # a module-level function, so it can run in a worker process
+    args: tuple
+    weight: float = 1.0  # expected cost, to start the heavy ones first
+    seconds: float = field(default=0.0, compare=False)
+
+    def up_to_date(self) -> bool:
+        return (
+            self.key_path.exists()
+            and self.key_path.read_text() == self.key
+            and all(p.exists() for p in self.outputs)
+        )
+
+
+def _write_key(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(key)
-    os.replace(tmp, key_path)
-    return path
+    os.replace(tmp, path)
 
 
-def build_data(scenes_dir: Path, out_dir: Path, cache_dir: Path, jobs: int = 1, report=print):
-    """Run every scenario in `scenes_dir` whose record is missing or stale."""
-    paths = sorted(Path(scenes_dir).glob("*.toml"))
-    scenarios = load_all(paths)
-    code = code_hash()
-    todo, reused = [], 0
+def _execute(job: Job) -> float:
+    start = time.monotonic()
+    job.fn(*job.args)
+    _write_key(job.key_path, job.key)  # only after every output is in place
+    return time.monotonic() - start
+
+
+def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
+    record, config = run_one(scn, run)
+    trajectory.save(path, record, config)
+
+
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path) -> None:
+    from .render import figures
+    from .render.view import RunView
+
+    views = [RunView.load(p) for p in paths]
+    figures.save(figures.summary(scn.title, views), out_dir / "summary")
+    figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
+
+
+def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
+    from .render import animate
+    from .render.view import RunView
+
+    animate.scenario_gif(scn.title, [RunView.load(p) for p in paths], out)
+
+
+def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
+    from .render import animate
+    from .render.view import RunView
+
+    animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
+
+
+@dataclass
+class Plan:
+    """Every job of a build, stage by stage."""
+
+    data_dir: Path
+    media_dir: Path
+    cache_dir: Path
+    stages: dict[str, list[Job]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def outputs(self, stage: str) -> list[Path]:
+        return [p for job in self.stages[stage] for p in job.outputs]
+
+
+def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES) -> Plan:
+    build_dir = Path(build_dir)
+    P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache")
+    data_code = code_hash("data")
+    media_code = code_hash("media") if set(stages) - {"data"} else ""
+    record_keys: dict[tuple[str, str], str] = {}
     for scn in scenarios:
+        paths = []
         for run in scn.runs:
-            path, key_path = record_path(out_dir, scn, run), _key_path(cache_dir, scn, run)
-            key = record_key(scn, run, code)
-            if path.exists() and key_path.exists() and key_path.read_text() == key:
-                reused += 1
-            else:
-                todo.append((scn, run, path, key_path, key))
-    # biggest runs first so the pool is not left waiting on one straggler
-    todo.sort(key=lambda j: -j[1].batch_size * j[1].steps * max(j[1].samples, 1))
-    done = []
-    if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for path in pool.map(_build_one, todo):
-                done.append(path)
-                report(f"wrote {path}")
-    else:
-        for job in todo:
-            done.append(_build_one(job))
-            report(f"wrote {done[-1]}")
-    return done, reused
+            path = record_path(P.data_dir, scn, run)
+            key = _hash(data_code, trajectory.config_json(scn.run_dict(run)))
+            record_keys[scn.name, run.name] = key
+            paths.append(path)
+            P.stages["data"].append(Job(
+                "data", f"{scn.name}/{run.name}", key, P.cache_dir / "data" / scn.name / f"{run.name}.key",
+                [path], _make_record, (scn, run, path),
+                weight=run.batch_size * run.steps * max(run.samples, 8),
+            ))
+        runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
+        out = P.media_dir / scn.name
+        if "figures" in stages:
+            key = _hash(media_code, runs_key, "figures", scn.title, json.dumps(scn.media.snapshots))
+            P.stages["figures"].append(Job(
+                "figures", scn.name, key, P.cache_dir / "media" / scn.name / "figures.key",
+                [out / f"{base}.{ext}" for base in ("summary", "snapshots") for ext in ("pdf", "svg", "png")],
+                _make_figures, (scn, paths, out), weight=len(scn.runs),
+            ))
+        if "gif" in stages:
+            key = _hash(media_code, runs_key, "gif", scn.title)
+            gif = out / f"{scn.name}.gif"
+            P.stages["gif"].append(Job(
+                "gif", scn.name, key, P.cache_dir / "media" / scn.name / "gif.key", [gif],
+                _make_gif, (scn, paths, gif), weight=2 * len(scn.runs),
+            ))
+    if "gallery" in stages and scenarios:
+        cells = [(scn.title, record_path(P.data_dir, scn, scn.run_named(scn.media.headline))) for scn in scenarios]
+        key = _hash(media_code, "gallery", *(
+            t + record_keys[scn.name, scn.media.headline] for (t, _), scn in zip(cells, scenarios)))
+        gallery = P.media_dir / "gallery.gif"
+        P.stages["gallery"].append(Job("gallery", "gallery", key, P.cache_dir / "media" / "gallery.key",
+                                       [gallery], _make_gallery, (cells, gallery), weight=len(cells)))
+    return P
+
+
+@dataclass
+class Report:
+    built: dict[str, int] = field(default_factory=dict)
+    reused: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def execute(P: Plan, jobs: int = 1, report: Callable[[str], None] = lambda msg: None) -> Report:
+    """Run every stale job, stage after stage; independent jobs in parallel."""
+    out = Report()
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    try:
+        for stage in STAGES:
+            todo = [j for j in P.stages[stage] if not j.up_to_date()]
+            out.reused[stage] = len(P.stages[stage]) - len(todo)
+            out.built[stage] = len(todo)
+            start = time.monotonic()
+            todo.sort(key=lambda j: -j.weight)
+            results = iter(pool.map(_execute, todo) if pool and len(todo) > 1 else map(_execute, todo))
+            for i, job in enumerate(todo, 1):
+                try:
+                    seconds = next(results)
+                except Exception as err:
+                    raise BuildError(f"{stage} of {job.label} failed: {type(err).__name__}: {err}") from err
+                report(f"[{stage} {i}/{len(todo)}] {job.label} ({seconds:.1f}s)")
+            out.seconds[stage] = time.monotonic() - start
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return out
+
+
+def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=lambda msg: None):
+    scenarios = load_all(scenes)
+    P = plan(scenarios, build_dir, stages)
+    return P, execute(P, jobs, report)

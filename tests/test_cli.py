@@ -114,11 +114,51 @@ def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys):
     write(scenes, "small.toml", SMALL)
     args = ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
     assert main(args) == 0
-    assert "2 run(s) computed, 0 up to date" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "data: 2 built, 0 up to date" in out and "gallery: 1 built" in out
     first = (tmp_path / "build/data/small/fwd.npz").read_bytes()
     assert main(args) == 0
-    assert "0 run(s) computed, 2 up to date" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "data: 0 built, 2 up to date" in out and "gif: 0 built, 1 up to date" in out
     write(scenes, "small.toml", SMALL.replace("steps = 30", "steps = 31"))
     assert main(args) == 0
-    assert "2 run(s) computed" in capsys.readouterr().out
+    assert "data: 2 built" in capsys.readouterr().out
     assert (tmp_path / "build/data/small/fwd.npz").read_bytes() != first
+
+
+def test_a_title_edit_redraws_the_media_but_keeps_the_data(tmp_path, capsys):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write(scenes, "small.toml", SMALL)
+    args = ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    write(scenes, "small.toml", SMALL.replace('title = "Small"', 'title = "Smaller"'))
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "data: 0 built, 2 up to date" in out and "figures: 1 built" in out and "gif: 1 built" in out
+
+
+def test_figures_and_gif_commands_write_under_build_media(tmp_path, capsys):
+    scene = write(tmp_path, "small.toml", SMALL)
+    assert main(["figures", str(scene), "--out", str(tmp_path / "b"), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert sorted(Path(p).name for p in printed) == sorted(
+        f"{b}.{e}" for b in ("summary", "snapshots") for e in ("pdf", "svg", "png"))
+    assert all(Path(p).parent == tmp_path / "b/media/small" and Path(p).stat().st_size > 0 for p in printed)
+    assert main(["gif", str(scene), "--out", str(tmp_path / "b"), "--jobs", "1"]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "b/media/small/small.gif")]
+
+
+def test_a_failing_render_is_one_line_naming_the_scenario(tmp_path, capsys, monkeypatch):
+    from divcore import pipeline
+
+    def boom(*args):
+        raise ValueError("no luck")
+
+    monkeypatch.setattr(pipeline, "_make_gif", boom)
+    scene = write(tmp_path, "small.toml", SMALL)
+    assert main(["gif", str(scene), "--out", str(tmp_path / "b"), "--jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gif of small failed: ValueError: no luck" in err
+    assert not (tmp_path / "b/media/small/small.gif").exists()

@@ -136,7 +136,7 @@ def test_defaults_filled_and_weights_normalised():
 def test_run_dict_is_json_ready():
     s = parse_scenario(FULL, "x.toml")
     d = s.run_dict(s.runs[1])
-    assert set(d) == {"scenario", "title", "target", "run"}
+    assert set(d) == {"scenario", "target", "run"}
     assert d["target"] == {"means": [-3.0, 2.0], "stds": [0.9, 0.7], "weights": [0.5, 0.5]}
     assert set(d["run"]) == {f for f in RunConfig.__dataclass_fields__}
     assert d["run"]["start_grid"] == [[-1.0, 1.0], [0.5, 1.0, 2.0]]
@@ -599,3 +599,36 @@ def test_schema_is_valid_and_agrees_on_examples():
 def test_schema_accepts_every_valid_scenario(doc):
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator(json_schema()).validate(doc)
+
+
+# -- [media] ----------------------------------------------------------------------
+
+
+def test_media_defaults_to_the_first_run_and_four_snapshots():
+    s = parse_scenario(FULL, "x.toml")
+    assert s.media.headline == "forward" and s.media.snapshots == (0.0, 0.1, 0.5, 1.0)
+
+
+def test_media_keys_are_read():
+    s = parse_scenario(FULL + '\n[media]\nheadline = "reverse-mc"\nsnapshots = [0, 0.25, 1]\n', "x.toml")
+    assert s.media.headline == "reverse-mc" and s.media.snapshots == (0.0, 0.25, 1.0)
+    assert "media" not in json.dumps(s.run_dict(s.runs[0]))  # drawing choices never touch the data
+
+
+@pytest.mark.parametrize(("media", "path", "words"), [
+    ('headline = "revers"', "media.headline", ['no run is named "revers"', 'did you mean "reverse-mc"']),
+    ("snapshots = [0, 1.5]", "media.snapshots[1]", ["<= 1"]),
+    ("snapshots = []", "media.snapshots", ["at least 1"]),
+    ("headlines = 'x'", "media.headlines", ['did you mean "headline"']),
+])
+def test_bad_media_is_one_clear_line(media, path, words):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(FULL + f"\n[media]\n{media}\n", "x.toml")
+    assert path in info.value.path and ONE_LINE.match(str(info.value))
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_schema_describes_media():
+    media = json_schema()["properties"]["media"]
+    assert media["additionalProperties"] is False and set(media["properties"]) == {"headline", "snapshots"}

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import BuildError
 from ..scenario import ScenarioError, json_schema, load_scenario
 from .progress import Progress
 
@@ -45,14 +46,49 @@ def _cmd_schema(args) -> int:
     return 0
 
 
+def _reporter():
+    """Job-by-job lines on a terminal; silent in CI and pipes (the summary still prints)."""
+    if sys.stderr.isatty():
+        return lambda msg: print(msg, file=sys.stderr)
+    return lambda msg: None
+
+
+def _summary(P, rep, start: float) -> None:
+    for stage in rep.built:
+        total = rep.built[stage] + rep.reused[stage]
+        if total:
+            print(f"{stage:>8}: {rep.built[stage]} built, {rep.reused[stage]} up to date ({rep.seconds[stage]:.1f}s)")
+    print(f"   total: {time.monotonic() - start:.1f}s -> {P.data_dir.parent}")
+
+
+def _render(args, stages) -> int:
+    from .. import pipeline
+
+    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter())
+    for stage in stages[1:]:
+        for path in P.outputs(stage):
+            print(path)
+    return 0
+
+
+def _cmd_figures(args) -> int:
+    return _render(args, ("data", "figures"))
+
+
+def _cmd_gif(args) -> int:
+    return _render(args, ("data", "gif"))
+
+
 def _cmd_build(args) -> int:
     from .. import pipeline
 
     start = time.monotonic()
-    quiet = not sys.stderr.isatty()
-    report = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    done, reused = pipeline.build_data(args.scenes, args.out / "data", args.out / "cache", jobs=args.jobs, report=report)
-    print(f"data: {len(done)} run(s) computed, {reused} up to date, in {time.monotonic() - start:.1f}s -> {args.out / 'data'}")
+    scenes = sorted(Path(args.scenes).glob("*.toml"))
+    if not scenes:
+        print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
+        return EXIT_INVALID
+    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter())
+    _summary(P, rep, start)
     return 0
 
 
@@ -72,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     p.set_defaults(func=_cmd_schema)
 
+    for name, func, what in (("figures", _cmd_figures, "summary and small-multiples figures (PDF, SVG, PNG)"),
+                             ("gif", _cmd_gif, "an animated GIF of the runs")):
+        p = sub.add_parser(name, help=f"{what}, under build/media/<scenario>/; runs the scenarios first if needed")
+        p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers")
+        p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")
+        p.set_defaults(func=func)
+
     p = sub.add_parser("build", help="the whole pipeline (what `make site` calls)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
     p.add_argument("--quality", choices=("low", "medium", "high"), default="medium", help="video quality preset")
@@ -88,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except BuildError as err:
+        if os.environ.get("DIVFIT_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
         return 130

@@ -283,6 +283,35 @@ RUNS = Field(
     allowed_text="one or more [[runs]] tables",
 )
 
+MAX_SNAPSHOTS = 8
+DEFAULT_SNAPSHOTS = (0.0, 0.1, 0.5, 1.0)
+
+MEDIA = Field(
+    "media",
+    "table",
+    "How the scenario is drawn (figures, GIFs); it never changes the recorded data.",
+    fields=(
+        Field(
+            "headline",
+            "string",
+            "The run that stands for the scenario in the front page's GIF gallery (default: the first run).",
+            pattern=NAME_PATTERN,
+            max_length=MAX_NAME,
+            allowed_text="the name of one of the scenario's runs",
+        ),
+        Field(
+            "snapshots",
+            "array",
+            "Where the small-multiples figure shows each run, as fractions of its steps "
+            "(0 = the start, 1 = the final state).",
+            default=list(DEFAULT_SNAPSHOTS),
+            items=Field("snapshot", "number", "A fraction of the run's steps.", minimum=0.0, maximum=1.0),
+            min_items=1,
+            max_items=MAX_SNAPSHOTS,
+        ),
+    ),
+)
+
 SCENARIO = Field(
     "scenario",
     "table",
@@ -300,6 +329,7 @@ SCENARIO = Field(
         Field("description", "string", "Optional prose shown with the figure.", default=""),
         TARGET,
         FIT,
+        MEDIA,
         RUNS,
     ),
 )

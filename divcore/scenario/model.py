@@ -82,17 +82,29 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class Media:
+    """How a scenario is drawn; never part of a run's configuration."""
+
+    headline: str  # the run shown in the gallery
+    snapshots: tuple[float, ...]  # small-multiples steps, as fractions of each run
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str  # the file stem
     title: str
     description: str
     target: Target
     runs: tuple[RunConfig, ...]
+    media: Media
+
+    def run_named(self, name: str) -> RunConfig:
+        return next(r for r in self.runs if r.name == name)
 
     def run_dict(self, run: RunConfig) -> dict:
+        # what the numbers depend on, and nothing else: a title edit must not rerun anything
         return {
             "scenario": self.name,
-            "title": self.title,
             "target": self.target.to_dict(),
             "run": run.to_dict(),
         }

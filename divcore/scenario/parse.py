@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from . import fields as F
-from .model import Component, RunConfig, Scenario, Start, Target
+from .model import Component, Media, RunConfig, Scenario, Start, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -270,7 +270,20 @@ class _Reader:
             description=given.get("description", F.SCENARIO.child("description").default),
             target=_target(given["target"]),
             runs=runs,
+            media=self.media(given.get("media", {}), runs),
         )
+
+    def media(self, given: dict, runs: tuple[RunConfig, ...]) -> Media:
+        names = tuple(r.name for r in runs)
+        headline = given.get("headline", names[0])
+        if headline not in names:
+            self.fail(
+                "media.headline",
+                f"no run is named {_show(headline)}{_did_you_mean(headline, names)}",
+                f"one of {_quoted(names)}",
+            )
+        snapshots = given.get("snapshots", F.DEFAULT_SNAPSHOTS)
+        return Media(headline=headline, snapshots=tuple(float(x) for x in snapshots))
 
     def same_table_rules(self, given: dict, path: str) -> None:
         """Conflicts between keys written in one table ([fit] or one run)."""

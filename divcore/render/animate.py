@@ -1,0 +1,217 @@
+"""Animated GIFs: a scenario's runs side by side, and the front page's gallery.
+
+Frames come from one figure whose moving artists are updated in place and
+blitted over a saved background; the frames are quantised to one shared
+palette (so consecutive frames differ only where something moved, and
+Pillow stores only the changed rectangle of each).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ..style import MPLSTYLE_FILE, palette  # noqa: E402
+from . import labels  # noqa: E402
+from .panels import DistributionPanel, LandscapePanel  # noqa: E402
+from .view import RunView, shared_x_range  # noqa: E402
+
+MAX_FRAMES = 150
+FRAME_MS = 60
+HOLD_MS = 1500  # the last frame stays up before the loop restarts
+DPI = 100
+
+
+def frame_steps(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:
+    """At most `frames` steps from 0 to `steps`, dense early where q moves fast:
+    step(i) = steps * (i / (n - 1))^2."""
+    n = min(frames, steps + 1)
+    if n <= 1:
+        return np.zeros(1, dtype=int)
+    t = np.unique(np.round(steps * np.linspace(0.0, 1.0, n) ** 2).astype(int))
+    return t
+
+
+@dataclass
+class Cell:
+    """One run drawn as [distribution | landscape], labelled."""
+
+    view: RunView
+    label: str
+
+
+class Animator:
+    """A figure of cells whose frames are drawn by blitting the moving artists."""
+
+    def __init__(self, cells: list[Cell], width_px: int, ncols: int, cell_height_px: int,
+                 title: str | None = None, share_x: bool = True):
+        self.cells = cells
+        nrows = -(-len(cells) // ncols)
+        title_px = 30 if title else 0
+        height_px = nrows * cell_height_px + title_px + 36
+        with plt.style.context(MPLSTYLE_FILE), plt.rc_context({"font.size": 7, "xtick.labelsize": 6,
+                                                                "ytick.labelsize": 6, "axes.labelsize": 7}):
+            self.fig = plt.figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+            FigureCanvasAgg(self.fig)
+            # room above each cell for its label and below the last row for tick labels
+            top = 1.0 - (title_px + 14) / height_px
+            bottom = 22 / height_px
+            grid = self.fig.add_gridspec(nrows, 2 * ncols, left=0.01, right=0.99, bottom=bottom, top=top,
+                                         width_ratios=[1.45, 1.0] * ncols, wspace=0.32, hspace=0.6)
+            if title:
+                self.fig.text(0.01, 1.0 - 5 / height_px, title, ha="left", va="top", fontsize=10, fontweight="bold")
+            xlim = shared_x_range([c.view for c in cells]) if share_x else None
+            self.panels = []
+            for i, cell in enumerate(cells):
+                r, c = divmod(i, ncols)
+                ax_d = self.fig.add_subplot(grid[r, 2 * c])
+                ax_l = self.fig.add_subplot(grid[r, 2 * c + 1])
+                dist = DistributionPanel(ax_d, cell.view, xlim=xlim if share_x else None)
+                land = LandscapePanel(ax_l, cell.view)
+                ax_l.xaxis.label.set_size(6)
+                ax_l.yaxis.label.set_size(6)
+                ax_l.xaxis.labelpad = ax_l.yaxis.labelpad = 1
+                ax_d.set_xlabel("")
+                ax_d.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
+                self.panels.append((dist, land))
+            self.moving = [a for d, l in self.panels for a in d.update(0) + l.update(0)]
+            for a in self.moving:
+                a.set_animated(True)
+            self.fig.canvas.draw()
+            self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        w, h = self.fig.canvas.get_width_height()
+        return w, h
+
+    def frame(self, t: int) -> np.ndarray:
+        """The RGB image of step t (each run clamped to its own last step)."""
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        for dist, land in self.panels:
+            for a in dist.update(t):
+                dist.ax.draw_artist(a)
+            for a in land.update(t):
+                land.ax.draw_artist(a)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+    def close(self):
+        plt.close(self.fig)
+
+
+_CLEAR = 255  # palette index reserved for "unchanged since the previous frame"
+
+
+class _NearestColour:
+    """Maps pixels to their nearest palette entry, exactly (Pillow's palette
+    mapping goes through a coarse colour cache and turns white into 251, 252,
+    252). Frames share most of their colours, so each distinct colour is
+    searched for once and remembered."""
+
+    def __init__(self, colours: np.ndarray):
+        self.colours = colours.astype(np.int32)
+        self.keys = np.empty(0, dtype=np.uint32)
+        self.index = np.empty(0, dtype=np.uint8)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        packed = (frame[..., 0].astype(np.uint32) << 16) | (frame[..., 1].astype(np.uint32) << 8) | frame[..., 2]
+        unique, inverse = np.unique(packed.ravel(), return_inverse=True)
+        pos = np.searchsorted(self.keys, unique)
+        known = (pos < self.keys.size) & (self.keys[np.minimum(pos, self.keys.size - 1)] == unique) \
+            if self.keys.size else np.zeros(unique.size, bool)
+        new = unique[~known]
+        if new.size:
+            rgb = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], axis=-1).astype(np.int32)
+            nearest = ((rgb[:, None, :] - self.colours[None]) ** 2).sum(-1).argmin(axis=1).astype(np.uint8)
+            keys = np.concatenate([self.keys, new])
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.index = keys[order], np.concatenate([self.index, nearest])[order]
+        return self.index[np.searchsorted(self.keys, unique)][inverse].reshape(frame.shape[:2])
+
+
+def _shared_palette(frames: list[np.ndarray]) -> list[int]:
+    """256 RGB entries: the style's own colours exactly (a median cut would merge
+    a small marker into its surroundings), then the commonest other colours of a
+    sample of frames, then the reserved transparent entry."""
+    exact = ["#FFFFFF", "#000000"]
+    for value in palette().values():
+        if isinstance(value, str) and value.startswith("#"):
+            exact.append(value)
+        elif isinstance(value, dict):
+            exact += [v for v in value.values() if isinstance(v, str) and v.startswith("#")]
+    fixed = list(dict.fromkeys(tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (e.upper() for e in exact)))
+    sample = np.concatenate(frames[:: max(1, len(frames) // 12)], axis=0)
+    free = 255 - len(fixed)
+    cut = Image.fromarray(sample).quantize(colors=free, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    rest = cut.getpalette()[: 3 * free]
+    flat = [c for rgb in fixed for c in rgb] + rest
+    flat += [0] * (3 * 255 - len(flat))
+    return flat + [0, 0, 0]
+
+
+def encode_gif(frames: list[np.ndarray], path: Path, frame_ms: int = FRAME_MS, hold_ms: int = HOLD_MS) -> Path:
+    """Write a looping GIF: one adaptive palette of 255 colours for all frames,
+    and every frame after the first stores only the pixels that changed (the
+    rest is the transparent index, which LZW packs into almost nothing)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pal = _shared_palette(frames)
+    nearest = _NearestColour(np.array(pal[: 3 * 255]).reshape(-1, 3))
+    indexed = [nearest(f) for f in frames]
+    images = []
+    for i, idx in enumerate(indexed):
+        out = idx.copy()
+        if i:
+            out[idx == indexed[i - 1]] = _CLEAR
+        img = Image.fromarray(out, mode="P")
+        img.putpalette(pal)
+        images.append(img)
+    durations = [frame_ms] * (len(images) - 1) + [hold_ms]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gif", dir=path.parent)
+    os.close(fd)
+    try:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                       loop=0, optimize=False, disposal=1, transparency=_CLEAR)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def render(animator: Animator, steps: np.ndarray, path: Path, progress=None) -> Path:
+    frames = []
+    for i, t in enumerate(steps):
+        frames.append(animator.frame(int(t)))
+        if progress is not None:
+            progress(i + 1, len(steps))
+    animator.close()
+    return encode_gif(frames, path)
+
+
+def scenario_gif(title: str, views: list[RunView], path: Path, width_px: int = 640, progress=None) -> Path:
+    """One cell per run, all at the same step, looping."""
+    ncols = 1 if len(views) <= 4 else 2
+    cell_h = 190 if ncols == 1 else 150
+    cells = [Cell(v, labels.run_title(v.run)) for v in views]
+    anim = Animator(cells, width_px, ncols, cell_h, title=title)
+    return render(anim, frame_steps(max(v.steps for v in views)), path, progress)
+
+
+def gallery_gif(cells: list[Cell], path: Path, ncols: int = 3, cell_width_px: int = 330, progress=None) -> Path:
+    """The front page's grid: one cell per scenario (its headline run), titled."""
+    ncols = min(ncols, len(cells))
+    anim = Animator(cells, ncols * cell_width_px, ncols, 170, share_x=False)
+    return render(anim, frame_steps(max(c.view.steps for c in cells)), path, progress)

@@ -1,0 +1,217 @@
+"""The three panels every renderer is built from, each drawing one run into an Axes.
+
+A panel draws what never changes once (p, q*, the landscape wash, contours,
+minima) and keeps handles to what moves; `update(t)` moves those artists to
+step t and returns them, so an animation re-draws only them (blitting) and
+never rebuilds a figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib import patheffects
+from matplotlib import ticker as mticker
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ..style import palette
+from . import labels
+from .view import RunView
+
+_X_POINTS = 400
+
+
+def plain_log_ticks(axis):
+    """Log-axis tick labels as plain numbers (0.5, 2, 10) rather than 5x10^-1."""
+    fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+
+
+def legend_handles(views: list[RunView]) -> list:
+    """One legend entry for each kind of thing the distribution panels of `views` show."""
+    pal = palette()
+    h = [Patch(color=pal["p_fill"], label="target $p$"), Line2D([], [], color=pal["q"], lw=2, label=r"$q_\phi$")]
+    n_star = max((v.optima[0].size for v in views), default=0)
+    if n_star:
+        h.append(Line2D([], [], color=pal["q_star_global"], dashes=pal["dash"]["global"], lw=1.1, label="$q^*$ global"))
+    if n_star > 1:
+        h.append(Line2D([], [], color=pal["q_star_local"], dashes=pal["dash"]["local"], lw=1.1, label="$q^*$ local"))
+    if any(v.run["estimator"] == "is" for v in views):
+        h.append(Line2D([], [], color=pal["weight"], lw=1.2, label="importance weight (scaled)"))
+    if any("particles" in v.record for v in views):
+        h.append(Line2D([], [], color=pal["positive"], marker="|", ls="none", ms=9, mew=1.5, label="sample pulls $q$ closer"))
+        h.append(Line2D([], [], color=pal["negative"], marker="|", ls="none", ms=9, mew=1.5, label="sample pushes $q$ away"))
+    return h
+
+
+class DistributionPanel:
+    """p shaded, q solid, q* dashed (global) / dotted (local), the importance-weight
+    curve (IS runs, scaled to the axes), the particle rug coloured by the sign of
+    each particle's coefficient and shaded by its magnitude, and a readout."""
+
+    def __init__(self, ax, view: RunView, readout: bool = True, show_step: bool = True, xlim=None):
+        pal = palette()
+        self.ax, self.view, self.show_step = ax, view, show_step
+        lo, hi = view.x_range() if xlim is None else xlim
+        self.x = np.linspace(lo, hi, _X_POINTS)
+        p = view.p_pdf(self.x)
+        # tall enough for q along the whole run and for q*, but never so tall that p is flattened
+        q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
+        om, os_, _ = view.optima
+        star_peak = 1.0 / (np.sqrt(2 * np.pi) * os_.min()) if os_.size else 0.0
+        self.top = 1.08 * min(max(float(p.max()) * 1.25, q_peak, star_peak), 4.0 * float(p.max()))
+        ax.fill_between(self.x, p, color=pal["p_fill"], lw=0, label="target $p$")
+        ax.plot(self.x, p, color=pal["p_line"], lw=1.0)
+        for i, (m, s) in enumerate(zip(om, os_)):
+            kind = "global" if i == 0 else "local"
+            qs = np.exp(-0.5 * ((self.x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+            ax.plot(self.x, qs, color=pal[f"q_star_{kind}"], lw=1.1, dashes=pal["dash"][kind],
+                    label=f"$q^*$ ({kind})" if i < 2 else None)
+        (self.q_line,) = ax.plot(self.x, view.q_pdf(self.x, 0), color=pal["q"], lw=2.0, label=r"$q_\phi$")
+        self.w_line = None
+        if view.weight_curve(self.x, 0) is not None:
+            w_label = r"$w^2 = (p/q_\phi)^2$" if view.run["divergence"] == "chi2" else r"$w = p/q_\phi$"
+            (self.w_line,) = ax.plot(self.x, self._scaled_w(0), color=pal["weight"], lw=1.2, label=w_label + " (scaled)")
+        self.rug = None
+        self.rug_y = -0.06 * self.top
+        if "particles" in view.record:
+            self.rug = ax.scatter([], [], marker="|", s=90, linewidths=1.2)
+            self.rgba_pos = np.array(mcolors.to_rgba(pal["positive"]))
+            self.rgba_neg = np.array(mcolors.to_rgba(pal["negative"]))
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.12 * self.top if self.rug is not None else 0.0, self.top)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xlabel("$x$")
+        self.text = ax.text(0.99, 0.97, "", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                            color=pal["text"], zorder=1.5,
+                            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.7),
+                            ) if readout else None
+        self.update(0)
+
+    def _scaled_w(self, t):
+        """The weight curve scaled so its largest value where q has mass sits at
+        90% of the axes; where q thins out the weights explode, and are clipped."""
+        w = self.view.weight_curve(self.x, t)
+        q = self.view.q_pdf(self.x, t)
+        bulk = w[q > 1e-3 * q.max()]
+        scale = float(bulk.max()) if bulk.size and np.isfinite(bulk.max()) and bulk.max() > 0 else 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.minimum(w / scale * 0.9 * self.top, 1.05 * self.top)
+
+    def update(self, t: int) -> list:
+        v = self.view
+        moved = [self.q_line]
+        self.q_line.set_ydata(np.minimum(v.q_pdf(self.x, t), 10 * self.top))
+        if self.w_line is not None:
+            self.w_line.set_ydata(self._scaled_w(t))
+            moved.append(self.w_line)
+        if self.rug is not None:
+            parts = v.particles(min(t, v.steps - 1))  # the final state has no step of its own
+            if parts is None or parts[0].size == 0:
+                self.rug.set_offsets(np.empty((0, 2)))
+            else:
+                z, c = parts
+                self.rug.set_offsets(np.column_stack([z, np.full_like(z, self.rug_y)]))
+                mag = np.abs(c) / max(float(np.abs(c).max()), 1e-300)
+                rgba = np.where((c >= 0)[:, None], self.rgba_pos, self.rgba_neg)
+                rgba[:, 3] = 0.15 + 0.85 * mag
+                self.rug.set_edgecolors(rgba)
+            moved.append(self.rug)
+        if self.text is not None:
+            value = float(v.values[min(t, v.steps)])
+            line = f"{labels.divergence(v.run)} = {labels.fmt(value)}"
+            ess = v.ess(t)
+            if ess is not None:
+                line += f"\nESS = {ess:.1f} / {v.samples}"
+            if self.show_step:
+                line += f"\nstep {min(t, v.steps)} / {v.steps}"
+            self.text.set_text(line)
+            moved.append(self.text)
+        return moved
+
+
+class LandscapePanel:
+    """The divergence over the run's parameterization (log colour scale), contour
+    lines, minima (global: star, local: diamond) and the trajectory as a trail
+    with its start marked; `update(t)` grows the trail and moves q's marker."""
+
+    def __init__(self, ax, view: RunView, colorbar: bool = False):
+        pal = palette()
+        self.ax, self.view = ax, view
+        L = view.landscape
+        finite = L.value[np.isfinite(L.value)]
+        positive = finite[finite > 0]
+        vmin = max(float(positive.min()) if positive.size else 1e-3, 1e-4)
+        vmax = max(float(np.quantile(positive, 0.9)) if positive.size else 1.0, vmin * 10)
+        self.norm = mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
+        cmap = matplotlib.colormaps[pal["landscape_cmap"]].with_extremes(bad=pal["infinite"])
+        shown = np.where(np.isfinite(L.value), np.maximum(L.value, vmin), np.nan)
+        extent = (L.phi0[0], L.phi0[-1], L.phi1[0], L.phi1[-1])
+        self.image = ax.imshow(shown, origin="lower", extent=extent, aspect="auto", cmap=cmap, norm=self.norm,
+                               interpolation="bilinear")
+        levels = np.geomspace(vmin * 1.05, vmax, 7)
+        with np.errstate(invalid="ignore"):
+            ax.contour(L.phi0, L.phi1, np.where(np.isfinite(shown), shown, vmax * 10), levels=levels,
+                       colors="white", linewidths=0.5, alpha=0.45)
+        om, os_, _ = view.optima
+        if om.size:
+            phi_star = view.param.to_phi(om, os_)
+            ax.scatter(phi_star[1:, 0], phi_star[1:, 1], marker="D", s=28, facecolor="white",
+                       edgecolor="black", linewidth=0.8, zorder=4, label="local minimum")
+            ax.scatter(phi_star[:1, 0], phi_star[:1, 1], marker="*", s=110, facecolor="white",
+                       edgecolor="black", linewidth=0.8, zorder=4, label="global minimum")
+        outline = [patheffects.Stroke(linewidth=3.0, foreground=pal["trail_edge"]), patheffects.Normal()]
+        phi = view.phi
+        ax.plot(phi[0, 0], phi[0, 1], marker="o", ms=6, mfc="none", mec="white", mew=1.5, zorder=5)
+        (self.trail,) = ax.plot(phi[:1, 0], phi[:1, 1], color=pal["trail"], lw=1.4, zorder=5, path_effects=outline)
+        (self.marker,) = ax.plot(phi[0, 0], phi[0, 1], marker="o", ms=7, color=pal["marker"], mec="black",
+                                 mew=1.0, zorder=6, ls="none")
+        xl, yl = labels.AXES[view.run["parameterization"]]
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        if colorbar:
+            cb = ax.figure.colorbar(self.image, ax=ax, fraction=0.05, pad=0.02)
+            cb.set_label(labels.divergence(view.run))
+            plain_log_ticks(cb.ax.yaxis)
+        self.update(0)
+
+    def update(self, t: int) -> list:
+        t = min(t, self.view.steps)
+        phi = self.view.phi[: t + 1]
+        self.trail.set_data(phi[:, 0], phi[:, 1])
+        self.marker.set_data([phi[-1, 0]], [phi[-1, 1]])
+        return [self.trail, self.marker]
+
+
+class HistoryPanel:
+    """The divergence against step (log scale); for Monte Carlo runs also the
+    gradient norm (same axis) and the ESS (right axis)."""
+
+    def __init__(self, ax, view: RunView):
+        pal = palette()["history"]
+        self.ax, self.view = ax, view
+        steps = np.arange(view.steps + 1)
+        d = view.values.copy()
+        d[~np.isfinite(d)] = np.nan
+        floor = np.nanmin(d[d > 0]) if np.any(d > 0) else 1e-12
+        ax.plot(steps, np.maximum(d, floor), color=pal["divergence"], lw=1.6, label=labels.divergence(view.run))
+        if view.monte_carlo:
+            g = view.record["grad"][view.member]
+            ax.plot(steps[:-1], np.hypot(g[:, 0], g[:, 1]), color=pal["grad_norm"], lw=0.6, alpha=0.7,
+                    label=r"$\|\hat g\|$")
+            ax2 = ax.twinx()
+            ax2.plot(steps[:-1], view.record["ess"][view.member], color=pal["ess"], lw=0.6, alpha=0.7, label="ESS")
+            ax2.set_ylim(0, view.samples * 1.05)
+            ax2.set_ylabel("ESS", color=pal["ess"])
+            ax2.spines["right"].set_visible(True)
+        ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
+        ax.set_xlabel("step")
+        ax.set_xlim(0, max(view.steps, 1))
+        ax.legend(loc="best")

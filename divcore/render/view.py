@@ -1,0 +1,150 @@
+"""What a renderer needs of one recorded run: the record plus the objects its
+config names (target, divergence, parameterization), and a few derived views.
+Renderers draw; nothing here optimises or estimates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .. import trajectory
+from ..core import divergences, landscape, parameterizations
+from ..core.target import LOG_SQRT_2PI, Mixture
+
+
+@dataclass
+class RunView:
+    record: dict
+    member: int = 0  # which member of the batch is drawn
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def load(cls, path, member: int = 0) -> "RunView":
+        return cls(trajectory.load(path), member, Path(path))
+
+    # ------------------------------------------------------------ config
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def run(self) -> dict:
+        return self.config["run"]
+
+    @property
+    def name(self) -> str:
+        return self.run["name"]
+
+    @cached_property
+    def target(self) -> Mixture:
+        t = self.config["target"]
+        return Mixture.create(t["means"], t["stds"], t["weights"])
+
+    @cached_property
+    def divergence(self) -> divergences.Divergence:
+        return divergences.get(self.run["divergence"], self.run["direction"])
+
+    @cached_property
+    def param(self) -> parameterizations.Parameterization:
+        return parameterizations.get(self.run["parameterization"])
+
+    @property
+    def monte_carlo(self) -> bool:
+        return self.run["estimator"] != "exact"
+
+    @property
+    def samples(self) -> int:
+        return int(self.run["samples"])
+
+    # ------------------------------------------------------------ the drawn member
+
+    @property
+    def steps(self) -> int:
+        """Steps in the record (S); states are 0..S."""
+        return self.record["grad"].shape[1]
+
+    def state(self, t: int) -> tuple[float, float]:
+        t = min(t, self.steps)
+        return float(self.record["mean"][self.member, t]), float(self.record["std"][self.member, t])
+
+    @property
+    def phi(self) -> np.ndarray:
+        return self.record["phi"][self.member]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.record["divergence"][self.member]
+
+    def particles(self, t: int):
+        """(positions, signed coefficients) of step t, or None."""
+        if "particles" not in self.record or t >= self.steps:
+            return None
+        z = self.record["particles"][self.member, t]
+        c = self.record["particle_weights"][self.member, t]
+        ok = np.isfinite(z) & np.isfinite(c)
+        return z[ok], c[ok]
+
+    def ess(self, t: int) -> float | None:
+        if "ess" not in self.record or t >= self.steps:
+            return None
+        return float(self.record["ess"][self.member, t])
+
+    @property
+    def optima(self):
+        return self.record["optima_mean"], self.record["optima_std"], self.record["optima_value"]
+
+    # ------------------------------------------------------------ derived curves
+
+    def q_pdf(self, x, t: int):
+        m, s = self.state(t)
+        return np.exp(-0.5 * ((x - m) / s) ** 2 - np.log(s) - LOG_SQRT_2PI)
+
+    def p_pdf(self, x):
+        return np.exp(self.target.logpdf(x))
+
+    def weight_curve(self, x, t: int):
+        """w = p/q for forward KL importance sampling, w^2 for forward chi-square; else None."""
+        if self.run["estimator"] != "is":
+            return None
+        m, s = self.state(t)
+        logw = self.target.logpdf(x) + 0.5 * ((x - m) / s) ** 2 + np.log(s) + LOG_SQRT_2PI
+        return np.exp(logw * (2.0 if self.run["divergence"] == "chi2" else 1.0))
+
+    def x_range(self) -> tuple[float, float]:
+        """A fixed x-range for every frame: all of p and q's bulk along the trajectory."""
+        p = self.target
+        lo = float((p.means - 3.5 * p.stds).min())
+        hi = float((p.means + 3.5 * p.stds).max())
+        m, s = self.record["mean"][self.member], self.record["std"][self.member]
+        span = hi - lo
+        lo = min(lo, float(np.nanmin(m - 2.5 * s)))
+        hi = max(hi, float(np.nanmax(m + 2.5 * s)))
+        return max(lo, float(p.means.min()) - 2 * span), min(hi, float(p.means.max()) + 2 * span)
+
+    @cached_property
+    def landscape(self) -> landscape.Landscape:
+        """The divergence over a phi-box holding the whole trail, the optima and
+        the components of p (as Gaussians), with a margin."""
+        p = self.target
+        om, os_, _ = self.optima
+        pts = [self.phi[np.isfinite(self.phi).all(axis=1)], self.param.to_phi(p.means, p.stds)]
+        if om.size:
+            pts.append(self.param.to_phi(om, os_))
+        pts = np.concatenate(pts)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = 0.12 * (hi - lo) + 0.05 * np.maximum(np.abs(hi), 1e-3)
+        n = 120
+        return landscape.evaluate(
+            p, self.divergence, self.param,
+            np.linspace(lo[0] - pad[0], hi[0] + pad[0], n), np.linspace(lo[1] - pad[1], hi[1] + pad[1], n),
+        )
+
+
+def shared_x_range(views: list[RunView]) -> tuple[float, float]:
+    """One x-range for all runs of a scenario, so their panels line up."""
+    ranges = [v.x_range() for v in views]
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)

@@ -1,0 +1,163 @@
+"""Renderers draw the recorded data: artists hold the record's numbers, files hold
+the promised content (text as text, embedded fonts, frame counts, loop flag, budgets)."""
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_config, target_of
+from divcore import runner, trajectory
+from divcore.core.target import Mixture
+from divcore.render import animate, figures
+from divcore.render.panels import DistributionPanel, HistoryPanel, LandscapePanel
+from divcore.render.view import RunView
+from divcore.scenario.model import Start
+
+P = Mixture.create([-3.0, 2.0], [0.9, 0.7], [0.5, 0.5])
+T = target_of(P)
+
+
+def view_of(tmp_path, name, **kw):
+    cfg = run_config(name=name, starts=(Start(0.5, 1.0),), **kw)
+    path = trajectory.save(tmp_path / f"{name}.npz", runner.run(T, cfg),
+                           {"scenario": "s", "target": T.to_dict(), "run": cfg.to_dict()})
+    return RunView.load(path)
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("records")
+    return [
+        view_of(tmp, "reverse", steps=60),
+        view_of(tmp, "fwd-is", direction="forward", estimator="is", samples=8, steps=60),
+    ]
+
+
+def test_q_curve_is_the_recorded_gaussian_at_the_drawn_step(views):
+    v = views[1]
+    fig, ax = plt.subplots()
+    panel = DistributionPanel(ax, v)
+    for t in (0, 17, 60):
+        panel.update(t)
+        m, s = v.record["mean"][0, t], v.record["std"][0, t]
+        x = panel.q_line.get_xdata()
+        expected = np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+        np.testing.assert_allclose(panel.q_line.get_ydata(), np.minimum(expected, 10 * panel.top), rtol=1e-12)
+        assert f"step {t} / 60" in panel.text.get_text()
+    plt.close(fig)
+
+
+def test_rug_holds_the_steps_particles_coloured_by_sign(views):
+    v = views[1]
+    fig, ax = plt.subplots()
+    panel = DistributionPanel(ax, v)
+    panel.update(5)
+    np.testing.assert_array_equal(panel.rug.get_offsets()[:, 0], v.record["particles"][0, 5])
+    colours = panel.rug.get_edgecolors()
+    positive = v.record["particle_weights"][0, 5] >= 0
+    assert positive.any()
+    np.testing.assert_allclose(colours[positive, :3], np.broadcast_to(matplotlib.colors.to_rgb("#009E73"), (positive.sum(), 3)))
+    assert panel.w_line is not None  # importance sampling draws its weight curve
+    plt.close(fig)
+
+
+def test_trail_vertices_are_the_recorded_phi(views):
+    v = views[0]
+    fig, ax = plt.subplots()
+    panel = LandscapePanel(ax, v)
+    panel.update(25)
+    np.testing.assert_array_equal(np.column_stack(panel.trail.get_data()), v.record["phi"][0, :26])
+    np.testing.assert_array_equal(np.ravel(panel.marker.get_data()), v.record["phi"][0, 25])
+    plt.close(fig)
+
+
+def test_landscape_image_is_the_divergence_on_its_grid(views):
+    v = views[0]
+    fig, ax = plt.subplots()
+    panel = LandscapePanel(ax, v)
+    L = v.landscape
+    i, j = 60, 40
+    expected = v.divergence.value(v.target, *v.param.from_phi(np.array([L.phi0[j], L.phi1[i]])))
+    assert panel.image.get_array()[i, j] == pytest.approx(max(float(expected), panel.norm.vmin))
+    plt.close(fig)
+
+
+def test_history_draws_the_divergence(views):
+    v = views[1]
+    fig, ax = plt.subplots()
+    HistoryPanel(ax, v)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), v.record["divergence"][0])
+    plt.close(fig)
+
+
+def test_figures_in_three_formats_with_text_as_text_and_fonts_embedded(views, tmp_path):
+    written = figures.save(figures.summary("Forward <and> reverse", views), tmp_path / "summary")
+    assert [p.suffix for p in written] == [".pdf", ".svg", ".png"]
+    svg = (tmp_path / "summary.svg").read_text()
+    assert "Forward &lt;and&gt; reverse" in svg and "<text" in svg
+    assert "reverse" in svg and "importance sampling" in svg
+    pdf = (tmp_path / "summary.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType, embedded
+    png = Image.open(tmp_path / "summary.png")
+    assert png.info.get("dpi", (0, 0))[0] == pytest.approx(200, abs=1)
+
+
+def test_figures_are_the_same_bytes_every_time(views, tmp_path):
+    for name in ("a", "b"):
+        figures.save(figures.small_multiples("S", views), tmp_path / name)
+    for ext in ("pdf", "svg", "png"):
+        assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes(), ext
+
+
+def test_small_multiples_draw_the_chosen_fractions(views):
+    fig = figures.small_multiples("S", views, (0.0, 0.5, 1.0))
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles[:3] == ["step 0", "step 30", "step 60"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("steps", [1, 10, 149, 150, 151, 2000])
+def test_frames_are_dense_early_and_at_most_150(steps):
+    t = animate.frame_steps(steps)
+    assert t[0] == 0 and t[-1] == steps and len(t) <= 150
+    assert np.all(np.diff(t) > 0)
+    if steps > 300:
+        assert t[10] < steps * 0.02  # the first tenth of the frames covers the first ~1% of steps
+
+
+def test_scenario_gif_has_every_frame_loops_and_fits_the_budget(views, tmp_path):
+    path = animate.scenario_gif("S", views, tmp_path / "s.gif")
+    gif = Image.open(path)
+    assert gif.n_frames == len(animate.frame_steps(60))
+    assert gif.info["loop"] == 0 and gif.size[0] == 640
+    assert path.stat().st_size <= 2.5e6
+
+
+def test_decoded_gif_frames_match_the_drawn_frames(views, tmp_path):
+    """Only changed pixels are stored; decoding must still give every whole frame."""
+    anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190)
+    steps = animate.frame_steps(60)
+    frames = [anim.frame(int(t)) for t in steps]
+    anim.close()
+    gif = Image.open(animate.encode_gif(frames, tmp_path / "f.gif"))
+    for k in (0, len(steps) // 2, len(steps) - 1):
+        gif.seek(k)
+        decoded = np.asarray(gif.convert("RGB")).astype(int)
+        assert np.abs(decoded - frames[k]).mean() < 2.0  # palette quantisation only
+
+
+def test_gallery_has_one_cell_per_scenario(views, tmp_path):
+    cells = [animate.Cell(v, f"scenario {i}") for i, v in enumerate(views * 2)]
+    anim = animate.Animator(cells, 3 * 330, 3, 170, share_x=False)
+    assert len(anim.panels) == 4
+    titles = [ax.get_title(loc="left") for ax in anim.fig.axes if ax.get_title(loc="left")]
+    assert titles == [f"scenario {i}" for i in range(4)]
+    anim.close()
+    path = animate.gallery_gif(cells, tmp_path / "g.gif")
+    assert path.stat().st_size <= 6e6 and Image.open(path).info["loop"] == 0
