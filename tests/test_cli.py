@@ -108,11 +108,17 @@ def test_python_dash_m_and_exit_status_2_without_traceback(tmp_path):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "line 1" in proc.stderr
 
 
-def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys):
+@pytest.fixture
+def small_site(tmp_path):
+    """A scenes folder holding SMALL, and the build command for it."""
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write(scenes, "small.toml", SMALL)
-    args = ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+    return scenes, ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+
+
+def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys, small_site):
+    scenes, args = small_site
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "data: 2 built, 0 up to date" in out and "gallery: 1 built" in out
@@ -126,11 +132,8 @@ def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys):
     assert (tmp_path / "build/data/small/fwd.npz").read_bytes() != first
 
 
-def test_a_title_edit_redraws_the_media_but_keeps_the_data(tmp_path, capsys):
-    scenes = tmp_path / "scenes"
-    scenes.mkdir()
-    write(scenes, "small.toml", SMALL)
-    args = ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+def test_a_title_edit_redraws_the_media_but_keeps_the_data(capsys, small_site):
+    scenes, args = small_site
     assert main(args) == 0
     capsys.readouterr()
     write(scenes, "small.toml", SMALL.replace('title = "Small"', 'title = "Smaller"'))
