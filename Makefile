@@ -25,6 +25,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python bench/core.py
+	@echo
+	@$(BIN)/python bench/render.py
 
 serve:
 	@test -f build/site/index.html || { echo "no site yet: run 'make site' first"; exit 1; }
