@@ -161,3 +161,17 @@ def test_gallery_has_one_cell_per_scenario(views, tmp_path):
     anim.close()
     path = animate.gallery_gif(cells, tmp_path / "g.gif")
     assert path.stat().st_size <= 6e6 and Image.open(path).info["loop"] == 0
+
+
+def test_fixed_std_landscape_is_a_curve_with_q_sliding_on_it(tmp_path):
+    v = view_of(tmp_path, "fixed", family="gaussian-fixed-std", steps=40)
+    fig, ax = plt.subplots()
+    panel = LandscapePanel(ax, v)
+    panel.update(12)
+    x, y = panel.trail.get_data()
+    np.testing.assert_array_equal(x, v.record["phi"][0, :13, 0])
+    np.testing.assert_array_equal(y, v.record["divergence"][0, :13])
+    phi0, value = v.curve
+    mean, std = v.param.from_phi(np.stack([phi0, np.full_like(phi0, v.record["phi"][0, 0, 1])], -1))
+    np.testing.assert_allclose(value, v.divergence.value(v.target, mean, std))
+    plt.close(fig)

@@ -23,11 +23,12 @@ from .view import RunView
 _X_POINTS = 400
 
 
-def plain_log_ticks(axis):
-    """Log-axis tick labels as plain numbers (0.5, 2, 10) rather than 5x10^-1."""
-    fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
-    axis.set_major_formatter(fmt)
-    axis.set_minor_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+def plain_log_ticks(axis, span_decades: float = 2.0):
+    """Log-axis tick labels as plain numbers (0.5, 2, 10) rather than 5x10^-1; an
+    axis spanning less than a decade or two labels more of its minor ticks."""
+    labelled = "123456789" if span_decades < 0.6 else "25" if span_decades < 3 else ""
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_minor_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.3g}" if f"{v:.3g}"[0] in labelled else ""))
 
 
 def legend_handles(views: list[RunView]) -> list:
@@ -62,7 +63,8 @@ class DistributionPanel:
         q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
         om, os_, _ = view.optima
         star_peak = 1.0 / (np.sqrt(2 * np.pi) * os_.min()) if os_.size else 0.0
-        self.top = 1.08 * min(max(float(p.max()) * 1.25, q_peak, star_peak), 4.0 * float(p.max()))
+        # and with headroom for the readout above the tallest curve
+        self.top = 1.35 * min(max(float(p.max()) * 1.1, q_peak, star_peak), 4.0 * float(p.max()))
         ax.fill_between(self.x, p, color=pal["p_fill"], lw=0, label="target $p$")
         ax.plot(self.x, p, color=pal["p_line"], lw=1.0)
         for i, (m, s) in enumerate(zip(om, os_)):
@@ -140,8 +142,38 @@ class LandscapePanel:
     with its start marked; `update(t)` grows the trail and moves q's marker."""
 
     def __init__(self, ax, view: RunView, colorbar: bool = False):
-        pal = palette()
         self.ax, self.view = ax, view
+        if view.fixed_std:
+            self._curve(ax, view)
+        else:
+            self._surface(ax, view, colorbar)
+        self.update(0)
+
+    def _curve(self, ax, view: RunView):
+        """The fixed-std family moves along one line: draw the divergence as a curve
+        over it, and q as a bead sliding down the curve."""
+        pal = palette()
+        phi0, value = view.curve
+        ax.plot(phi0, value, color=pal["p_line"], lw=1.3)
+        om, os_, ov = view.optima
+        if om.size:
+            star = view.param.to_phi(om, os_)[:, 0]
+            ax.scatter(star[1:], ov[1:], marker="D", s=28, facecolor="white", edgecolor="black", lw=0.8, zorder=4)
+            ax.scatter(star[:1], ov[:1], marker="*", s=110, facecolor="white", edgecolor="black", lw=0.8, zorder=4)
+        self.ys = view.values
+        ax.plot(view.phi[0, 0], self.ys[0], marker="o", ms=6, mfc="none", mec="black", mew=1.2, zorder=5)
+        (self.trail,) = ax.plot([], [], color=pal["marker"], lw=1.0, alpha=0.6, zorder=5)
+        (self.marker,) = ax.plot([], [], marker="o", ms=7, color=pal["marker"], mec="black", mew=1.0, zorder=6, ls="none")
+        finite = value[np.isfinite(value)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(np.quantile(finite, 0.95))
+            ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.05 * (hi - lo))
+        ax.set_xlim(phi0[0], phi0[-1])
+        ax.set_xlabel(labels.AXES[view.run["parameterization"]][0])
+        ax.set_ylabel(labels.divergence(view.run) + f"  (σ = {view.state(0)[1]:g})")
+
+    def _surface(self, ax, view: RunView, colorbar: bool):
+        pal = palette()
         L = view.landscape
         finite = L.value[np.isfinite(L.value)]
         positive = finite[finite > 0]
@@ -179,13 +211,13 @@ class LandscapePanel:
             cb = ax.figure.colorbar(self.image, ax=ax, fraction=0.05, pad=0.02)
             cb.set_label(labels.divergence(view.run))
             plain_log_ticks(cb.ax.yaxis)
-        self.update(0)
 
     def update(self, t: int) -> list:
         t = min(t, self.view.steps)
         phi = self.view.phi[: t + 1]
-        self.trail.set_data(phi[:, 0], phi[:, 1])
-        self.marker.set_data([phi[-1, 0]], [phi[-1, 1]])
+        y = self.ys[: t + 1] if self.view.fixed_std else phi[:, 1]
+        self.trail.set_data(phi[:, 0], y)
+        self.marker.set_data([phi[-1, 0]], [y[-1]])
         return [self.trail, self.marker]
 
 
@@ -211,7 +243,8 @@ class HistoryPanel:
             ax2.set_ylabel("ESS", color=pal["ess"])
             ax2.spines["right"].set_visible(True)
         ax.set_yscale("log")
-        plain_log_ticks(ax.yaxis)
+        lo, hi = ax.get_ylim()
+        plain_log_ticks(ax.yaxis, np.log10(hi / lo))
         ax.set_xlabel("step")
         ax.set_xlim(0, max(view.steps, 1))
         ax.legend(loc="best")

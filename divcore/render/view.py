@@ -125,6 +125,26 @@ class RunView:
         hi = max(hi, float(np.nanmax(m + 2.5 * s)))
         return max(lo, float(p.means.min()) - 2 * span), min(hi, float(p.means.max()) + 2 * span)
 
+    @property
+    def fixed_std(self) -> bool:
+        return self.run["family"] == "gaussian-fixed-std"
+
+    @cached_property
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """For the fixed-std family, whose landscape is one-dimensional: phi[0]
+        over the trail, the optima and p's modes, and the divergence there."""
+        p, phi1 = self.target, float(self.phi[0, 1])
+        std = float(self.record["std"][self.member, 0])
+        om = self.optima[0]
+        means = np.concatenate([p.means, om])
+        pts = np.concatenate([self.phi[:, 0], self.param.to_phi(means, np.full_like(means, std))[:, 0]])
+        pts = pts[np.isfinite(pts)]
+        lo, hi = pts.min(), pts.max()
+        pad = 0.12 * (hi - lo) + 1e-3
+        phi0 = np.linspace(lo - pad, hi + pad, 400)
+        mean, sd = self.param.from_phi(np.stack([phi0, np.full_like(phi0, phi1)], axis=-1))
+        return phi0, self.divergence.value(p, mean, sd)
+
     @cached_property
     def landscape(self) -> landscape.Landscape:
         """The divergence over a phi-box holding the whole trail, the optima and
