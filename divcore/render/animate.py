@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ..style import MPLSTYLE_FILE, palette  # noqa: E402
+from ..style import MPLSTYLE_FILE, all_colours  # noqa: E402
 from . import labels  # noqa: E402
 from .panels import DistributionPanel, LandscapePanel  # noqa: E402
 from .view import RunView, shared_x_range  # noqa: E402
@@ -144,13 +144,7 @@ def _shared_palette(frames: list[np.ndarray]) -> list[int]:
     """256 RGB entries: the style's own colours exactly (a median cut would merge
     a small marker into its surroundings), then the commonest other colours of a
     sample of frames, then the reserved transparent entry."""
-    exact = ["#FFFFFF", "#000000"]
-    for value in palette().values():
-        if isinstance(value, str) and value.startswith("#"):
-            exact.append(value)
-        elif isinstance(value, dict):
-            exact += [v for v in value.values() if isinstance(v, str) and v.startswith("#")]
-    fixed = list(dict.fromkeys(tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (e.upper() for e in exact)))
+    fixed = [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in all_colours()]
     sample = np.concatenate(frames[:: max(1, len(frames) // 12)], axis=0)
     free = 255 - len(fixed)
     cut = Image.fromarray(sample).quantize(colors=free, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)

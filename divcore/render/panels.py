@@ -16,7 +16,7 @@ from matplotlib import ticker as mticker
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..style import palette
+from ..style import RUG_LEVELS, palette, shades
 from . import labels
 from .view import RunView
 
@@ -81,8 +81,9 @@ class DistributionPanel:
         self.rug_y = -0.06 * self.top
         if "particles" in view.record:
             self.rug = ax.scatter([], [], marker="|", s=90, linewidths=1.2)
-            self.rgba_pos = np.array(mcolors.to_rgba(pal["positive"]))
-            self.rgba_neg = np.array(mcolors.to_rgba(pal["negative"]))
+            # shades of the sign's colour by magnitude, opaque: exact colours in every GIF palette
+            self.rgba_pos = np.array([mcolors.to_rgba(c) for c in shades(pal["positive"])])
+            self.rgba_neg = np.array([mcolors.to_rgba(c) for c in shades(pal["negative"])])
         ax.set_xlim(lo, hi)
         ax.set_ylim(-0.12 * self.top if self.rug is not None else 0.0, self.top)
         ax.set_yticks([])
@@ -119,8 +120,8 @@ class DistributionPanel:
                 z, c = parts
                 self.rug.set_offsets(np.column_stack([z, np.full_like(z, self.rug_y)]))
                 mag = np.abs(c) / max(float(np.abs(c).max()), 1e-300)
-                rgba = np.where((c >= 0)[:, None], self.rgba_pos, self.rgba_neg)
-                rgba[:, 3] = 0.15 + 0.85 * mag
+                level = np.clip(np.ceil(mag * RUG_LEVELS).astype(int) - 1, 0, RUG_LEVELS - 1)
+                rgba = np.where((c >= 0)[:, None], self.rgba_pos[level], self.rgba_neg[level])
                 self.rug.set_edgecolors(rgba)
             moved.append(self.rug)
         if self.text is not None:

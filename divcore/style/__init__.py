@@ -26,3 +26,28 @@ def fingerprint() -> str:
     for f in (PALETTE_FILE, MPLSTYLE_FILE):
         h.update(f.read_bytes())
     return h.hexdigest()
+
+
+RUG_LEVELS = 4  # particle contributions are drawn in this many shades of their sign's colour
+
+
+def shades(colour: str, levels: int = RUG_LEVELS) -> list[str]:
+    """`colour` mixed with white, from faint (1/levels of it) to full: exact,
+    opaque colours, so a GIF palette can hold every one of them."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    out = []
+    for k in range(1, levels + 1):
+        f = k / levels
+        out.append("#" + "".join(f"{round(255 - f * (255 - c)):02X}" for c in rgb))
+    return out
+
+
+def all_colours() -> list[str]:
+    """Every colour the style draws with, for building exact GIF palettes."""
+    pal = palette()
+    found = ["#FFFFFF", "#000000"]
+    for value in pal.values():
+        values = value.values() if isinstance(value, dict) else [value]
+        found += [v for v in values if isinstance(v, str) and v.startswith("#")]
+    found += shades(pal["positive"]) + shades(pal["negative"])
+    return list(dict.fromkeys(c.upper() for c in found))
