@@ -61,8 +61,10 @@ def run_files(paths: Iterable[Path], out_dir: Path, progress_factory=None) -> li
 
 def code_hash(kind: str) -> str:
     import matplotlib
+    import scipy
 
-    h = hashlib.sha256(f"numpy {np.__version__} matplotlib {matplotlib.__version__}".encode())
+    versions = f"numpy {np.__version__} scipy {scipy.__version__} matplotlib {matplotlib.__version__}"
+    h = hashlib.sha256(versions.encode())
     for name in _CODE[kind]:
         root = PACKAGE / name
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json", ".mplstyle"}) \

@@ -233,3 +233,17 @@ def test_default_landscape_contains_the_optima(name, two_modes):
     assert np.all((phi[:, 0] >= L.phi0[0]) & (phi[:, 0] <= L.phi0[-1]))
     assert np.all((phi[:, 1] >= L.phi1[0]) & (phi[:, 1] <= L.phi1[-1]))
     assert np.isfinite(L.value).mean() > 0.5
+
+
+@pytest.mark.parametrize("key", [("chi2", "forward"), ("chi2", "reverse")])
+def test_chi2_within_ulps_of_its_edge_is_inf_or_a_positive_number(key):
+    """Finiteness is decided with the integrals' own arithmetic: never nan, never -1."""
+    div = D.get(*key)
+    for p in [Mixture.create([0.0], [1000.0]), Mixture.create([0.0, 1.0], [2.6864513760518065, 1.343]),
+              Mixture.create([0.0, 3.0], [1.0, 1.0 + 4e-13])]:
+        edge = p.max_std / np.sqrt(2.0) if key[1] == "forward" else p.max_std * np.sqrt(2.0)
+        stds = edge * (1 + np.arange(-30, 31) * np.finfo(float).eps)
+        for s in stds:
+            v = float(div.value(p, 0.0, s))
+            assert v == np.inf or (np.isfinite(v) and v > 0), (s, v)
+            assert (v == np.inf) == (not div.finite(p, s)) or v == np.inf  # overflow may also give inf

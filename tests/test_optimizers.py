@@ -76,3 +76,24 @@ def test_build_orders_the_transforms():
     np.testing.assert_allclose(u, [[-0.3, -0.4]])
     with pytest.raises(ValueError, match="allowed"):
         O.build("rmsprop", param=P, free=np.array([True, True]), natural=False, clip=0, lr=0.1, lr_decay=0)
+
+
+@pytest.mark.parametrize("mean,std", [(1000.0, 1e-3), (1000.0, 1e-5), (1e5, 3e-6)])
+def test_natural_gradient_stays_exact_where_the_fisher_matrix_is_ill_conditioned(mean, std):
+    """In natural coordinates F_phi has entries of size mean^2 std^4 and determinant
+    2 std^6: the direction must not be computed through it. Reference: exact
+    rational arithmetic on the same float inputs."""
+    from fractions import Fraction as Q
+
+    P = parameterizations.get("natural")
+    phi = P.to_phi(np.array([mean]), np.array([std]))
+    g_phi = np.array([[0.3, -1.1]])
+    d_phi, _ = O.natural_gradient(P, np.array([True, True])).update(g_phi, (), phi)
+    e1, e2 = Q(phi[0, 0]), Q(phi[0, 1])
+    var = Q(-1, 2) / e2
+    a, b, c = var, 2 * e1 * var * var, var  # J = [[a, b], [0, c]]
+    F = [[a * a / var, a * b / var], [a * b / var, b * b / var + 2 * c * c]]
+    det = F[0][0] * F[1][1] - F[0][1] ** 2
+    g0, g1 = Q(0.3), Q(-1.1)
+    exact = [(F[1][1] * g0 - F[0][1] * g1) / det, (F[0][0] * g1 - F[0][1] * g0) / det]
+    np.testing.assert_allclose(d_phi[0], [float(x) for x in exact], rtol=1e-9)

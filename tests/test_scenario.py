@@ -254,6 +254,7 @@ BAD = [
     (make(fit="start = { mean = 0.0, std = 1.0 }\nstarts = { mean = [0.0], std = [1.0] }\n"), "fit.starts", ["both"]),
     (make("repeat = 100000\nstarts = { mean = [0.0, 1.0], std = [1.0] }\n"), "runs[0]", ["100000", "reduce repeat"]),
     (make("repeat = 100\nsteps = 1000000\n"), "runs[0]", ["50000000", "steps"]),
+    (make(f"seed = {2**63 - 1}\nrepeat = 2\n"), "runs[0]", ["seed + repeat - 1"]),
     (make('estimator = "reparam"\nsteps = 100000\nsamples = 1001\n'), "runs[0]", ["record_particles = false"]),
     ("tittle = 'x'\n" + TARGET + RUN, "tittle", ['unknown key "tittle"', 'did you mean "title"', "allowed keys"]),
     ('"odd: key;" = 1\n' + HEAD + TARGET + RUN, "(top level)", ['unknown key "odd: key;"']),

@@ -97,7 +97,11 @@ def kl_reverse_grad(p: Mixture, mean, std):
 
 
 def chi2_forward_finite(p: Mixture, std):
-    return 2.0 * np.asarray(std, float) ** 2 > p.max_std**2
+    """∫ p^2/q < inf iff every exponent a_ij = 1/s_i^2 + 1/s_j^2 - 1/std^2 is > 0
+    (iff std^2 > s_max^2 / 2), decided with the very arithmetic the closed form
+    uses, so a std a few ulps from the edge can never pass here and fail there."""
+    c = 1.0 / p.stds**2
+    return (np.min(c[:, None] + c[None, :]) + -1.0 / np.asarray(std, float) ** 2) > 0
 
 
 def _chi2_forward_terms(p: Mixture, mean, std):
@@ -150,17 +154,30 @@ def chi2_forward_grad(p: Mixture, mean, std):
 # ---------------------------------------------------------------- chi2(q || p), quadrature
 
 
+def _widest(p: Mixture) -> int:
+    """The widest component (the heaviest among exact ties): it owns p's tails."""
+    return int(np.lexsort((p.weights, p.stds))[-1])
+
+
+def _chi2_reverse_exponent(p: Mixture, std):
+    """a = 2/std^2 - 1/s^2 of q^2 / (w N) for the widest component N."""
+    s = p.stds[_widest(p)]
+    return 2.0 / np.asarray(std, float) ** 2 - 1.0 / s**2
+
+
 def chi2_reverse_finite(p: Mixture, std):
-    return np.asarray(std, float) ** 2 < 2.0 * p.max_std**2
+    """∫ q^2/p < inf iff std^2 < 2 s_max^2, decided as a > 0 with the arithmetic
+    of the quadrature's envelope."""
+    return _chi2_reverse_exponent(p, std) > 0
 
 
 def _chi2_reverse_rule(p: Mixture, mean, std):
     """Nodes and plain dx-weights covering q^2/p: q^2's own bulk, and the
     Gaussian envelope q^2 / (w N) of p's widest component, which bounds the
     integrand's tails (p >= w N)."""
-    j = int(np.argmax(p.stds + 1e-12 * p.weights))  # widest, heaviest first
+    j = _widest(p)
     m, s = p.means[j], p.stds[j]
-    a = 2.0 / std**2 - 1.0 / s**2
+    a = _chi2_reverse_exponent(p, std)
     centre = (2.0 * mean / std**2 - m / s**2) / a
     width = 1.0 / np.sqrt(a)
     q2 = std / np.sqrt(2.0)
@@ -215,12 +232,15 @@ class Divergence:
         quadrature's (chunk, nodes) arrays stay small."""
         mean, std = _arrays(mean, std)
         if mean.size <= _CHUNK:
-            return self.value_fn(p, mean, std)
-        flat_m, flat_s = mean.ravel(), std.ravel()
-        out = np.empty(flat_m.shape)
-        for i in range(0, flat_m.size, _CHUNK):
-            out[i : i + _CHUNK] = self.value_fn(p, flat_m[i : i + _CHUNK], flat_s[i : i + _CHUNK])
-        return out.reshape(mean.shape)
+            out = np.asarray(self.value_fn(p, mean, std), float)
+        else:
+            flat_m, flat_s = mean.ravel(), std.ravel()
+            out = np.empty(flat_m.shape)
+            for i in range(0, flat_m.size, _CHUNK):
+                out[i : i + _CHUNK] = self.value_fn(p, flat_m[i : i + _CHUNK], flat_s[i : i + _CHUNK])
+            out = out.reshape(mean.shape)
+        # a divergence is >= 0; rounding near q = p can give -1e-11
+        return np.maximum(out, 0.0)
 
     def grad(self, p: Mixture, mean, std):
         return self.grad_fn(p, mean, std)

@@ -165,10 +165,11 @@ def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
     """
     z, logq = _q_draw(mean, std, eps)
     logw = p.logpdf(z) - logq
-    with np.errstate(over="ignore"):
-        ratio = np.exp(-logw)
     K = eps.shape[1]
-    return _finish(_score_parts(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
+    # q/p can overflow far in p's tails: the estimate is then honestly non-finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = np.exp(-logw)
+        return _finish(_score_parts(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
 
 
 # (divergence, direction) -> {estimator name: function}; "exact" is handled by the caller

@@ -44,22 +44,10 @@ def _stateless(fn) -> Transform:
 
 
 def natural_gradient(param: Parameterization, free: np.ndarray) -> Transform:
-    """Precondition by q's Fisher information in phi: solve F_phi d = g on the
-    free coordinates (for the fixed-std family only the mean's 1 x 1 block).
-    The 2 x 2 solve is written out: F_phi is positive definite wherever phi is
-    feasible, and a batched LAPACK call costs more than the arithmetic."""
+    """Precondition by q's Fisher information in phi, F_phi^{-1} g, on the free
+    coordinates (for the fixed-std family only the mean's 1 x 1 block)."""
     mean_only = not bool(np.asarray(free)[1])
-
-    def precondition(g, phi):
-        F = param.fisher(phi)
-        f00, f01, f11 = F[..., 0, 0], F[..., 0, 1], F[..., 1, 1]
-        g0, g1 = g[..., 0], g[..., 1]
-        if mean_only:
-            return np.stack([g0 / f00, np.zeros_like(g0)], axis=-1)
-        det = f00 * f11 - f01 * f01
-        return np.stack([(f11 * g0 - f01 * g1) / det, (f00 * g1 - f01 * g0) / det], axis=-1)
-
-    return _stateless(precondition)
+    return _stateless(lambda g, phi: param.natural_direction(phi, g, mean_only))
 
 
 def clip_by_norm(max_norm: float) -> Transform:

@@ -60,6 +60,22 @@ class Parameterization:
         f00, f01, f11 = np.broadcast_arrays(a * a * prec, a * b * prec, b * b * prec + 2.0 * c * c)
         return np.stack([np.stack([f00, f01], -1), np.stack([f01, f11], -1)], -2)
 
+    def natural_direction(self, phi, g, mean_only: bool = False):
+        """F_phi^{-1} g, as J^{-1} F_theta^{-1} J^{-T} g with J upper triangular:
+        two back-substitutions and a diagonal scaling. Forming F_phi and solving
+        would cancel terms of size mean^2 std^4 in the natural parameterization."""
+        a, b, c = self.jacobian_entries(phi)
+        _, std = self.from_phi(phi)
+        g0, g1 = g[..., 0], g[..., 1]
+        u0 = g0 / a  # J^T u = g
+        if mean_only:  # only phi[0] moves: F_phi restricted to it is a^2 / std^2
+            return np.stack(np.broadcast_arrays(std**2 * u0 / a, np.zeros_like(g0)), axis=-1)
+        u1 = (g1 - b * u0) / c
+        v0, v1 = std**2 * u0, 0.5 * u1  # F_theta^{-1} = diag(std^2, 1/2)
+        d1 = v1 / c  # J d = v
+        d0 = (v0 - b * d1) / a
+        return np.stack(np.broadcast_arrays(d0, d1), axis=-1)
+
     def fisher_inverse(self, phi):
         """F_phi^{-1} = J^{-1} F_theta^{-1} J^{-T}."""
         return np.linalg.inv(self.fisher(phi))

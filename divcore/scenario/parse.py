@@ -389,6 +389,12 @@ class _Reader:
         return config
 
     def size_guard(self, run: RunConfig, where: str) -> None:
+        if run.seed + run.repeat - 1 > F.MAX_SEED:
+            self.fail(
+                where,
+                f"repeat {run.repeat} from seed {run.seed} runs seeds past {F.MAX_SEED}",
+                f"seed + repeat - 1 <= {F.MAX_SEED}",
+            )
         batch = run.batch_size
         shape = f"batch {batch} ({len(run.starts)} start(s) x repeat {run.repeat})"
         if batch > F.MAX_BATCH:
