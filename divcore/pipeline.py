@@ -208,8 +208,9 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def execute(P: Plan, jobs: int = 1, report: Callable[[str], None] = lambda msg: None) -> Report:
-    """Run every stale job, stage after stage; independent jobs in parallel."""
+def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None] | None = None) -> Report:
+    """Run every stale job, stage after stage; independent jobs in parallel.
+    `report(stage, done, total, label)` hears of each finished job."""
     out = Report()
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
     try:
@@ -219,13 +220,16 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str], None] = lambda msg: 
             out.built[stage] = len(todo)
             start = time.monotonic()
             todo.sort(key=lambda j: -j.weight)
+            if report is not None and todo:
+                report(stage, 0, len(todo), "starting")
             results = iter(pool.map(_execute, todo) if pool and len(todo) > 1 else map(_execute, todo))
             for i, job in enumerate(todo, 1):
                 try:
                     seconds = next(results)
                 except Exception as err:
                     raise BuildError(f"{stage} of {job.label} failed: {type(err).__name__}: {err}") from err
-                report(f"[{stage} {i}/{len(todo)}] {job.label} ({seconds:.1f}s)")
+                if report is not None:
+                    report(stage, i, len(todo), f"{job.label} ({seconds:.1f}s)")
             out.seconds[stage] = time.monotonic() - start
     finally:
         if pool:
@@ -233,7 +237,7 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str], None] = lambda msg: 
     return out
 
 
-def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=lambda msg: None):
+def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None):
     scenarios = load_all(scenes)
     P = plan(scenarios, build_dir, stages)
     return P, execute(P, jobs, report)

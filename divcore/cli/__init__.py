@@ -47,10 +47,18 @@ def _cmd_schema(args) -> int:
 
 
 def _reporter():
-    """Job-by-job lines on a terminal; silent in CI and pipes (the summary still prints)."""
-    if sys.stderr.isatty():
-        return lambda msg: print(msg, file=sys.stderr)
-    return lambda msg: None
+    """A progress bar per build stage on a terminal; silent in CI and pipes
+    (the closing summary still prints)."""
+    if not sys.stderr.isatty():
+        return None
+    bars: dict[str, Progress] = {}
+
+    def report(stage: str, done: int, total: int, label: str) -> None:
+        bar = bars.setdefault(stage, Progress(f"{stage:>8}", total))
+        bar.label = f"{stage:>8} {label[:40]:<40}" if done < total else f"{stage:>8} {'done':<40}"
+        bar(done, total)
+
+    return report
 
 
 def _summary(P, rep, start: float) -> None:

@@ -20,7 +20,7 @@ class Progress:
             return
         total = total or self.total
         now = time.monotonic()
-        if done < total and now - self.last < 0.1:
+        if 0 < done < total and now - self.last < 0.1:
             return
         self.last = now
         frac = done / total
