@@ -179,13 +179,21 @@ class LandscapePanel:
         finite = L.value[np.isfinite(L.value)]
         positive = finite[finite > 0]
         vmin = max(float(positive.min()) if positive.size else 1e-3, 1e-4)
-        vmax = max(float(np.quantile(positive, 0.9)) if positive.size else 1.0, vmin * 10)
+        # at most three decades above the lowest value: chi-square walls reach 1e300,
+        # and a scale that shows them leaves everything of interest one colour
+        vmax = min(max(float(np.quantile(positive, 0.9)) if positive.size else 1.0, vmin * 10), vmin * 1e3)
         self.norm = mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
         cmap = matplotlib.colormaps[pal["landscape_cmap"]].with_extremes(bad=pal["infinite"])
         shown = np.where(np.isfinite(L.value), np.maximum(L.value, vmin), np.nan)
         extent = (L.phi0[0], L.phi0[-1], L.phi1[0], L.phi1[-1])
+        # nearest: interpolating across the edge of an infinite region would eat into it
         self.image = ax.imshow(shown, origin="lower", extent=extent, aspect="auto", cmap=cmap, norm=self.norm,
-                               interpolation="bilinear")
+                               interpolation="nearest")
+        infinite = np.isinf(L.value)
+        if infinite.mean() > 0.03:
+            i, j = np.argwhere(infinite)[len(np.argwhere(infinite)) // 2]
+            ax.text(L.phi0[j], L.phi1[i], f"{labels.divergence(view.run)} = ∞", ha="center", va="center",
+                    fontsize=7, color=pal["p_line"])
         levels = np.geomspace(vmin * 1.05, vmax, 7)
         with np.errstate(invalid="ignore"):
             ax.contour(L.phi0, L.phi1, np.where(np.isfinite(shown), shown, vmax * 10), levels=levels,
