@@ -58,14 +58,14 @@ class Animator:
         self.cells = cells
         nrows = -(-len(cells) // ncols)
         title_px = 30 if title else 0
-        height_px = nrows * cell_height_px + title_px + 36
+        height_px = nrows * cell_height_px + title_px + 54
         with plt.style.context(MPLSTYLE_FILE), plt.rc_context({"font.size": 7, "xtick.labelsize": 6,
                                                                 "ytick.labelsize": 6, "axes.labelsize": 7}):
             self.fig = plt.figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
             FigureCanvasAgg(self.fig)
             # room above each cell for its label and below the last row for tick labels
-            top = 1.0 - (title_px + 14) / height_px
-            bottom = 22 / height_px
+            top = 1.0 - (title_px + 24) / height_px
+            bottom = 30 / height_px
             grid = self.fig.add_gridspec(nrows, 2 * ncols, left=0.01, right=0.99, bottom=bottom, top=top,
                                          width_ratios=[1.45, 1.0] * ncols, wspace=0.32, hspace=0.6)
             if title:
