@@ -127,7 +127,7 @@ class DistributionPanel:
         if self.text is not None:
             value = float(v.values[min(t, v.steps)])
             line = f"{labels.divergence(v.run)} = {labels.fmt(value)}"
-            ess = v.ess(t)
+            ess = v.ess(min(t, v.steps - 1))  # as the rug: the final state shows the last step's samples
             if ess is not None:
                 line += f"\nESS = {ess:.1f} / {v.samples}"
             if self.show_step:
