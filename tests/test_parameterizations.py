@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from divcore.core import parameterizations
-from divcore.core.family import fisher_diag
 
 NAMES = list(parameterizations.PARAMETERIZATIONS)
 MEANS = np.array([-2.0, 0.0, 0.3, 4.0])
@@ -78,10 +77,6 @@ def test_constraints():
     assert not parameterizations.get("mu-tau").feasible(np.array([0.0, 0.0]))
     assert not parameterizations.get("natural").feasible(np.array([0.0, 0.5]))
     assert parameterizations.get("mu-logsigma").feasible(np.array([0.0, -30.0]))
-
-
-def test_fisher_diag_in_theta():
-    np.testing.assert_allclose(fisher_diag(np.array([2.0])), [[0.25, 2.0]])
 
 
 def test_unknown_name():

@@ -1,7 +1,8 @@
 """The variational family q: a Gaussian N(mean, std^2).
 
 Gradients everywhere in divfit are taken with respect to theta = (mean, log std),
-the coordinates in which q's Fisher information is diagonal, diag(1/std^2, 2).
+the coordinates in which q's Fisher information is diagonal, diag(1/std^2, 2)
+(`Parameterization.fisher` carries it into the other coordinates).
 A parameterization (see `parameterizations`) maps theta to the coordinates
 the optimizer moves in.
 
@@ -52,9 +53,3 @@ def in_family(mean, std):
 def logpdf(x, mean, std):
     z = (x - mean) / std
     return -0.5 * z * z - np.log(std) - LOG_SQRT_2PI
-
-
-def fisher_diag(std):
-    """Diagonal of q's Fisher information in theta = (mean, log std)."""
-    std = np.asarray(std, dtype=float)
-    return np.stack([1.0 / std**2, np.full_like(std, 2.0)], axis=-1)
