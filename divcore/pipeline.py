@@ -29,8 +29,10 @@ PACKAGE = Path(__file__).resolve().parent
 _CODE = {
     "data": ["core", "runner.py", "trajectory.py"],
     "media": ["core", "render", "style", "trajectory.py"],
+    "video": ["core", "render", "style", "video", "trajectory.py"],
 }
-STAGES = ("data", "figures", "gif", "gallery")
+# videos are the heaviest outputs, so they start as soon as the data is there
+STAGES = ("data", "video", "figures", "gif", "gallery")
 
 
 def load_all(paths: Iterable[Path]) -> list[Scenario]:
@@ -137,6 +139,20 @@ def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
     animate.scenario_gif(scn.title, [RunView.load(p) for p in paths], out)
 
 
+def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -> None:
+    from .video.render import render_in_subprocess
+
+    render_in_subprocess({
+        "title": scn.title, "records": [str(p) for p in paths], "seconds": scn.media.video_seconds,
+        "quality": quality, **{k: str(v) for k, v in video_outputs(out_dir, scn).items()},
+    })
+
+
+def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
+    return {"video": out_dir / f"{scn.name}.mp4", "poster": out_dir / f"{scn.name}-poster.png",
+            "sidecar": out_dir / f"{scn.name}.video.json"}
+
+
 def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     from .render import animate
     from .render.view import RunView
@@ -157,11 +173,12 @@ class Plan:
         return [p for job in self.stages[stage] for p in job.outputs]
 
 
-def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES) -> Plan:
+def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium") -> Plan:
     build_dir = Path(build_dir)
     P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache")
     data_code = code_hash("data")
     media_code = code_hash("media") if set(stages) - {"data"} else ""
+    video_code = code_hash("video") if "video" in stages else ""
     record_keys: dict[tuple[str, str], str] = {}
     for scn in scenarios:
         paths = []
@@ -177,6 +194,13 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES) -> Plan:
             ))
         runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
         out = P.media_dir / scn.name
+        if "video" in stages:
+            key = _hash(video_code, runs_key, "video", quality, scn.title, str(scn.media.video_seconds))
+            P.stages["video"].append(Job(
+                "video", scn.name, key, P.cache_dir / "media" / scn.name / f"video-{quality}.key",
+                list(video_outputs(out, scn).values()), _make_video, (scn, paths, out, quality),
+                weight=10 * len(scn.runs),
+            ))
         if "figures" in stages:
             key = _hash(media_code, runs_key, "figures", scn.title, json.dumps(scn.media.snapshots))
             P.stages["figures"].append(Job(
@@ -237,7 +261,7 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
     return out
 
 
-def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None):
+def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium"):
     scenarios = load_all(scenes)
-    P = plan(scenarios, build_dir, stages)
+    P = plan(scenarios, build_dir, stages, quality)
     return P, execute(P, jobs, report)

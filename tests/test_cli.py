@@ -20,6 +20,8 @@ title = "Small"
 components = [{ mean = -2.0, std = 0.8, weight = 1.0 }, { mean = 2.0, std = 0.8, weight = 1.0 }]
 [fit]
 steps = 30
+[media]
+video_seconds = 2
 [[runs]]
 name = "fwd"
 divergence = "kl"
@@ -114,7 +116,8 @@ def small_site(tmp_path):
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write(scenes, "small.toml", SMALL)
-    return scenes, ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1"]
+    return scenes, ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1",
+                    "--quality", "low"]
 
 
 def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys, small_site):
@@ -140,6 +143,7 @@ def test_a_title_edit_redraws_the_media_but_keeps_the_data(capsys, small_site):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "data: 0 built, 2 up to date" in out and "figures: 1 built" in out and "gif: 1 built" in out
+    assert "video: 1 built" in out
 
 
 def test_figures_and_gif_commands_write_under_build_media(tmp_path, capsys):

@@ -608,6 +608,7 @@ def test_schema_accepts_every_valid_scenario(doc):
 def test_media_defaults_to_the_first_run_and_four_snapshots():
     s = parse_scenario(FULL, "x.toml")
     assert s.media.headline == "forward" and s.media.snapshots == (0.0, 0.1, 0.5, 1.0)
+    assert s.media.video_seconds == 12.0
 
 
 def test_media_keys_are_read():
@@ -620,6 +621,7 @@ def test_media_keys_are_read():
     ('headline = "revers"', "media.headline", ['no run is named "revers"', 'did you mean "reverse-mc"']),
     ("snapshots = [0, 1.5]", "media.snapshots[1]", ["<= 1"]),
     ("snapshots = []", "media.snapshots", ["at least 1"]),
+    ("video_seconds = 1", "media.video_seconds", [">= 2"]),
     ("headlines = 'x'", "media.headlines", ['did you mean "headline"']),
 ])
 def test_bad_media_is_one_clear_line(media, path, words):
@@ -632,4 +634,5 @@ def test_bad_media_is_one_clear_line(media, path, words):
 
 def test_schema_describes_media():
     media = json_schema()["properties"]["media"]
-    assert media["additionalProperties"] is False and set(media["properties"]) == {"headline", "snapshots"}
+    assert media["additionalProperties"] is False
+    assert set(media["properties"]) == {"headline", "snapshots", "video_seconds"}

@@ -11,7 +11,7 @@ apt_install() {
         echo "setup: installing $* with apt-get" >&2
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     else
-        echo "setup: missing system packages; run: sudo apt-get install $*" >&2
+        echo "setup: missing system packages; run: sudo apt-get install -y $*" >&2
         exit 1
     fi
 }
@@ -23,6 +23,10 @@ if [ ! -x "$VENV/bin/python" ]; then
         apt_install python3-venv
         "$PYTHON" -m venv "$VENV"
     fi
+fi
+# manim's text and drawing packages (manimpango, pycairo) build against Cairo and Pango
+if ! pkg-config --exists cairo pangocairo 2>/dev/null; then
+    apt_install libcairo2-dev libpango1.0-dev pkg-config
 fi
 echo "setup: installing divfit and its dependencies into $VENV (log: $VENV/setup.log)" >&2
 pip_install() {

@@ -72,7 +72,8 @@ def _summary(P, rep, start: float) -> None:
 def _render(args, stages) -> int:
     from .. import pipeline
 
-    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter())
+    quality = getattr(args, "quality", "medium")
+    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality)
     for stage in stages[1:]:
         for path in P.outputs(stage):
             print(path)
@@ -87,6 +88,10 @@ def _cmd_gif(args) -> int:
     return _render(args, ("data", "gif"))
 
 
+def _cmd_video(args) -> int:
+    return _render(args, ("data", "video"))
+
+
 def _cmd_build(args) -> int:
     from .. import pipeline
 
@@ -95,7 +100,7 @@ def _cmd_build(args) -> int:
     if not scenes:
         print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
         return EXIT_INVALID
-    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter())
+    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality)
     _summary(P, rep, start)
     return 0
 
@@ -117,8 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
 
     for name, func, what in (("figures", _cmd_figures, "summary and small-multiples figures (PDF, SVG, PNG)"),
-                             ("gif", _cmd_gif, "an animated GIF of the runs")):
+                             ("gif", _cmd_gif, "an animated GIF of the runs"),
+                             ("video", _cmd_video, "a lecture video (MP4, H.264) and its poster PNG")):
         p = sub.add_parser(name, help=f"{what}, under build/media/<scenario>/; runs the scenarios first if needed")
+        if name == "video":
+            p.add_argument("--quality", choices=("low", "medium", "high"), default="medium",
+                           help="low 480p15, medium 720p30 (default), high 1080p60")
         p.add_argument("files", nargs="+", type=Path, metavar="FILE")
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers")
         p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")

@@ -48,6 +48,17 @@ def legend_handles(views: list[RunView]) -> list:
     return h
 
 
+def landscape_norm(values: np.ndarray) -> mcolors.LogNorm:
+    """The landscape's log colour scale: from the lowest positive value to at most
+    three decades above it (chi-square walls reach 1e300, and a scale that shows
+    them leaves everything of interest one colour)."""
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    vmin = max(float(positive.min()) if positive.size else 1e-3, 1e-4)
+    vmax = min(max(float(np.quantile(positive, 0.9)) if positive.size else 1.0, vmin * 10), vmin * 1e3)
+    return mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
+
+
 class DistributionPanel:
     """p shaded, q solid, q* dashed (global) / dotted (local), the importance-weight
     curve (IS runs, scaled to the axes), the particle rug coloured by the sign of
@@ -176,13 +187,8 @@ class LandscapePanel:
     def _surface(self, ax, view: RunView, colorbar: bool):
         pal = palette()
         L = view.landscape
-        finite = L.value[np.isfinite(L.value)]
-        positive = finite[finite > 0]
-        vmin = max(float(positive.min()) if positive.size else 1e-3, 1e-4)
-        # at most three decades above the lowest value: chi-square walls reach 1e300,
-        # and a scale that shows them leaves everything of interest one colour
-        vmax = min(max(float(np.quantile(positive, 0.9)) if positive.size else 1.0, vmin * 10), vmin * 1e3)
-        self.norm = mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
+        self.norm = landscape_norm(L.value)
+        vmin, vmax = self.norm.vmin, self.norm.vmax
         cmap = matplotlib.colormaps[pal["landscape_cmap"]].with_extremes(bad=pal["infinite"])
         shown = np.where(np.isfinite(L.value), np.maximum(L.value, vmin), np.nan)
         extent = (L.phi0[0], L.phi0[-1], L.phi1[0], L.phi1[-1])

@@ -285,6 +285,7 @@ RUNS = Field(
 
 MAX_SNAPSHOTS = 8
 DEFAULT_SNAPSHOTS = (0.0, 0.1, 0.5, 1.0)
+DEFAULT_VIDEO_SECONDS = 12.0
 
 MEDIA = Field(
     "media",
@@ -308,6 +309,15 @@ MEDIA = Field(
             items=Field("snapshot", "number", "A fraction of the run's steps.", minimum=0.0, maximum=1.0),
             min_items=1,
             max_items=MAX_SNAPSHOTS,
+        ),
+        Field(
+            "video_seconds",
+            "number",
+            "How long the video animates the runs, between its title card and its final hold; "
+            "steps are spread over it unevenly, slow where q moves fast.",
+            default=DEFAULT_VIDEO_SECONDS,
+            minimum=2.0,
+            maximum=120.0,
         ),
     ),
 )

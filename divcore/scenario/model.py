@@ -87,6 +87,7 @@ class Media:
 
     headline: str  # the run shown in the gallery
     snapshots: tuple[float, ...]  # small-multiples steps, as fractions of each run
+    video_seconds: float  # the video's animated part
 
 
 @dataclass(frozen=True)

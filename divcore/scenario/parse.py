@@ -283,7 +283,8 @@ class _Reader:
                 f"one of {_quoted(names)}",
             )
         snapshots = given.get("snapshots", F.DEFAULT_SNAPSHOTS)
-        return Media(headline=headline, snapshots=tuple(float(x) for x in snapshots))
+        seconds = float(given.get("video_seconds", F.DEFAULT_VIDEO_SECONDS))
+        return Media(headline=headline, snapshots=tuple(float(x) for x in snapshots), video_seconds=seconds)
 
     def same_table_rules(self, given: dict, path: str) -> None:
         """Conflicts between keys written in one table ([fit] or one run)."""

@@ -1,0 +1,1 @@
+"""Lecture videos with manim: recorded trajectories animated, nothing computed."""

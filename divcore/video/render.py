@@ -1,0 +1,105 @@
+"""Render one scenario's video in a process of its own (manim's configuration is global).
+
+`python -m divcore.video.render SPEC.json` renders, remuxes the MP4 with
+`+faststart` (so browsers and PowerPoint start playing before the download
+ends), writes a poster PNG of the final frame and a small JSON sidecar (the
+step shown at each frame's time and where q's marker is drawn), each through
+a temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import BuildError
+
+QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080, 60)}
+DEFAULT_SECONDS = 12.0
+
+
+def _replace(tmp: Path, dest: Path) -> None:
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+
+
+def remux_faststart(src: Path, dest: Path) -> None:
+    """Copy the H.264 stream into a new MP4 whose index (moov) comes first."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dest), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        s_in = inp.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        for packet in inp.demux(s_in):
+            if packet.dts is None:
+                continue
+            packet.stream = s_out
+            out.mux(packet)
+
+
+def poster(video: Path, dest: Path) -> None:
+    import av
+
+    with av.open(str(video)) as inp:
+        last = None
+        for frame in inp.decode(video=0):
+            last = frame
+    last.to_image().save(dest, format="PNG")
+
+
+def render(spec: dict) -> None:
+    """Render `spec` (title, records, seconds, quality, video, poster, sidecar) in this process."""
+    from manim import config, tempconfig
+
+    from .scene import TITLE_SECONDS, DivfitScene
+
+    width, height, fps = QUALITY[spec["quality"]]
+    out = {k: Path(spec[k]) for k in ("video", "poster", "sidecar")}
+    out["video"].parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out["video"].parent, prefix=".render-") as tmp:
+        settings = {
+            "pixel_width": width, "pixel_height": height, "frame_rate": fps, "media_dir": tmp,
+            "disable_caching": True, "verbosity": "ERROR", "progress_bar": "none", "renderer": "cairo",
+            "output_file": "video", "write_to_movie": True, "format": "mp4",
+        }
+        with tempconfig(settings):
+            scene = DivfitScene({"title": spec["title"], "records": spec["records"], "duration": spec["seconds"]})
+            scene.render()
+            produced = Path(scene.renderer.file_writer.movie_file_path)
+            panel = scene.panels[0]
+            start = TITLE_SECONDS + 0.6  # title card, then the panels fade in
+            sidecar = {
+                "width": width, "height": height, "fps": fps, "animation_start": start,
+                "step_times": [float(t) for t in panel.times],
+                "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
+                "frame_width_units": config.frame_width,
+            }
+        tmp = Path(tmp)
+        remux_faststart(produced, tmp / "fast.mp4")
+        poster(tmp / "fast.mp4", tmp / "poster.png")
+        (tmp / "sidecar.json").write_text(json.dumps(sidecar))
+        _replace(tmp / "fast.mp4", out["video"])
+        _replace(tmp / "poster.png", out["poster"])
+        _replace(tmp / "sidecar.json", out["sidecar"])
+
+
+def render_in_subprocess(spec: dict) -> None:
+    """Render in a fresh interpreter; a failure becomes one BuildError line."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(spec, fh)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "divcore.video.render", fh.name],
+                              capture_output=True, text=True)
+    finally:
+        os.unlink(fh.name)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise BuildError(f"video render failed: {lines[-1] if lines else 'exit status ' + str(proc.returncode)}")
+
+
+if __name__ == "__main__":
+    render(json.loads(Path(sys.argv[1]).read_text()))

@@ -1,0 +1,229 @@
+"""The manim scene of one scenario: a title card, the runs animated in sync, a hold.
+
+Everything drawn comes from the recorded trajectories (through `RunView`);
+`construct` reads as the story the video tells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject, Line, ManimColor,
+    MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
+)
+
+from ..render.view import RunView
+from ..style import palette, shades
+from . import timing
+
+FONT = "DejaVu Sans"
+AXIS_NAMES = {
+    "mu-sigma": ("μ", "σ"),
+    "mu-logsigma": ("μ", "log σ"),
+    "mu-tau": ("μ", "τ = 1/σ²"),
+    "natural": ("η₁ = μ/σ²", "η₂ = −1/(2σ²)"),
+}
+TITLE_SECONDS = 2.5
+HOLD_SECONDS = 2.0
+_X_POINTS = 160
+
+_ARG = {"forward": "p ‖ q<sub>φ</sub>", "reverse": "q<sub>φ</sub> ‖ p"}
+_NAME = {"kl": "KL", "chi2": "χ<sup>2</sup>"}
+
+
+def formula(run: dict) -> str:
+    """Pango markup of the run's divergence, e.g. KL(q_φ ‖ p) with a real subscript."""
+    return f"{_NAME[run['divergence']]}({_ARG[run['direction']]})"
+
+
+def _plain(run: dict) -> str:
+    arg = {"forward": "p‖q", "reverse": "q‖p"}[run["direction"]]
+    return f"{'KL' if run['divergence'] == 'kl' else 'χ²'}({arg})"
+
+
+def landscape_rgb(view: RunView) -> np.ndarray:
+    """The landscape wash as an RGBA image (rows from the top), in the style's colour map."""
+    import matplotlib
+
+    from ..render.panels import landscape_norm
+
+    L = view.landscape
+    norm = landscape_norm(L.value)
+    cmap = matplotlib.colormaps[palette()["landscape_cmap"]].with_extremes(bad=palette()["infinite"])
+    shown = np.where(np.isfinite(L.value), np.maximum(L.value, norm.vmin), np.nan)
+    rgba = cmap(norm(np.ma.masked_invalid(shown)))
+    return (rgba[::-1] * 255).astype(np.uint8)
+
+
+class RunPanels:
+    """One run's distribution axes and landscape, and the updaters that move them."""
+
+    def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker):
+        pal = palette()
+        self.view, self.times, self.tracker = view, times, tracker
+        lo, hi = view.x_range()
+        self.x = np.linspace(lo, hi, _X_POINTS)
+        p = view.p_pdf(self.x)
+        q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
+        self.top = 1.3 * min(max(float(p.max()) * 1.1, q_peak), 4.0 * float(p.max()))
+        dist_w, land_w = 0.6 * width, 0.3 * width
+        self.dist = Axes(x_range=[lo, hi, max(1, round((hi - lo) / 6))], y_range=[-0.12 * self.top, self.top, self.top],
+                         x_length=dist_w, y_length=height, tips=False,
+                         axis_config={"stroke_width": 1.5, "include_ticks": True, "color": "#555555"},
+                         y_axis_config={"stroke_opacity": 0, "include_ticks": False})
+        p_curve = self.dist.plot_line_graph(self.x, p, add_vertex_dots=False, line_color=pal["p_line"], stroke_width=2)
+        p_area = VMobject(fill_color=pal["p_fill"], fill_opacity=1, stroke_width=0)
+        pts = [self.dist.c2p(x, y) for x, y in zip(self.x, p)]
+        p_area.set_points_as_corners([self.dist.c2p(lo, 0), *pts, self.dist.c2p(hi, 0), self.dist.c2p(lo, 0)])
+        stars = VGroup()
+        om, os_, _ = view.optima
+        for i, (m, s) in enumerate(zip(om, os_)):
+            ys = np.minimum(np.exp(-0.5 * ((self.x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi)), self.top)
+            curve = VMobject().set_points_as_corners([self.dist.c2p(x, y) for x, y in zip(self.x, ys)])
+            # dashed: global, dotted: local
+            stars.add(_dash(curve, 0.12 if i == 0 else 0.03, 0.08 if i == 0 else 0.06)
+                      .set_stroke(pal["q_star_global"], 2))
+        self.q = VMobject(stroke_color=pal["q"], stroke_width=4)
+        self.rug = VGroup()
+        self.readout = Text("", font_size=18, font=FONT)
+        self.static = VGroup(p_area, p_curve, self.dist, stars)
+
+        L = view.landscape
+        self.image = ImageMobject(landscape_rgb(view))
+        self.image.stretch_to_fit_width(land_w).stretch_to_fit_height(height)
+        self.land = Axes(x_range=[L.phi0[0], L.phi0[-1], (L.phi0[-1] - L.phi0[0]) / 4],
+                         y_range=[L.phi1[0], L.phi1[-1], (L.phi1[-1] - L.phi1[0]) / 4],
+                         x_length=land_w, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+        self.minima = VGroup()
+        if om.size:
+            phi = view.param.to_phi(om, os_)
+            for i, (a, b) in enumerate(phi):
+                # global: a star, local: a diamond; white with a black edge on any colour
+                shape = Star(5, outer_radius=0.13) if i == 0 else Square(0.11).rotate(PI / 4)
+                self.minima.add(shape.move_to(self.land.c2p(a, b)).set_fill("#FFFFFF", 1).set_stroke("#000000", 1.5))
+        self.start = VGroup(Circle(0.07).set_stroke("#000000", 4), Circle(0.07).set_stroke("#FFFFFF", 2))
+        self.start.move_to(self.land.c2p(*view.phi[0]))
+        # the trail is white on a black edge, as in the figures
+        self.trail_edge = VMobject(stroke_color=pal["trail_edge"], stroke_width=5)
+        self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5)
+        self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
+        self.label = Text(view.name, font_size=20, weight="BOLD", color=pal["text"], font=FONT)
+        xl, yl = AXIS_NAMES[view.run["parameterization"]]
+        self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
+                                 Text(xl, font_size=14, color=pal["text"], font=FONT),
+                                 Text(yl, font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
+        self.update_to(0)
+
+    def arrange(self, centre):
+        """Distribution left, landscape right, label above, readout top right."""
+        self.static.move_to(centre + LEFT * 2.2)
+        Group(self.image, self.land, self.minima, self.start).move_to(centre + RIGHT * 4.3)
+        self.label.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
+        x_name, l_x, l_y = self.axis_names
+        x_name.next_to(self.dist.x_axis, DOWN, buff=0.05).align_to(self.dist, RIGHT)
+        l_x.next_to(self.image, DOWN, buff=0.05)
+        l_y.next_to(self.image, LEFT, buff=0.05)
+        self.update_to(0)
+
+    def mobjects(self):
+        # what never moves first: manim redraws every frame only the mobjects from
+        # the first one with an updater on, and keeps the rest as a still background
+        return [self.static, self.image, self.land, self.minima, self.start, self.label, self.axis_names,
+                self.trail_edge, self.trail, self.marker, self.q, self.rug, self.readout]
+
+    def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
+        """Where q's marker is drawn at step t, in pixels of a width x height frame."""
+        from manim import config
+
+        x, y, _ = self.land.c2p(*self.view.phi[min(t, self.view.steps)])
+        return (x / config.frame_width + 0.5) * width, (0.5 - y / config.frame_height) * height
+
+    def step(self) -> int:
+        return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
+
+    def update_to(self, t: int) -> None:
+        pal = palette()
+        v = self.view
+        q = np.minimum(v.q_pdf(self.x, t), self.top)
+        self.q.set_points_as_corners([self.dist.c2p(x, y) for x, y in zip(self.x, q)])
+        phi = v.phi[: t + 1]
+        pts = [self.land.c2p(a, b) for a, b in phi[:: max(1, len(phi) // 400)]] + [self.land.c2p(*phi[-1])]
+        self.trail.set_points_as_corners(pts if len(pts) > 1 else pts * 2)
+        self.trail_edge.set_points(self.trail.points)
+        self.marker.move_to(self.land.c2p(*phi[-1]))
+        parts = v.particles(min(t, v.steps - 1))
+        lines = []
+        if parts is not None and parts[0].size:
+            z, c = parts
+            mag = np.abs(c) / max(float(np.abs(c).max()), 1e-300)
+            level = np.clip(np.ceil(mag * 4).astype(int) - 1, 0, 3)
+            y0, y1 = self.dist.c2p(0, -0.11 * self.top)[1], self.dist.c2p(0, -0.01 * self.top)[1]
+            pos, neg = shades(pal["positive"]), shades(pal["negative"])
+            for zi, ci, li in zip(z, c, level):
+                if self.x[0] <= zi <= self.x[-1]:
+                    x = self.dist.c2p(zi, 0)[0]
+                    lines.append(Line([x, y0, 0], [x, y1, 0], stroke_width=2,
+                                      color=ManimColor((pos if ci >= 0 else neg)[li])))
+        self.rug.become(VGroup(*lines))
+        value = float(v.values[min(t, v.steps)])
+        text = f"{_plain(v.run)} = {value:.4g}" if np.isfinite(value) else f"{_plain(v.run)} = ∞"
+        ess = v.ess(min(t, v.steps - 1))
+        if ess is not None:
+            text += f"   ESS {ess:.1f}/{v.samples}"
+        self.readout.become(Text(text + f"   step {t}/{v.steps}", font_size=18, color=pal["text"], font=FONT))
+        self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, RIGHT)
+
+    def attach(self) -> None:
+        """One updater, on the first moving mobject, moves them all."""
+        self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
+
+
+def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
+    from manim import DashedVMobject
+
+    n = max(4, int(curve.get_arc_length() / (dash + gap)))
+    return DashedVMobject(curve, num_dashes=n, dashed_ratio=dash / (dash + gap))
+
+
+class DivfitScene(Scene):
+    """`spec`: title, records (paths), duration (seconds of animation)."""
+
+    def __init__(self, spec: dict, **kwargs):
+        self.spec = spec
+        super().__init__(**kwargs)
+
+    def construct(self):
+        self.camera.background_color = "#FFFFFF"
+        views = [RunView.load(p) for p in self.spec["records"]]
+        self.title_card(views)
+        tracker = ValueTracker(0.0)
+        times = timing.step_times([v.record["mean"][0] for v in views], [v.record["std"][0] for v in views],
+                                  self.spec["duration"])
+        panels = self.lay_out(views, times, tracker)
+        self.play(*(FadeIn(m) for p in panels for m in p.mobjects()), run_time=0.6)
+        for p in panels:
+            p.attach()
+        self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)
+        self.wait(HOLD_SECONDS)
+        self.panels = panels
+
+    def title_card(self, views):
+        title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
+        formulas = VGroup(*(MarkupText(f"{v.name}: {formula(v.run)}", font_size=30, color=palette()["text"], font=FONT)
+                            for v in views))
+        formulas.arrange(DOWN, buff=0.25).next_to(title, DOWN, buff=0.6)
+        card = VGroup(title, formulas).move_to([0, 0, 0])
+        self.play(FadeIn(card), run_time=0.6)
+        self.wait(TITLE_SECONDS - 1.2)
+        self.play(FadeOut(card), run_time=0.6)
+
+    def lay_out(self, views, times, tracker):
+        rows = len(views)
+        height = min(2.6, (7.4 - 0.5 * rows) / rows)
+        panels = []
+        for i, v in enumerate(views):
+            y = 3.6 - (i + 0.5) * (7.6 / rows) - 0.15
+            p = RunPanels(v, 13.0, height, times, tracker)
+            p.arrange(np.array([0.0, y, 0.0]))
+            panels.append(p)
+        return panels

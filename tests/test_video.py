@@ -1,0 +1,101 @@
+"""Lecture videos: a real low-quality render, read back from the file."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from divcore import pipeline
+from divcore.scenario import parse_scenario
+from divcore.video import timing
+
+SCENE = """
+title = "Video test"
+[target]
+components = [{ mean = -3.0, std = 0.9, weight = 0.5 }, { mean = 2.0, std = 0.7, weight = 0.5 }]
+[fit]
+start = { mean = 1.0, std = 1.2 }
+lr = 0.08
+steps = 120
+[media]
+video_seconds = 3
+[[runs]]
+name = "reverse"
+divergence = "kl"
+direction = "reverse"
+estimator = "reparam"
+samples = 8
+"""
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("video")
+    scene = tmp / "video-test.toml"
+    scene.write_text(SCENE)
+    P, _ = pipeline.build([scene], tmp / "build", jobs=1, stages=("data", "video"), quality="low")
+    scn = parse_scenario(SCENE, str(scene))
+    out = pipeline.video_outputs(P.media_dir / scn.name, scn)
+    return out, json.loads(out["sidecar"].read_text()), pipeline.trajectory.load(P.outputs("data")[0])
+
+
+def frames_at(path, indices):
+    want, got = set(indices), {}
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in want:
+                got[i] = np.asarray(f.to_image().convert("RGB")).astype(int)
+    return [got[i] for i in indices]
+
+
+def test_file_is_h264_yuv420p_at_the_preset_with_faststart(video):
+    out, side, _ = video
+    with av.open(str(out["video"])) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264" and s.codec_context.pix_fmt == "yuv420p"
+        assert (s.width, s.height) == (854, 480) and s.average_rate == 15
+        duration = c.duration / 1e6
+    # title card and fade-in, the animation, the hold
+    assert duration == pytest.approx(side["animation_start"] + 3 + 2.0, abs=0.2)
+    head = out["video"].read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")  # +faststart: the index comes first
+    assert Image.open(out["poster"]).size == (854, 480)
+
+
+def test_middle_frame_is_drawn_and_differs_from_the_first(video):
+    out, side, _ = video
+    n = int(side["fps"] * (side["animation_start"] + 1.5))
+    first, middle = frames_at(out["video"], [0, n])
+    assert middle.std() > 20  # not a blank frame
+    assert np.abs(middle - first).mean() > 5
+
+
+def test_q_marker_is_where_the_record_puts_it(video):
+    out, side, rec = video
+    fps, start, times = side["fps"], side["animation_start"], np.array(side["step_times"])
+    marker = np.array([int("CC79A7"[i : i + 2], 16) for i in (0, 2, 4)])
+    for seconds in (0.8, 1.6, 2.6):
+        k = int(round((start + seconds) * fps))
+        (frame,) = frames_at(out["video"], [k])
+        pink = np.abs(frame - marker).sum(-1) < 60
+        ys, xs = np.nonzero(pink)
+        assert xs.size > 10, "marker not found"
+        found = np.array([xs.mean(), ys.mean()])
+        # the step shown at this frame, give or take a frame of video time
+        candidates = {timing.step_at(times, k / fps - start + d / fps) for d in (-1, 0, 1)}
+        dist = min(np.hypot(*(found - np.array(side["marker_px"][t]))) for t in candidates)
+        assert dist < 4, (seconds, found, dist)
+    # and those pixel positions are the recorded trajectory's
+    assert len(side["marker_px"]) == rec["phi"].shape[1]
+
+
+def test_time_runs_slow_where_q_moves_fast():
+    means = [np.array([0.0, 1.0, 1.5, 1.6, 1.61, 1.61])]
+    stds = [np.ones(6)]
+    t = timing.step_times(means, stds, 10.0)
+    assert t[0] == 0 and t[-1] == pytest.approx(10.0) and np.all(np.diff(t) > 0)
+    gaps = np.diff(t)
+    assert np.all(np.diff(gaps) <= 1e-12)  # steps get shorter as q slows down
+    assert timing.step_at(t, 0.0) == 0 and timing.step_at(t, 10.0) == 5
