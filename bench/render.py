@@ -1,8 +1,10 @@
 """`make bench`, renderers: frames/s of a full distribution + landscape frame at
-800 x 450 (blitted), and the time to build every figure and GIF of the scenes."""
+800 x 450 (blitted), the time to build every figure and GIF of the scenes, and
+video rendering speed at the medium preset."""
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -14,6 +16,13 @@ from divcore.render.view import RunView
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "importance-sampling-k.toml"
+
+
+def _video_seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        return c.duration / 1e6
 
 
 def main() -> int:
@@ -42,6 +51,19 @@ def main() -> int:
             start = time.perf_counter()
             P, rep = pipeline.build(scenes, build, jobs=1, stages=("data", stage))
             print(f"  {stage:<8} for every scene, one process: {time.perf_counter() - start:6.1f} s")
+        # videos: render seconds per second of video, at the site's medium preset
+        start = time.perf_counter()
+        P, rep = pipeline.build([SCENE], build, jobs=1, stages=("data", "video"), quality="medium")
+        one = time.perf_counter() - start
+        length = _video_seconds(P.outputs("video")[0])
+        print(f"  one medium video ({SCENE.stem}, {length:.1f} s of 720p30): {one:.1f} s to render, "
+              f"{one / length:.2f} s per second of video (aim < 1)")
+        start = time.perf_counter()
+        jobs = os.cpu_count() or 1
+        P, rep = pipeline.build(scenes, build, jobs=jobs, stages=("data", "video"), quality="medium")
+        total = sum(_video_seconds(p) for p in P.outputs("video") if p.suffix == ".mp4")
+        print(f"  every scene's medium video, {jobs} processes: {time.perf_counter() - start:.1f} s "
+              f"for {total:.0f} s of video")
         sizes = sorted((p.stat().st_size, p.relative_to(build)) for p in (build / "media").rglob("*.gif"))
         print(f"  (data for every scene: {data_s:.1f} s)\n\n  GIF sizes (budgets: scenario 2.5 MB at 640 px, gallery 6 MB):")
         for size, path in sizes:
