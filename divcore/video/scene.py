@@ -58,8 +58,10 @@ def landscape_rgb(view: RunView) -> np.ndarray:
 class RunPanels:
     """One run's distribution axes and landscape, and the updaters that move them."""
 
-    def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker):
+    def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker,
+                 small: bool = False):
         pal = palette()
+        self.font_size = 13 if small else 18
         self.view, self.times, self.tracker = view, times, tracker
         lo, hi = view.x_range()
         self.x = np.linspace(lo, hi, _X_POINTS)
@@ -67,6 +69,7 @@ class RunPanels:
         q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
         self.top = 1.3 * min(max(float(p.max()) * 1.1, q_peak), 4.0 * float(p.max()))
         dist_w, land_w = 0.6 * width, 0.3 * width
+        self.width, self.dist_w, self.land_w = width, dist_w, land_w
         self.dist = Axes(x_range=[lo, hi, max(1, round((hi - lo) / 6))], y_range=[-0.12 * self.top, self.top, self.top],
                          x_length=dist_w, y_length=height, tips=False,
                          axis_config={"stroke_width": 1.5, "include_ticks": True, "color": "#555555"},
@@ -107,7 +110,7 @@ class RunPanels:
         self.trail_edge = VMobject(stroke_color=pal["trail_edge"], stroke_width=5)
         self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
-        self.label = Text(view.name, font_size=20, weight="BOLD", color=pal["text"], font=FONT)
+        self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
         xl, yl = AXIS_NAMES[view.run["parameterization"]]
         self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
                                  Text(xl, font_size=14, color=pal["text"], font=FONT),
@@ -115,10 +118,10 @@ class RunPanels:
         self.update_to(0)
 
     def arrange(self, centre):
-        """Distribution left, landscape right, label above, readout top right."""
-        self.static.move_to(centre + LEFT * 2.2)
-        Group(self.image, self.land, self.minima, self.start).move_to(centre + RIGHT * 4.3)
-        self.label.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
+        """Distribution left with the readout above it, landscape right with the run's name above it."""
+        self.static.move_to(centre + LEFT * (self.width - self.dist_w) / 2)
+        Group(self.image, self.land, self.minima, self.start).move_to(centre + RIGHT * (self.width - self.land_w) / 2)
+        self.label.next_to(self.image, UP, buff=0.1).align_to(self.image, LEFT)
         x_name, l_x, l_y = self.axis_names
         x_name.next_to(self.dist.x_axis, DOWN, buff=0.05).align_to(self.dist, RIGHT)
         l_x.next_to(self.image, DOWN, buff=0.05)
@@ -170,8 +173,9 @@ class RunPanels:
         ess = v.ess(min(t, v.steps - 1))
         if ess is not None:
             text += f"   ESS {ess:.1f}/{v.samples}"
-        self.readout.become(Text(text + f"   step {t}/{v.steps}", font_size=18, color=pal["text"], font=FONT))
-        self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, RIGHT)
+        self.readout.become(Text(text + f"   step {t}/{v.steps}", font_size=self.font_size, color=pal["text"],
+                                 font=FONT))
+        self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
@@ -218,12 +222,16 @@ class DivfitScene(Scene):
         self.play(FadeOut(card), run_time=0.6)
 
     def lay_out(self, views, times, tracker):
-        rows = len(views)
-        height = min(2.6, (7.4 - 0.5 * rows) / rows)
+        """One run per row, in two columns from four runs on; each cell has room
+        above for its label and readout and below for its axis names."""
+        cols = 1 if len(views) <= 3 else 2
+        rows = -(-len(views) // cols)
+        cell_w, cell_h = 13.2 / cols - 0.3 * (cols - 1), 7.5 / rows
         panels = []
         for i, v in enumerate(views):
-            y = 3.6 - (i + 0.5) * (7.6 / rows) - 0.15
-            p = RunPanels(v, 13.0, height, times, tracker)
-            p.arrange(np.array([0.0, y, 0.0]))
+            r, c = divmod(i, cols)
+            centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.75 - (r + 0.5) * cell_h - 0.05, 0.0])
+            p = RunPanels(v, cell_w, cell_h - 0.8, times, tracker, small=cols > 1 or rows > 2)
+            p.arrange(centre)
             panels.append(p)
         return panels
