@@ -73,22 +73,29 @@ def test_middle_frame_is_drawn_and_differs_from_the_first(video):
 
 
 def test_q_marker_is_where_the_record_puts_it(video):
+    """In decoded frames across the animation, q's marker (the only pink thing on
+    screen) sits on the recorded trajectory at the step of that moment, give or
+    take two frames (manim rounds each animation to whole frames). A frame where
+    the white trail or the start ring crosses the marker can hide part of it,
+    so nine in ten frames must match to within 4 pixels."""
     out, side, rec = video
     fps, start, times = side["fps"], side["animation_start"], np.array(side["step_times"])
     marker = np.array([int("CC79A7"[i : i + 2], 16) for i in (0, 2, 4)])
-    for seconds in (0.8, 1.6, 2.6):
-        k = int(round((start + seconds) * fps))
-        (frame,) = frames_at(out["video"], [k])
-        pink = np.abs(frame - marker).sum(-1) < 60
-        ys, xs = np.nonzero(pink)
-        assert xs.size > 10, "marker not found"
-        found = np.array([xs.mean(), ys.mean()])
-        # the step shown at this frame, give or take a frame of video time
-        candidates = {timing.step_at(times, k / fps - start + d / fps) for d in (-1, 0, 1)}
-        dist = min(np.hypot(*(found - np.array(side["marker_px"][t]))) for t in candidates)
-        assert dist < 4, (seconds, found, dist)
-    # and those pixel positions are the recorded trajectory's
-    assert len(side["marker_px"]) == rec["phi"].shape[1]
+    px = np.array(side["marker_px"])
+    assert px.shape == (rec["phi"].shape[1], 2)  # one position per recorded state
+    first, last = int(np.ceil(start * fps)) + 1, int((start + times[-1]) * fps) - 1
+    indices = list(range(first, last, 2))
+    checked, close = 0, 0
+    for k, frame in zip(indices, frames_at(out["video"], indices)):
+        ys, xs = np.nonzero(np.abs(frame - marker).sum(-1) < 60)
+        if xs.size < 10:
+            continue
+        found = np.array([np.median(xs), np.median(ys)])
+        lo = timing.step_at(times, k / fps - start - 2 / fps)
+        hi = timing.step_at(times, k / fps - start + 2 / fps)
+        checked += 1
+        close += np.hypot(*(px[lo : hi + 1] - found).T).min() < 4
+    assert checked >= 15 and close >= 0.9 * checked, (close, checked)
 
 
 def test_time_runs_slow_where_q_moves_fast():
