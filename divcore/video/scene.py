@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject, Line, ManimColor,
-    MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject, MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
 from ..render.view import RunView
@@ -87,7 +86,9 @@ class RunPanels:
             stars.add(_dash(curve, 0.12 if i == 0 else 0.03, 0.08 if i == 0 else 0.06)
                       .set_stroke(pal["q_star_global"], 2))
         self.q = VMobject(stroke_color=pal["q"], stroke_width=4)
-        self.rug = VGroup()
+        # eight tick layers: the four shades of the positive colour, then of the negative one
+        self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
+                            for c in shades(pal["positive"]) + shades(pal["negative"])))
         self.readout = Text("", font_size=18, font=FONT)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
@@ -144,30 +145,25 @@ class RunPanels:
     def step(self) -> int:
         return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
 
+    @staticmethod
+    def _affine(axes):
+        """coords -> scene points of linear axes as one matrix product (axes.c2p one
+        point at a time costs more than the rest of a frame)."""
+        o, ex, ey = (np.asarray(axes.c2p(*xy)) for xy in ((0, 0), (1, 0), (0, 1)))
+        return lambda x, y: o + np.outer(x, ex - o) + np.outer(y, ey - o)
+
     def update_to(self, t: int) -> None:
-        pal = palette()
         v = self.view
-        q = np.minimum(v.q_pdf(self.x, t), self.top)
-        self.q.set_points_as_corners([self.dist.c2p(x, y) for x, y in zip(self.x, q)])
+        to_dist, to_land = self._affine(self.dist), self._affine(self.land)
+        self.q.set_points_as_corners(to_dist(self.x, np.minimum(v.q_pdf(self.x, t), self.top)))
         phi = v.phi[: t + 1]
-        pts = [self.land.c2p(a, b) for a, b in phi[:: max(1, len(phi) // 400)]] + [self.land.c2p(*phi[-1])]
-        self.trail.set_points_as_corners(pts if len(pts) > 1 else pts * 2)
+        shown = np.concatenate([phi[:: max(1, len(phi) // 400)], phi[-1:]])
+        pts = to_land(shown[:, 0], shown[:, 1])
+        self.trail.set_points_as_corners(pts if len(pts) > 1 else np.repeat(pts, 2, axis=0))
         self.trail_edge.set_points(self.trail.points)
-        self.marker.move_to(self.land.c2p(*phi[-1]))
-        parts = v.particles(min(t, v.steps - 1))
-        lines = []
-        if parts is not None and parts[0].size:
-            z, c = parts
-            mag = np.abs(c) / max(float(np.abs(c).max()), 1e-300)
-            level = np.clip(np.ceil(mag * 4).astype(int) - 1, 0, 3)
-            y0, y1 = self.dist.c2p(0, -0.11 * self.top)[1], self.dist.c2p(0, -0.01 * self.top)[1]
-            pos, neg = shades(pal["positive"]), shades(pal["negative"])
-            for zi, ci, li in zip(z, c, level):
-                if self.x[0] <= zi <= self.x[-1]:
-                    x = self.dist.c2p(zi, 0)[0]
-                    lines.append(Line([x, y0, 0], [x, y1, 0], stroke_width=2,
-                                      color=ManimColor((pos if ci >= 0 else neg)[li])))
-        self.rug.become(VGroup(*lines))
+        self.marker.move_to(pts[-1])
+        self._rug(t, to_dist)
+        pal = palette()
         value = float(v.values[min(t, v.steps)])
         text = f"{_plain(v.run)} = {value:.4g}" if np.isfinite(value) else f"{_plain(v.run)} = ∞"
         ess = v.ess(min(t, v.steps - 1))
@@ -176,6 +172,25 @@ class RunPanels:
         self.readout.become(Text(text + f"   step {t}/{v.steps}", font_size=self.font_size, color=pal["text"],
                                  font=FONT))
         self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
+
+    def _rug(self, t: int, to_dist) -> None:
+        """The step's particles as ticks, one VMobject per colour (a shade of the
+        sign's colour by magnitude), each holding all its ticks as subpaths."""
+        parts = self.view.particles(min(t, self.view.steps - 1))
+        for tick in self.rug:
+            tick.clear_points()
+        if parts is None or parts[0].size == 0:
+            return
+        z, c = parts
+        inside = (z >= self.x[0]) & (z <= self.x[-1])
+        z, c = z[inside], c[inside]
+        level = np.clip(np.ceil(np.abs(c) / max(float(np.abs(c).max(initial=0)), 1e-300) * 4).astype(int) - 1, 0, 3)
+        bottom, top = to_dist(z, np.full_like(z, -0.11 * self.top)), to_dist(z, np.full_like(z, -0.01 * self.top))
+        for i, tick in enumerate(self.rug):
+            sign, lvl = divmod(i, 4)
+            for k in np.nonzero(((c >= 0) == (sign == 0)) & (level == lvl))[0]:
+                tick.start_new_path(bottom[k])
+                tick.add_line_to(top[k])
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
