@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject, MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, DecimalNumber, Dot, FadeIn, FadeOut, Group, ImageMobject, Integer,
+    MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
 from ..render.view import RunView
@@ -89,7 +90,7 @@ class RunPanels:
         # eight tick layers: the four shades of the positive colour, then of the negative one
         self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
                             for c in shades(pal["positive"]) + shades(pal["negative"])))
-        self.readout = Text("", font_size=18, font=FONT)
+        self.readout = Readout(view, self.font_size)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
         L = view.landscape
@@ -163,14 +164,7 @@ class RunPanels:
         self.trail_edge.set_points(self.trail.points)
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
-        pal = palette()
-        value = float(v.values[min(t, v.steps)])
-        text = f"{_plain(v.run)} = {value:.4g}" if np.isfinite(value) else f"{_plain(v.run)} = ∞"
-        ess = v.ess(min(t, v.steps - 1))
-        if ess is not None:
-            text += f"   ESS {ess:.1f}/{v.samples}"
-        self.readout.become(Text(text + f"   step {t}/{v.steps}", font_size=self.font_size, color=pal["text"],
-                                 font=FONT))
+        self.readout.show(float(v.values[min(t, v.steps)]), v.ess(min(t, v.steps - 1)), t)
         self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
 
     def _rug(self, t: int, to_dist) -> None:
@@ -197,6 +191,44 @@ class RunPanels:
         self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
 
 
+class Readout(VGroup):
+    """'KL(q‖p) = 0.6907   ESS 11.6/16   step 120/600'. The numbers are manim's
+    DecimalNumber / Integer, which compose cached glyphs: a new Text per frame
+    would be typeset by Pango and parsed as SVG every frame (most of a render)."""
+
+    def __init__(self, view: RunView, font_size: float):
+        colour = palette()["text"]
+        kw = {"font_size": font_size, "color": colour}
+        # DecimalNumber sizes its glyphs on another scale than Text: match a digit's height
+        probe = DecimalNumber(0, num_decimal_places=0, mob_class=Text, font_size=font_size)
+        num = {"font_size": font_size * Text("0", **kw).height / probe.height, "color": colour}
+        self.value = DecimalNumber(0.0, num_decimal_places=4, mob_class=Text, **num)
+        self.infinite = Text("∞", **kw)
+        parts = [Text(f"{_plain(view.run)} =", **kw), self.value]
+        gaps = [0.12, 0.4]
+        self.ess = None
+        if "ess" in view.record:
+            self.ess = DecimalNumber(0.0, num_decimal_places=1, mob_class=Text, **num)
+            parts += [Text("ESS", **kw), self.ess, Text(f"/ {view.samples}", **kw)]
+            gaps += [0.12, 0.08, 0.4]
+        self.step = Integer(0, mob_class=Text, **num)
+        parts += [Text("step", **kw), self.step, Text(f"/ {view.steps}", **kw)]
+        gaps += [0.12, 0.08]
+        super().__init__(*parts, self.infinite)
+        self.parts, self.gaps = parts, gaps
+
+    def show(self, value: float, ess: float | None, step: int) -> None:
+        finite = bool(np.isfinite(value))
+        self.value.set_value(value if finite else 0.0)
+        self.value.set_opacity(1.0 if finite else 0.0)
+        if self.ess is not None and ess is not None:
+            self.ess.set_value(ess)
+        self.step.set_value(step)
+        for left, right, gap in zip(self.parts, self.parts[1:], self.gaps):
+            right.next_to(left, RIGHT, buff=gap)
+        self.infinite.set_opacity(0.0 if finite else 1.0).move_to(self.value, aligned_edge=LEFT)
+
+
 def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
     from manim import DashedVMobject
 
@@ -213,6 +245,7 @@ class DivfitScene(Scene):
 
     def construct(self):
         self.camera.background_color = "#FFFFFF"
+        Text.set_default(font=FONT)  # this process renders only this scene
         views = [RunView.load(p) for p in self.spec["records"]]
         self.title_card(views)
         tracker = ValueTracker(0.0)
