@@ -36,7 +36,7 @@ def main() -> int:
 
         scn = pipeline.load_scenario(SCENE)
         view = RunView.load(pipeline.record_path(P.data_dir, scn, scn.run_named("k256")))
-        anim = animate.Animator([animate.Cell(view, "k256")], 800, 1, 450 - 36)
+        anim = animate.Animator([animate.Cell(view, "k256")], 800, 1, 450 - 54)  # 54 px of margins
         w, h = anim.size
         steps = animate.frame_steps(view.steps, 150)
         anim.frame(0)
