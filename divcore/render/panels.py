@@ -16,9 +16,9 @@ from matplotlib import ticker as mticker
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..style import RUG_LEVELS, palette, shades
+from ..style import palette, rug_level, shades
 from . import labels
-from .view import RunView
+from .view import RunView, gaussian_pdf
 
 _X_POINTS = 400
 
@@ -80,7 +80,7 @@ class DistributionPanel:
         ax.plot(self.x, p, color=pal["p_line"], lw=1.0)
         for i, (m, s) in enumerate(zip(om, os_)):
             kind = "global" if i == 0 else "local"
-            qs = np.exp(-0.5 * ((self.x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+            qs = gaussian_pdf(self.x, m, s)
             ax.plot(self.x, qs, color=pal[f"q_star_{kind}"], lw=1.1, dashes=pal["dash"][kind],
                     label=f"$q^*$ ({kind})" if i < 2 else None)
         (self.q_line,) = ax.plot(self.x, view.q_pdf(self.x, 0), color=pal["q"], lw=2.0, label=r"$q_\phi$")
@@ -130,8 +130,7 @@ class DistributionPanel:
             else:
                 z, c = parts
                 self.rug.set_offsets(np.column_stack([z, np.full_like(z, self.rug_y)]))
-                mag = np.abs(c) / max(float(np.abs(c).max()), 1e-300)
-                level = np.clip(np.ceil(mag * RUG_LEVELS).astype(int) - 1, 0, RUG_LEVELS - 1)
+                level = rug_level(c)
                 rgba = np.where((c >= 0)[:, None], self.rgba_pos[level], self.rgba_neg[level])
                 self.rug.set_edgecolors(rgba)
             moved.append(self.rug)

@@ -15,6 +15,11 @@ from ..core import divergences, landscape, parameterizations
 from ..core.target import LOG_SQRT_2PI, Mixture
 
 
+def gaussian_pdf(x, mean, std):
+    """N(x; mean, std^2): q at a step, or an optimum q*."""
+    return np.exp(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - LOG_SQRT_2PI)
+
+
 @dataclass
 class RunView:
     record: dict
@@ -100,8 +105,7 @@ class RunView:
     # ------------------------------------------------------------ derived curves
 
     def q_pdf(self, x, t: int):
-        m, s = self.state(t)
-        return np.exp(-0.5 * ((x - m) / s) ** 2 - np.log(s) - LOG_SQRT_2PI)
+        return gaussian_pdf(x, *self.state(t))
 
     def p_pdf(self, x):
         return np.exp(self.target.logpdf(x))

@@ -42,6 +42,15 @@ def shades(colour: str, levels: int = RUG_LEVELS) -> list[str]:
     return out
 
 
+def rug_level(coef):
+    """Which shade (0 faintest .. RUG_LEVELS - 1 full) each particle is drawn in:
+    its coefficient's magnitude relative to the step's largest."""
+    import numpy as np
+
+    mag = np.abs(coef) / max(float(np.abs(coef).max(initial=0.0)), 1e-300)
+    return np.clip(np.ceil(mag * RUG_LEVELS).astype(int) - 1, 0, RUG_LEVELS - 1)
+
+
 def all_colours() -> list[str]:
     """Every colour the style draws with, for building exact GIF palettes."""
     pal = palette()

@@ -12,8 +12,8 @@ from manim import (
     MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
-from ..render.view import RunView
-from ..style import palette, shades
+from ..render.view import RunView, gaussian_pdf
+from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
 
 FONT = "DejaVu Sans"
@@ -81,7 +81,7 @@ class RunPanels:
         stars = VGroup()
         om, os_, _ = view.optima
         for i, (m, s) in enumerate(zip(om, os_)):
-            ys = np.minimum(np.exp(-0.5 * ((self.x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi)), self.top)
+            ys = np.minimum(gaussian_pdf(self.x, m, s), self.top)
             curve = VMobject().set_points_as_corners([self.dist.c2p(x, y) for x, y in zip(self.x, ys)])
             # dashed: global, dotted: local
             stars.add(_dash(curve, 0.12 if i == 0 else 0.03, 0.08 if i == 0 else 0.06)
@@ -178,10 +178,10 @@ class RunPanels:
         z, c = parts
         inside = (z >= self.x[0]) & (z <= self.x[-1])
         z, c = z[inside], c[inside]
-        level = np.clip(np.ceil(np.abs(c) / max(float(np.abs(c).max(initial=0)), 1e-300) * 4).astype(int) - 1, 0, 3)
+        level = rug_level(c)
         bottom, top = to_dist(z, np.full_like(z, -0.11 * self.top)), to_dist(z, np.full_like(z, -0.01 * self.top))
         for i, tick in enumerate(self.rug):
-            sign, lvl = divmod(i, 4)
+            sign, lvl = divmod(i, RUG_LEVELS)
             for k in np.nonzero(((c >= 0) == (sign == 0)) & (level == lvl))[0]:
                 tick.start_new_path(bottom[k])
                 tick.add_line_to(top[k])
