@@ -106,3 +106,21 @@ def test_time_runs_slow_where_q_moves_fast():
     gaps = np.diff(t)
     assert np.all(np.diff(gaps) <= 1e-12)  # steps get shorter as q slows down
     assert timing.step_at(t, 0.0) == 0 and timing.step_at(t, 10.0) == 5
+
+
+@pytest.mark.parametrize("text", ["KL(q‖p) = 0.6907", "ESS 11.6 / 16    step 120 / 600", "χ²(p‖q) = ∞"])
+def test_glyph_line_lays_text_out_as_pango_does(text):
+    from manim import Text
+
+    from divcore.video.glyphs import GlyphLine
+
+    line = GlyphLine(18, "#000000", "DejaVu Sans").anchor(np.array([1.0, 2.0, 0.0]))
+    line.set_text(text)
+    typeset = Text(text, font_size=18, font="DejaVu Sans")
+    # same extent to within kerning, the left end where it was anchored
+    assert line.width == pytest.approx(typeset.width, rel=0.03)
+    assert line.height == pytest.approx(typeset.height, rel=0.03)
+    assert line.get_left()[0] == pytest.approx(1.0, abs=0.05)
+    before = line.points.copy()
+    line.set_text(text.replace("1", "7"))
+    assert not np.array_equal(before, line.points) or "1" not in text

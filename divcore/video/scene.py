@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, DecimalNumber, Dot, FadeIn, FadeOut, Group, ImageMobject, Integer,
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject,
     MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
 from ..render.view import RunView, gaussian_pdf
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
+from .glyphs import GlyphLine
 
 FONT = "DejaVu Sans"
 AXIS_NAMES = {
@@ -128,13 +129,14 @@ class RunPanels:
         x_name.next_to(self.dist.x_axis, DOWN, buff=0.05).align_to(self.dist, RIGHT)
         l_x.next_to(self.image, DOWN, buff=0.05)
         l_y.next_to(self.image, LEFT, buff=0.05)
+        self.readout.anchor(self.dist.get_corner(UP + LEFT) + UP * (0.1 + self.readout.descent))
         self.update_to(0)
 
-    def mobjects(self):
-        # what never moves first: manim redraws every frame only the mobjects from
-        # the first one with an updater on, and keeps the rest as a still background
-        return [self.static, self.image, self.land, self.minima, self.start, self.label, self.axis_names,
-                self.trail_edge, self.trail, self.marker, self.q, self.rug, self.readout]
+    def still(self):
+        return [self.static, self.image, self.land, self.minima, self.start, self.label, self.axis_names]
+
+    def moving(self):
+        return [self.trail_edge, self.trail, self.marker, self.q, self.rug, self.readout]
 
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's marker is drawn at step t, in pixels of a width x height frame."""
@@ -165,7 +167,6 @@ class RunPanels:
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
         self.readout.show(float(v.values[min(t, v.steps)]), v.ess(min(t, v.steps - 1)), t)
-        self.readout.next_to(self.dist, UP, buff=0.1).align_to(self.dist, LEFT)
 
     def _rug(self, t: int, to_dist) -> None:
         """The step's particles as ticks, one VMobject per colour (a shade of the
@@ -180,53 +181,35 @@ class RunPanels:
         z, c = z[inside], c[inside]
         level = rug_level(c)
         bottom, top = to_dist(z, np.full_like(z, -0.11 * self.top)), to_dist(z, np.full_like(z, -0.01 * self.top))
+        # a straight tick as manim's cubic Bezier: anchors at its ends, handles a third of the way
+        ticks = np.stack([bottom, (2 * bottom + top) / 3, (bottom + 2 * top) / 3, top], axis=1)
         for i, tick in enumerate(self.rug):
             sign, lvl = divmod(i, RUG_LEVELS)
-            for k in np.nonzero(((c >= 0) == (sign == 0)) & (level == lvl))[0]:
-                tick.start_new_path(bottom[k])
-                tick.add_line_to(top[k])
+            chosen = ((c >= 0) == (sign == 0)) & (level == lvl)
+            if chosen.any():
+                tick.set_points(ticks[chosen].reshape(-1, 3))
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
         self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
 
 
-class Readout(VGroup):
-    """'KL(q‖p) = 0.6907   ESS 11.6/16   step 120/600'. The numbers are manim's
-    DecimalNumber / Integer, which compose cached glyphs: a new Text per frame
-    would be typeset by Pango and parsed as SVG every frame (most of a render)."""
+class Readout(GlyphLine):
+    """'KL(q‖p) = 0.6907   ESS 11.6 / 16   step 120 / 600', re-laid out every frame
+    from cached glyphs (see `glyphs`)."""
 
     def __init__(self, view: RunView, font_size: float):
-        colour = palette()["text"]
-        kw = {"font_size": font_size, "color": colour}
-        # DecimalNumber sizes its glyphs on another scale than Text: match a digit's height
-        probe = DecimalNumber(0, num_decimal_places=0, mob_class=Text, font_size=font_size)
-        num = {"font_size": font_size * Text("0", **kw).height / probe.height, "color": colour}
-        self.value = DecimalNumber(0.0, num_decimal_places=4, mob_class=Text, **num)
-        self.infinite = Text("∞", **kw)
-        parts = [Text(f"{_plain(view.run)} =", **kw), self.value]
-        gaps = [0.12, 0.4]
-        self.ess = None
-        if "ess" in view.record:
-            self.ess = DecimalNumber(0.0, num_decimal_places=1, mob_class=Text, **num)
-            parts += [Text("ESS", **kw), self.ess, Text(f"/ {view.samples}", **kw)]
-            gaps += [0.12, 0.08, 0.4]
-        self.step = Integer(0, mob_class=Text, **num)
-        parts += [Text("step", **kw), self.step, Text(f"/ {view.steps}", **kw)]
-        gaps += [0.12, 0.08]
-        super().__init__(*parts, self.infinite)
-        self.parts, self.gaps = parts, gaps
+        super().__init__(font_size, palette()["text"], FONT)
+        self.label = _plain(view.run)
+        self.samples = view.samples if "ess" in view.record else None
+        self.steps = view.steps
 
     def show(self, value: float, ess: float | None, step: int) -> None:
-        finite = bool(np.isfinite(value))
-        self.value.set_value(value if finite else 0.0)
-        self.value.set_opacity(1.0 if finite else 0.0)
-        if self.ess is not None and ess is not None:
-            self.ess.set_value(ess)
-        self.step.set_value(step)
-        for left, right, gap in zip(self.parts, self.parts[1:], self.gaps):
-            right.next_to(left, RIGHT, buff=gap)
-        self.infinite.set_opacity(0.0 if finite else 1.0).move_to(self.value, aligned_edge=LEFT)
+        fields = [f"{self.label} = {value:.4f}" if np.isfinite(value) else f"{self.label} = ∞"]
+        if self.samples is not None and ess is not None:
+            fields.append(f"ESS {ess:.1f} / {self.samples}")
+        fields.append(f"step {step} / {self.steps}")
+        self.set_text("    ".join(fields))
 
 
 def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
@@ -252,7 +235,10 @@ class DivfitScene(Scene):
         times = timing.step_times([v.record["mean"][0] for v in views], [v.record["std"][0] for v in views],
                                   self.spec["duration"])
         panels = self.lay_out(views, times, tracker)
-        self.play(*(FadeIn(m) for p in panels for m in p.mobjects()), run_time=0.6)
+        # every run's still parts before any moving one: manim redraws each frame
+        # from the first mobject with an updater on and caches the rest as a background
+        layers = [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
+        self.play(*(FadeIn(m) for m in layers), run_time=0.6)
         for p in panels:
             p.attach()
         self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)

@@ -1,0 +1,60 @@
+"""A line of text that changes every frame, drawn from cached glyph outlines.
+
+manim's `Text` asks Pango to typeset and parses the result as SVG, and its
+`DecimalNumber` deep-copies one `Text` per digit on every change: for a readout
+updated at every frame of several runs, that was most of a video's render time.
+A `GlyphLine` typesets each character once, then lays a new string out by
+concatenating the cached outlines into a single VMobject (one path to draw).
+Kerning between letters is lost, which a short readout does not show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import RIGHT, Text, VMobject
+
+
+class GlyphLine(VMobject):
+    """`GlyphLine(font_size=18, color=..., font=...)`, then `.set_text("KL = 0.6907")`;
+    the line's left end on its baseline stays where `.anchor` puts it."""
+
+    def __init__(self, font_size: float, color: str, font: str, **kwargs):
+        super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0, **kwargs)
+        self._style = {"font_size": font_size, "font": font}
+        self._glyphs: dict[str, tuple[np.ndarray, float]] = {}
+        self._origin = np.zeros(3)
+        self.text = ""
+        zero = Text("00", **self._style)
+        self._zero_advance = zero[1].get_left()[0] - zero[0].get_left()[0]
+        # how far a descender ("p", "(") reaches below the baseline
+        self.descent = -float(min(self._glyph(ch)[0][:, 1].min() for ch in "p("))
+
+    def _glyph(self, ch: str) -> tuple[np.ndarray, float]:
+        """Outline points relative to the character's cell on the baseline, and its advance.
+
+        Typeset between two zeros: the zeros' left edges differ exactly by the
+        advances in between, whatever the middle glyph's own bearing."""
+        if ch not in self._glyphs:
+            probe = Text(f"0{ch}0", **self._style)
+            x0, y0 = probe[0].get_left()[0], probe[0].get_bottom()[1]
+            cell = np.array([x0 + self._zero_advance, y0, 0.0])
+            advance = probe[-1].get_left()[0] - cell[0]
+            points = probe[1].points - cell if len(probe) == 3 else np.zeros((0, 3))
+            self._glyphs[ch] = (points, advance)
+        return self._glyphs[ch]
+
+    def anchor(self, point: np.ndarray) -> "GlyphLine":
+        """Put the left end of the baseline at `point`."""
+        self._origin = np.asarray(point, dtype=float)
+        return self.set_text(self.text)
+
+    def set_text(self, text: str) -> "GlyphLine":
+        parts, x = [], 0.0
+        for ch in text:
+            points, advance = self._glyph(ch)
+            if len(points):
+                parts.append(points + self._origin + RIGHT * x)
+            x += advance
+        self.text = text
+        self.set_points(np.concatenate(parts) if parts else np.zeros((0, 3)))
+        return self
