@@ -59,6 +59,17 @@ def landscape_norm(values: np.ndarray) -> mcolors.LogNorm:
     return mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
 
 
+def landscape_rgba(view: RunView) -> np.ndarray:
+    """The landscape wash as an 8-bit RGBA image, rows from the top (the largest
+    phi[1]), in the style's colour map: the videos and the site draw it as is."""
+    L = view.landscape
+    norm = landscape_norm(L.value)
+    cmap = matplotlib.colormaps[palette()["landscape_cmap"]].with_extremes(bad=palette()["infinite"])
+    shown = np.where(np.isfinite(L.value), np.maximum(L.value, norm.vmin), np.nan)
+    rgba = cmap(norm(np.ma.masked_invalid(shown)))
+    return np.round(rgba[::-1] * 255).astype(np.uint8)
+
+
 class DistributionPanel:
     """p shaded, q solid, q* dashed (global) / dotted (local), the importance-weight
     curve (IS runs, scaled to the axes), the particle rug coloured by the sign of

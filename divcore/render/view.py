@@ -15,6 +15,16 @@ from ..core import divergences, landscape, parameterizations
 from ..core.target import LOG_SQRT_2PI, Mixture
 
 
+def featured_member(run: dict) -> int:
+    """The member figures, GIFs and videos draw: the centre of a `starts` grid
+    (mean-major, then repeat), else the first."""
+    grid = run.get("start_grid")
+    if not grid:
+        return 0
+    means, stds = grid
+    return ((len(means) // 2) * len(stds) + len(stds) // 2) * int(run["repeat"])
+
+
 def gaussian_pdf(x, mean, std):
     """N(x; mean, std^2): q at a step, or an optimum q*."""
     return np.exp(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - LOG_SQRT_2PI)
@@ -27,8 +37,9 @@ class RunView:
     path: Path | None = field(default=None, compare=False)
 
     @classmethod
-    def load(cls, path, member: int = 0) -> "RunView":
-        return cls(trajectory.load(path), member, Path(path))
+    def load(cls, path, member: int | None = None) -> "RunView":
+        record = trajectory.load(path)
+        return cls(record, featured_member(record["config"]["run"]) if member is None else member, Path(path))
 
     # ------------------------------------------------------------ config
 
@@ -119,11 +130,12 @@ class RunView:
         return np.exp(logw * (2.0 if self.run["divergence"] == "chi2" else 1.0))
 
     def x_range(self) -> tuple[float, float]:
-        """A fixed x-range for every frame: all of p and q's bulk along the trajectory."""
+        """A fixed x-range for every frame: all of p, and q's bulk along the
+        trajectory of every member (a start grid's runs share the axes)."""
         p = self.target
         lo = float((p.means - 3.5 * p.stds).min())
         hi = float((p.means + 3.5 * p.stds).max())
-        m, s = self.record["mean"][self.member], self.record["std"][self.member]
+        m, s = self.record["mean"], self.record["std"]
         span = hi - lo
         lo = min(lo, float(np.nanmin(m - 2.5 * s)))
         hi = max(hi, float(np.nanmax(m + 2.5 * s)))
@@ -151,11 +163,12 @@ class RunView:
 
     @cached_property
     def landscape(self) -> landscape.Landscape:
-        """The divergence over a phi-box holding the whole trail, the optima and
-        the components of p (as Gaussians), with a margin."""
+        """The divergence over a phi-box holding every member's trail, the optima
+        and the components of p (as Gaussians), with a margin."""
         p = self.target
         om, os_, _ = self.optima
-        pts = [self.phi[np.isfinite(self.phi).all(axis=1)], self.param.to_phi(p.means, p.stds)]
+        trails = self.record["phi"].reshape(-1, 2)
+        pts = [trails[np.isfinite(trails).all(axis=1)], self.param.to_phi(p.means, p.stds)]
         if om.size:
             pts.append(self.param.to_phi(om, os_))
         pts = np.concatenate(pts)

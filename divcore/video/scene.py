@@ -12,6 +12,7 @@ from manim import (
     MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
+from ..render.panels import landscape_rgba
 from ..render.view import RunView, gaussian_pdf
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
@@ -40,20 +41,6 @@ def formula(run: dict) -> str:
 def _plain(run: dict) -> str:
     arg = {"forward": "p‖q", "reverse": "q‖p"}[run["direction"]]
     return f"{'KL' if run['divergence'] == 'kl' else 'χ²'}({arg})"
-
-
-def landscape_rgb(view: RunView) -> np.ndarray:
-    """The landscape wash as an RGBA image (rows from the top), in the style's colour map."""
-    import matplotlib
-
-    from ..render.panels import landscape_norm
-
-    L = view.landscape
-    norm = landscape_norm(L.value)
-    cmap = matplotlib.colormaps[palette()["landscape_cmap"]].with_extremes(bad=palette()["infinite"])
-    shown = np.where(np.isfinite(L.value), np.maximum(L.value, norm.vmin), np.nan)
-    rgba = cmap(norm(np.ma.masked_invalid(shown)))
-    return (rgba[::-1] * 255).astype(np.uint8)
 
 
 class RunPanels:
@@ -95,7 +82,7 @@ class RunPanels:
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
         L = view.landscape
-        self.image = ImageMobject(landscape_rgb(view))
+        self.image = ImageMobject(landscape_rgba(view))
         self.image.stretch_to_fit_width(land_w).stretch_to_fit_height(height)
         self.land = Axes(x_range=[L.phi0[0], L.phi0[-1], (L.phi0[-1] - L.phi0[0]) / 4],
                          y_range=[L.phi1[0], L.phi1[-1], (L.phi1[-1] - L.phi1[0]) / 4],
