@@ -30,9 +30,12 @@ _CODE = {
     "data": ["core", "runner.py", "trajectory.py"],
     "media": ["core", "render", "style", "trajectory.py"],
     "video": ["core", "render", "style", "video", "trajectory.py"],
+    "assets": ["core", "render", "style", "site/payload.py", "site/assets.py", "trajectory.py", "atomic.py"],
+    "site": ["site", "atomic.py", "../site"],
 }
 # videos are the heaviest outputs, so they start as soon as the data is there
-STAGES = ("data", "video", "figures", "gif", "gallery")
+STAGES = ("data", "video", "figures", "gif", "gallery", "assets", "site")
+_SOURCE_SUFFIXES = {".py", ".json", ".mplstyle", ".html", ".css", ".js", ".md"}
 
 
 def load_all(paths: Iterable[Path]) -> list[Scenario]:
@@ -68,11 +71,11 @@ def code_hash(kind: str) -> str:
     versions = f"numpy {np.__version__} scipy {scipy.__version__} matplotlib {matplotlib.__version__}"
     h = hashlib.sha256(versions.encode())
     for name in _CODE[kind]:
-        root = PACKAGE / name
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".json", ".mplstyle"}) \
+        root = (PACKAGE / name).resolve()
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _SOURCE_SUFFIXES) \
             if root.is_dir() else [root]
         for f in files:
-            h.update(str(f.relative_to(PACKAGE)).encode())
+            h.update(str(f.relative_to(PACKAGE.parent)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()
 
@@ -160,6 +163,18 @@ def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
 
 
+def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path) -> None:
+    from .site import assets
+
+    assets.make(name, title, paths, out_dir)
+
+
+def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
+    from .site import pages
+
+    pages.render_site(media, site_dir, cache, gallery, content)
+
+
 @dataclass
 class Plan:
     """Every job of a build, stage by stage."""
@@ -167,19 +182,32 @@ class Plan:
     data_dir: Path
     media_dir: Path
     cache_dir: Path
+    site_dir: Path
     stages: dict[str, list[Job]] = field(default_factory=lambda: {s: [] for s in STAGES})
 
     def outputs(self, stage: str) -> list[Path]:
         return [p for job in self.stages[stage] for p in job.outputs]
 
 
-def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium") -> Plan:
+def _folder_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
+         content: Path | None = None) -> Plan:
+    """`content`: the site's prose folder (default site/content)."""
     build_dir = Path(build_dir)
-    P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache")
+    P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache", build_dir / "site")
     data_code = code_hash("data")
     media_code = code_hash("media") if set(stages) - {"data"} else ""
     video_code = code_hash("video") if "video" in stages else ""
+    assets_code = code_hash("assets") if "assets" in stages else ""
     record_keys: dict[tuple[str, str], str] = {}
+    site_media = []
     for scn in scenarios:
         paths = []
         for run in scn.runs:
@@ -215,6 +243,20 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 "gif", scn.name, key, P.cache_dir / "media" / scn.name / "gif.key", [gif],
                 _make_gif, (scn, paths, gif), weight=2 * len(scn.runs),
             ))
+        if "assets" in stages:
+            from .site import assets
+
+            key = _hash(assets_code, runs_key, "assets", scn.title)
+            P.stages["assets"].append(Job(
+                "assets", scn.name, key, P.cache_dir / "media" / scn.name / "assets.key",
+                assets.outputs(out / "site", [r.name for r in scn.runs]),
+                _make_assets, (scn.name, scn.title, paths, out / "site"), weight=len(scn.runs),
+            ))
+        if "site" in stages:
+            from .site.pages import ScenarioMedia
+
+            site_media.append(ScenarioMedia(scn, paths, out, out / "site",
+                                            video_outputs(out, scn)["video"] if "video" in stages else None))
     if "gallery" in stages and scenarios:
         cells = [(scn.title, record_path(P.data_dir, scn, scn.run_named(scn.media.headline))) for scn in scenarios]
         key = _hash(media_code, "gallery", *(
@@ -222,6 +264,18 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         gallery = P.media_dir / "gallery.gif"
         P.stages["gallery"].append(Job("gallery", "gallery", key, P.cache_dir / "media" / "gallery.key",
                                        [gallery], _make_gallery, (cells, gallery), weight=len(cells)))
+    if "site" in stages and scenarios:
+        # the pages depend on every scenario's text and on every output they link
+        upstream = [j.key for stage in STAGES[:-1] for j in P.stages[stage]]
+        texts = [json.dumps([scn.name, scn.title, scn.description, [scn.run_dict(r) for r in scn.runs]])
+                 for scn in scenarios]
+        from .site.pages import CONTENT
+
+        content = Path(content or CONTENT)
+        key = _hash(code_hash("site"), _folder_hash(content), quality, *upstream, *texts)
+        gallery = P.media_dir / "gallery.gif" if "gallery" in stages else None
+        P.stages["site"].append(Job("site", "site", key, P.cache_dir / "site.key", [P.site_dir / "index.html"],
+                                    _make_site, (site_media, P.site_dir, P.cache_dir / "previews", gallery, content)))
     return P
 
 
@@ -261,7 +315,8 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
     return out
 
 
-def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium"):
+def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
+          content: Path | None = None):
     scenarios = load_all(scenes)
-    P = plan(scenarios, build_dir, stages, quality)
+    P = plan(scenarios, build_dir, stages, quality, content)
     return P, execute(P, jobs, report)

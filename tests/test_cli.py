@@ -116,8 +116,12 @@ def small_site(tmp_path):
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write(scenes, "small.toml", SMALL)
+    content = tmp_path / "content"
+    content.mkdir()
+    write(content, "index.md", "A small site about $q_\\phi$.\n")
+    write(content, "article.md", "# Small\n\n::: scrubber small\n\n::: video small\n\n::: figure small\n")
     return scenes, ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1",
-                    "--quality", "low"]
+                    "--quality", "low", "--content", str(content)]
 
 
 def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys, small_site):

@@ -2,6 +2,7 @@
 # Creates the virtual environment and installs divfit with its test extras.
 # On a fresh Debian/Ubuntu machine `python3 -m venv` needs the python3-venv
 # package: installed here when running as root, else named in the message.
+# `setup.sh browser` only makes sure the browser tests' Chromium is there.
 set -eu
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -15,6 +16,12 @@ apt_install() {
         exit 1
     fi
 }
+
+if [ "${1:-}" = browser ]; then
+    # the browser tests drive Debian's Chromium; Playwright downloads no browser here
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    exit 0
+fi
 
 command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3
 if [ ! -x "$VENV/bin/python" ]; then

@@ -66,7 +66,10 @@ def _summary(P, rep, start: float) -> None:
         total = rep.built[stage] + rep.reused[stage]
         if total:
             print(f"{stage:>8}: {rep.built[stage]} built, {rep.reused[stage]} up to date ({rep.seconds[stage]:.1f}s)")
-    print(f"   total: {time.monotonic() - start:.1f}s -> {P.data_dir.parent}")
+    print(f"   total: {time.monotonic() - start:.1f}s")
+    index = P.site_dir / "index.html"
+    if index.exists():
+        print(f"site: {index}")
 
 
 def _render(args, stages) -> int:
@@ -100,7 +103,8 @@ def _cmd_build(args) -> int:
     if not scenes:
         print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
         return EXIT_INVALID
-    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality)
+    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality,
+                            content=args.content)
     _summary(P, rep, start)
     return 0
 
@@ -133,11 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("build", help="the whole pipeline (what `make site` calls)")
+    p = sub.add_parser("build", aliases=["site"],
+                       help="the whole pipeline, ending with the static site in build/site (what `make site` calls)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
     p.add_argument("--quality", choices=("low", "medium", "high"), default="medium", help="video quality preset")
     p.add_argument("--scenes", type=Path, default=Path("scenes"), metavar="DIR", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help=argparse.SUPPRESS)
+    p.add_argument("--content", type=Path, default=None, metavar="DIR", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_build)
     return ap
 

@@ -8,8 +8,7 @@ Pillow stores only the changed rectangle of each).
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from ..atomic import atomic_write  # noqa: E402
 from ..style import MPLSTYLE_FILE, all_colours  # noqa: E402
 from . import labels  # noqa: E402
 from .panels import DistributionPanel, LandscapePanel  # noqa: E402
@@ -172,17 +172,10 @@ def encode_gif(frames: list[np.ndarray], path: Path, frame_ms: int = FRAME_MS, h
         img.putpalette(pal)
         images.append(img)
     durations = [frame_ms] * (len(images) - 1) + [hold_ms]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gif", dir=path.parent)
-    os.close(fd)
-    try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
-                       loop=0, optimize=False, disposal=1, transparency=_CLEAR)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                   loop=0, optimize=False, disposal=1, transparency=_CLEAR)
+    return atomic_write(path, buf.getvalue())
 
 
 def render(animator: Animator, steps: np.ndarray, path: Path, progress=None) -> Path:

@@ -3,8 +3,7 @@ each written as PDF and SVG (text as text, fonts embedded) and PNG at 200 dpi.""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..atomic import atomic_write  # noqa: E402
 from ..style import MPLSTYLE_FILE  # noqa: E402
 from . import labels  # noqa: E402
 from .panels import DistributionPanel, HistoryPanel, LandscapePanel, legend_handles  # noqa: E402
@@ -74,19 +74,11 @@ def save(fig, base: Path) -> list[Path]:
     written = []
     with plt.style.context(MPLSTYLE_FILE):
         for ext in FORMATS:
-            out = base.with_suffix(f".{ext}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{ext}", dir=out.parent)
-            os.close(fd)
-            try:
-                # fixed metadata: the same figure gives the same bytes
-                meta = {"pdf": {"CreationDate": None, "Creator": "divfit", "Producer": "divfit"},
-                        "svg": {"Date": None, "Creator": "divfit"}, "png": {"Software": "divfit"}}[ext]
-                fig.savefig(tmp, format=ext, dpi=PNG_DPI if ext == "png" else None, metadata=meta)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, out)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            written.append(out)
+            # fixed metadata: the same figure gives the same bytes
+            meta = {"pdf": {"CreationDate": None, "Creator": "divfit", "Producer": "divfit"},
+                    "svg": {"Date": None, "Creator": "divfit"}, "png": {"Software": "divfit"}}[ext]
+            buf = io.BytesIO()
+            fig.savefig(buf, format=ext, dpi=PNG_DPI if ext == "png" else None, metadata=meta)
+            written.append(atomic_write(base.with_suffix(f".{ext}"), buf.getvalue()))
     plt.close(fig)
     return written

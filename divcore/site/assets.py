@@ -1,0 +1,63 @@
+"""A scenario's site assets drawn from its records: the scrubber payload, the
+landscape washes it shows, and a CSV of every recorded state per run."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..render.view import RunView
+from ..atomic import atomic_write
+from . import payload
+
+CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
+
+
+def outputs(out_dir: Path, run_names: list[str]) -> list[Path]:
+    out_dir = Path(out_dir)
+    return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names)]
+
+
+def run_csv(view: RunView) -> str:
+    """Every member's every state: one row per (member, step). `grad` is the
+    (estimated) gradient taken at that state, empty on the last state; `ess`
+    only for Monte Carlo runs."""
+    rec = view.record
+    B, S1 = rec["mean"].shape
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    has_ess = "ess" in rec
+    w.writerow(CSV_COLUMNS if has_ess else CSV_COLUMNS[:-1])
+    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
+    for b in range(B):
+        for t in range(S1):
+            last = t >= S1 - 1
+            row = [b, t, fmt(rec["mean"][b, t]), fmt(rec["std"][b, t]), fmt(rec["phi"][b, t, 0]),
+                   fmt(rec["phi"][b, t, 1]), fmt(rec["divergence"][b, t]),
+                   "" if last else fmt(rec["grad"][b, t, 0]), "" if last else fmt(rec["grad"][b, t, 1])]
+            if has_ess:
+                row.append("" if last else fmt(rec["ess"][b, t]))
+            w.writerow(row)
+    return buf.getvalue()
+
+
+def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path) -> None:
+    from ..render.panels import landscape_rgba
+
+    out_dir = Path(out_dir)
+    views = [RunView.load(p) for p in record_paths]
+    images = {}
+    for v in views:
+        if not v.fixed_std:
+            name = f"land-{v.name}.png"
+            buf = io.BytesIO()
+            Image.fromarray(landscape_rgba(v)).save(buf, format="PNG", optimize=True)
+            atomic_write(out_dir / name, buf.getvalue())
+            images[v.name] = name
+        atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
+    data = payload.scenario_payload(scenario, title, views, images)
+    atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())

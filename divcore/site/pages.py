@@ -1,0 +1,215 @@
+"""The static site: read content, build pages, write files (like mkdocs).
+
+Pages are rendered by jinja2 with autoescaping on: scenario titles and
+descriptions are text, never HTML. Every link is relative, so the site works
+under any sub-path and from file://. The whole site is assembled in a fresh
+folder and swapped in only when every page is written, so a failed build
+leaves the previous site whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from PIL import Image
+
+from ..atomic import atomic_write
+from ..errors import BuildError
+from ..scenario import Scenario
+from . import prose
+
+SOURCES = Path(__file__).resolve().parents[2] / "site"
+CONTENT = SOURCES / "content"  # the prose: index.md (the front page's text) and article.md
+FIGURE_FORMATS = ("pdf", "svg", "png")
+PREVIEW_WIDTH = 1000  # px of the figure previews shown on pages (the PNG download is 200 dpi)
+POSTER_WIDTH = 960
+
+_DIVERGENCE_TEX = {"kl": r"\mathrm{KL}", "chi2": r"\chi^2"}
+_ARGUMENTS_TEX = {"forward": r"(p \,\|\, q_\phi)", "reverse": r"(q_\phi \,\|\, p)"}
+ESTIMATORS = {
+    "exact": "exact gradient",
+    "is": "self-normalised importance sampling",
+    "reinforce": "REINFORCE (score function)",
+    "reparam": "reparameterization",
+    "pathwise": "pathwise",
+    "data": "samples from p (maximum likelihood)",
+}
+
+
+def divergence_tex(run: dict) -> str:
+    return _DIVERGENCE_TEX[run["divergence"]] + _ARGUMENTS_TEX[run["direction"]]
+
+
+@dataclass
+class Page:
+    path: str  # relative to the site root, e.g. "scenarios/textbook.html"
+    template: str
+    context: dict
+
+    @property
+    def root(self) -> str:
+        return "../" * self.path.count("/")
+
+
+@dataclass
+class ScenarioMedia:
+    """Where a scenario's built files are, under build/."""
+
+    scenario: Scenario
+    records: list[Path]
+    media: Path  # build/media/<name>
+    assets: Path  # build/media/<name>/site
+    video: Path | None
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(SOURCES / "templates"), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["math"] = lambda tex: Markup(prose.math(tex))
+    return env
+
+
+# ------------------------------------------------------------ files
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _cached_image(src: Path, cache: Path, width: int, suffix: str) -> bytes:
+    """`src` scaled down to `width` px (WebP), cached by the source's bytes."""
+    data = src.read_bytes()
+    key = hashlib.sha256(data + f"{width}{suffix}".encode()).hexdigest()[:32]
+    hit = cache / f"{key}{suffix}"
+    if hit.exists():
+        return hit.read_bytes()
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if img.width > width:
+        img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", quality=75, method=6)
+    atomic_write(hit, buf.getvalue())
+    return buf.getvalue()
+
+
+def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
+    """Link a scenario's outputs into the site; return their site-relative paths."""
+    name = sm.scenario.name
+    rel = f"media/{name}"
+    out = site / rel
+    files: dict = {"figures": {}, "records": [], "csv": []}
+    for base in ("summary", "snapshots"):
+        files["figures"][base] = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
+        for ext in FIGURE_FORMATS:
+            _link_or_copy(sm.media / f"{base}.{ext}", out / f"{base}.{ext}")
+    # pages show the summary figure as a light preview; the downloads are full size
+    atomic_write(out / "summary-preview.webp", _cached_image(sm.media / "summary.png", cache, PREVIEW_WIDTH, ".webp"))
+    files["figures"]["summary"]["preview"] = f"{rel}/summary-preview.webp"
+    with Image.open(sm.media / "summary.png") as im:
+        files["figures"]["summary"]["aspect"] = im.height / im.width
+    _link_or_copy(sm.media / f"{name}.gif", out / f"{name}.gif")
+    files["gif"] = f"{rel}/{name}.gif"
+    for rec in sm.records:
+        _link_or_copy(rec, out / rec.name)
+        files["records"].append(f"{rel}/{rec.name}")
+        csv = sm.assets / f"{rec.stem}.csv"
+        _link_or_copy(csv, out / csv.name)
+        files["csv"].append(f"{rel}/{csv.name}")
+    for asset in sm.assets.iterdir():
+        if asset.suffix in {".js", ".png"} and not asset.name.startswith("."):
+            _link_or_copy(asset, out / asset.name)
+    files["scrubber"] = f"{rel}/scrubber.js"
+    files["assets"] = f"{rel}/"
+    if sm.video is not None:
+        _link_or_copy(sm.video, out / sm.video.name)
+        poster = sm.video.with_name(f"{name}-poster.png")
+        _link_or_copy(poster, out / poster.name)
+        atomic_write(out / "poster.webp", _cached_image(poster, cache, POSTER_WIDTH, ".webp"))
+        files["video"] = f"{rel}/{sm.video.name}"
+        files["poster"] = f"{rel}/poster.webp"
+        files["poster_png"] = f"{rel}/{poster.name}"
+    return files
+
+
+# ------------------------------------------------------------ pages
+
+
+def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
+    scn = sm.scenario
+    runs = []
+    for run in scn.runs:
+        d = scn.run_dict(run)["run"]
+        runs.append({
+            "name": run.name,
+            "formula": divergence_tex(d),
+            "estimator": ESTIMATORS.get(d["estimator"], d["estimator"]),
+            "samples": d["samples"], "steps": d["steps"], "optimizer": d["optimizer"], "lr": d["lr"],
+            "parameterization": d["parameterization"], "natural": d["natural_gradient"],
+            "grid": d.get("start_grid"),
+        })
+    return {"scenario": scn, "runs": runs, "files": files,
+            "has_grid": any(r["grid"] for r in runs)}
+
+
+def _prose_page(source: Path, contexts: dict[str, dict], env: Environment, root: str) -> str:
+    """A Markdown page of `site/content`; its directives place scenarios' media."""
+    text = source.read_text(encoding="utf-8")
+    macros = env.get_template("_blocks.html").make_module({"root": root})
+
+    def place(d: prose.Directive) -> str:
+        if d.name not in contexts:
+            raise BuildError(f"{source.name}: '::: {d.kind} {d.name}': no scenario named {d.name!r} in scenes/")
+        return str(getattr(macros, d.kind)(contexts[d.name], True))
+
+    return prose.render(text, place, where=source.name)
+
+
+def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gallery: Path | None,
+                content: Path = CONTENT) -> Path:
+    """Build the whole site in a fresh folder beside `site_dir`, then swap it in."""
+    site_dir = Path(site_dir)
+    staging = site_dir.with_name(f".{site_dir.name}-new-{os.getpid()}")
+    old = site_dir.with_name(f".{site_dir.name}-old-{os.getpid()}")
+    for leftover in site_dir.parent.glob(f".{site_dir.name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        shutil.copytree(SOURCES / "static", staging / "static")
+        env = environment()
+        contexts = {sm.scenario.name: _scenario_context(sm, _scenario_files(sm, staging, cache)) for sm in scenarios}
+        if gallery is not None:
+            _link_or_copy(gallery, staging / "media" / "gallery.gif")
+        # the front page lists scenarios in the order the article tells their story, then the rest
+        told = [d.name for d in prose.directives((Path(content) / "article.md").read_text(encoding="utf-8"))]
+        rank = {name: i for i, name in reversed(list(enumerate(told)))}
+        ordered = sorted((contexts[sm.scenario.name] for sm in scenarios),
+                         key=lambda c: (rank.get(c["scenario"].name, len(rank)), c["scenario"].name))
+        pages = [Page("index.html", "index.html", {
+            "intro": Markup(_prose_page(Path(content) / "index.md", contexts, env, "")),
+            "scenarios": ordered, "gallery": "media/gallery.gif" if gallery is not None else None})]
+        pages.append(Page("article.html", "article.html", {
+            "body": Markup(_prose_page(Path(content) / "article.md", contexts, env, ""))}))
+        for ctx in ordered:
+            pages.append(Page(f"scenarios/{ctx['scenario'].name}.html", "scenario.html", ctx))
+        nav = [("index.html", "Scenarios"), ("article.html", "Article")]
+        for page in pages:
+            html = env.get_template(page.template).render(root=page.root, page=page.path, nav=nav, **page.context)
+            atomic_write(staging / page.path, html.encode("utf-8"))
+        if site_dir.exists():
+            os.replace(site_dir, old)
+        os.replace(staging, site_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return site_dir / "index.html"

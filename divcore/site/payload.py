@@ -1,0 +1,139 @@
+"""The scrubber's payload: what the page draws for each frame of each run,
+precomputed from the trajectory records, small enough to ship with a page.
+
+- Frames: one list of steps for the whole scenario, quadratic-dense early like
+  the GIFs; at most 600, fewer when a start grid multiplies the members
+  (`MEMBER_FRAMES` member-frames in all). A run shorter than the scenario
+  holds its last state.
+- Numbers are rounded to `DIGITS` significant digits; a non-finite divergence
+  is `null` (the page shows ∞).
+- Particles: the first `RUG_MAX` of each step (they are i.i.d., so the first
+  ones are a fair subset), two bytes each, base64: the position on 255 levels
+  of the x-range, then the shade (0 none, 1..4 positive, 5..8 negative).
+- The landscape wash is a PNG beside the payload (`land-<run>.png`); a
+  fixed-std run has a curve instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from ..render.animate import frame_steps
+from ..render.view import RunView, featured_member
+from ..style import RUG_LEVELS, palette, rug_level
+
+MAX_FRAMES = 600
+MEMBER_FRAMES = 6000
+MIN_FRAMES = 60
+RUG_MAX = 64
+DIGITS = 6
+_CURVE_POINTS = 200
+
+
+def _round(values) -> list:
+    """Finite values to DIGITS significant digits; anything else to None."""
+    a = np.asarray(values, dtype=float)
+    out = [float(f"{v:.{DIGITS}g}") if np.isfinite(v) else None for v in a.ravel()]
+    return out
+
+
+def scenario_frames(views: list[RunView]) -> np.ndarray:
+    members = sum(v.record["mean"].shape[0] for v in views)
+    frames = int(np.clip(MEMBER_FRAMES // max(members, 1), MIN_FRAMES, MAX_FRAMES))
+    return frame_steps(max(v.steps for v in views), frames)
+
+
+def _rug(view: RunView, member: int, steps: np.ndarray, x_range) -> str | None:
+    if "particles" not in view.record:
+        return None
+    lo, hi = x_range
+    out = np.zeros((len(steps), RUG_MAX, 2), dtype=np.uint8)
+    member_view = RunView(view.record, member)
+    for i, t in enumerate(steps):
+        parts = member_view.particles(int(min(t, view.steps - 1)))
+        if parts is None or parts[0].size == 0:
+            continue
+        z, c = parts[0][:RUG_MAX], parts[1][:RUG_MAX]
+        inside = (z >= lo) & (z <= hi)
+        level = rug_level(c) + 1 + np.where(c >= 0, 0, RUG_LEVELS)
+        n = int(inside.sum())
+        out[i, :n, 0] = np.round((z[inside] - lo) / (hi - lo) * 255)
+        out[i, :n, 1] = level[inside]
+    return base64.b64encode(out.tobytes()).decode("ascii")
+
+
+def _member(view: RunView, member: int, steps: np.ndarray, x_range) -> dict:
+    t = np.minimum(steps, view.steps)
+    rec = view.record
+    ess = rec["ess"][member, np.minimum(t, view.steps - 1)] if "ess" in rec else None
+    return {
+        "start": _round([rec["mean"][member, 0], rec["std"][member, 0]]),
+        "mean": _round(rec["mean"][member, t]),
+        "std": _round(rec["std"][member, t]),
+        "phi0": _round(rec["phi"][member, t, 0]),
+        "phi1": _round(rec["phi"][member, t, 1]),
+        "value": _round(rec["divergence"][member, t]),
+        "ess": None if ess is None else _round(ess),
+        "rug": _rug(view, member, steps, x_range),
+    }
+
+
+def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | None) -> dict:
+    run = view.run
+    om, os_, ov = view.optima
+    phi_opt = view.param.to_phi(om, os_) if om.size else np.zeros((0, 2))
+    payload = {
+        "name": view.name,
+        "divergence": run["divergence"],
+        "direction": run["direction"],
+        "estimator": run["estimator"],
+        "parameterization": run["parameterization"],
+        "samples": view.samples if view.monte_carlo else 0,
+        "steps": view.steps,
+        "weightCurve": {"is": ("w2" if run["divergence"] == "chi2" else "w")}.get(run["estimator"]),
+        "optima": [{"mean": m, "std": s, "value": v, "phi": p} for m, s, v, p in zip(
+            _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt])],
+        "grid": run.get("start_grid"),
+        "featured": featured_member(run),
+        "members": [_member(view, b, steps, x_range) for b in range(view.record["mean"].shape[0])],
+    }
+    if view.fixed_std:
+        phi0, values = view.curve
+        keep = np.linspace(0, len(phi0) - 1, _CURVE_POINTS).round().astype(int)
+        payload["curve"] = {"phi0": _round(phi0[keep]), "value": _round(values[keep])}
+    else:
+        L = view.landscape
+        payload["landscape"] = {"image": land_image, "phi0": _round([L.phi0[0], L.phi0[-1]]),
+                                "phi1": _round([L.phi1[0], L.phi1[-1]])}
+    return payload
+
+
+def scenario_payload(name: str, title: str, views: list[RunView], land_images: dict[str, str]) -> dict:
+    from ..render.view import shared_x_range
+
+    steps = scenario_frames(views)
+    x_range = shared_x_range(views)
+    t = views[0].config["target"]
+    pal = palette()
+    return {
+        "scenario": name,
+        "title": title,
+        "frames": [int(s) for s in steps],
+        "x": _round(x_range),
+        "target": {"means": t["means"], "stds": t["stds"], "weights": t["weights"]},
+        "rugMax": RUG_MAX,
+        "colours": {k: pal[k] for k in ("p_line", "p_fill", "q", "q_star_global", "q_star_local", "weight",
+                                       "positive", "negative", "marker", "trail", "trail_edge", "text",
+                                       "infinite") if k in pal},
+        "runs": [run_payload(v, steps, x_range, land_images.get(v.name)) for v in views],
+    }
+
+
+def to_script(payload: dict) -> str:
+    """The payload as a script that registers itself: a <script src> works from
+    file:// too, where fetch() of a JSON file is refused."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return f"(window.divfitData = window.divfitData || {{}})[{json.dumps(payload['scenario'])}] = {body};\n"

@@ -1,0 +1,542 @@
+/* divfit scrubber: draws precomputed frames of recorded runs; it never optimises.
+ *
+ * Each <section class="scrubber" data-scenario=NAME data-assets=URL> finds its
+ * payload in window.divfitData[NAME] (registered by media/NAME/scrubber.js) and
+ * draws, per run: the distribution panel (p, q, q*, importance weights, the
+ * particle rug), the landscape (precomputed colour wash, minima, q's trail and
+ * marker) and the divergence trace with a cursor. All runs share one frame.
+ * The URL fragment (#run=NAME&step=N, plus scenario= when a page has several
+ * scrubbers and start= for a start grid) records the frame and restores it.
+ */
+(function () {
+  "use strict";
+
+  var TAU = 2 * Math.PI;
+  var LOG_SQRT_2PI = 0.5 * Math.log(TAU);
+  var RUG_LEVELS = 4;
+  var X_POINTS = 240;
+  var PLAY_SECONDS = 12; // a whole run at 1x
+  var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  var NAMES = { kl: "KL", chi2: "χ²" };
+  var ARGS = { forward: "(p‖q)", reverse: "(q‖p)" };
+  var AXES = {
+    "mu-sigma": ["μ", "σ"], "mu-logsigma": ["μ", "log σ"], "mu-tau": ["μ", "τ = 1/σ²"],
+    "natural": ["η₁ = μ/σ²", "η₂ = −1/(2σ²)"]
+  };
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function shades(hex) {
+    // the style's rug shades: the colour mixed with white, faint to full (style.shades)
+    var rgb = [1, 3, 5].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); });
+    var out = [];
+    for (var k = 1; k <= RUG_LEVELS; k++) {
+      var f = k / RUG_LEVELS;
+      out.push("rgb(" + rgb.map(function (c) { return Math.round(255 - f * (255 - c)); }).join(",") + ")");
+    }
+    return out;
+  }
+
+  function normalPdf(x, m, s) {
+    var z = (x - m) / s;
+    return Math.exp(-0.5 * z * z - Math.log(s) - LOG_SQRT_2PI);
+  }
+
+  function mixturePdf(t, x) {
+    var v = 0;
+    for (var i = 0; i < t.means.length; i++) v += t.weights[i] * normalPdf(x, t.means[i], t.stds[i]);
+    return v;
+  }
+
+  function decodeRug(b64) {
+    if (!b64) return null;
+    var bin = atob(b64), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function fmt(v, digits) {
+    return v === null || v === undefined || !isFinite(v) ? "∞" : v.toFixed(digits);
+  }
+
+  /* A canvas that keeps its backing store at the device's pixel density. */
+  function Panel(canvas, aspect) {
+    this.canvas = canvas;
+    this.aspect = aspect;
+    this.ctx = canvas.getContext("2d");
+  }
+  Panel.prototype.fit = function () {
+    var w = Math.max(120, this.canvas.clientWidth || this.canvas.parentNode.clientWidth || 300);
+    var h = Math.round(w * this.aspect);
+    var dpr = window.devicePixelRatio || 1;
+    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(h * dpr);
+      this.canvas.style.height = h + "px";
+    }
+    this.w = w; this.h = h;
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.ctx.clearRect(0, 0, w, h);
+    return this.ctx;
+  };
+
+  /* One run: its DOM, its selected member and its drawing. */
+  function Run(scrubber, run, index) {
+    var S = scrubber.data;
+    this.s = scrubber; this.run = run; this.index = index;
+    this.member = run.featured;
+    this.colours = S.colours;
+    this.label = NAMES[run.divergence] + ARGS[run.direction];
+    this.pos = shades(S.colours.positive);
+    this.neg = shades(S.colours.negative);
+    this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
+    var root = this.root = el("div", "sc-run");
+    root.dataset.run = run.name;
+    var head = el("div", "sc-run-head");
+    head.appendChild(el("span", "sc-run-name", run.name));
+    this.readout = el("output", "sc-readout");
+    this.readout.setAttribute("aria-live", "off");
+    head.appendChild(this.readout);
+    root.appendChild(head);
+    var panels = el("div", "sc-panels");
+    var dist = el("canvas", "sc-dist");
+    dist.setAttribute("role", "img");
+    dist.setAttribute("aria-label", "p, q and the optimal q for run " + run.name);
+    var land = el("canvas", "sc-land");
+    land.setAttribute("role", "img");
+    var axes = AXES[run.parameterization] || ["φ₀", "φ₁"];
+    land.setAttribute("aria-label", (run.curve ? "divergence along " + axes[0] : "landscape over " + axes.join(", ")) +
+      " with q's path" + (run.grid ? "; click to start from the nearest precomputed start" : ""));
+    var trace = el("canvas", "sc-trace");
+    trace.setAttribute("role", "img");
+    trace.setAttribute("aria-label", "divergence against step for run " + run.name);
+    var left = el("div", "sc-left");
+    left.appendChild(dist);
+    left.appendChild(trace);
+    var right = el("div", "sc-right");
+    right.appendChild(land);
+    right.appendChild(el("div", "sc-axes", run.curve ? axes[0] + " (σ fixed)" : axes[0] + " → , " + axes[1] + " ↑"));
+    panels.appendChild(left);
+    panels.appendChild(right);
+    root.appendChild(panels);
+    this.dist = new Panel(dist, 0.42);
+    this.land = new Panel(land, 0.75);
+    this.trace = new Panel(trace, 0.16);
+    if (run.grid) this.addStartPicker(right, land);
+    if (run.landscape) {
+      var img = this.image = new Image();
+      img.alt = "";
+      img.onload = function () { scrubber.draw(); };
+      img.src = scrubber.assets + run.landscape.image;
+    }
+    this.prepare();
+  }
+
+  Run.prototype.addStartPicker = function (container, canvas) {
+    var self = this;
+    var label = el("label", "sc-start-label", "start ");
+    var select = this.select = el("select", "sc-start");
+    select.setAttribute("aria-label", "Start of run " + this.run.name);
+    this.run.members.forEach(function (m, i) {
+      var o = el("option", null, "μ = " + m.start[0] + ", σ = " + m.start[1]);
+      o.value = String(i);
+      select.appendChild(o);
+    });
+    select.value = String(this.member);
+    select.addEventListener("change", function () { self.pick(+select.value); });
+    label.appendChild(select);
+    container.appendChild(label);
+    canvas.classList.add("sc-pickable");
+    canvas.addEventListener("click", function (ev) {
+      var r = canvas.getBoundingClientRect();
+      self.pick(self.nearestStart((ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height));
+    });
+  };
+
+  Run.prototype.nearestStart = function (fx, fy) {
+    var best = 0, bestD = Infinity, L = this.run.landscape;
+    for (var i = 0; i < this.run.members.length; i++) {
+      var m = this.run.members[i];
+      var u = (m.phi0[0] - L.phi0[0]) / (L.phi0[1] - L.phi0[0]);
+      var v = 1 - (m.phi1[0] - L.phi1[0]) / (L.phi1[1] - L.phi1[0]);
+      var d = (u - fx) * (u - fx) + (v - fy) * (v - fy);
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return best;
+  };
+
+  Run.prototype.pick = function (member) {
+    this.member = member;
+    if (this.select) this.select.value = String(member);
+    this.prepare();
+    this.s.focusRun = this.run.name;
+    if (reducedMotion) { this.s.go(this.s.frames.length - 1); }
+    else { this.s.go(0); this.s.play(true); }
+  };
+
+  /* Per-member scales that stay fixed over the frames. */
+  Run.prototype.prepare = function () {
+    var S = this.s.data, m = this.run.members[this.member];
+    var lo = S.x[0], hi = S.x[1], xs = [], ps = [], pmax = 0;
+    for (var i = 0; i < X_POINTS; i++) {
+      var x = lo + (hi - lo) * i / (X_POINTS - 1);
+      var p = mixturePdf(S.target, x);
+      xs.push(x); ps.push(p); pmax = Math.max(pmax, p);
+    }
+    var smin = Infinity;
+    m.std.forEach(function (s) { if (s !== null && s > 0) smin = Math.min(smin, s); });
+    var qpeak = 1 / (Math.sqrt(TAU) * smin);
+    this.xs = xs; this.ps = ps;
+    this.top = 1.3 * Math.min(Math.max(pmax * 1.1, qpeak), 4 * pmax);
+    var vals = m.value.filter(function (v) { return v !== null && v > 0; });
+    this.vmin = vals.length ? Math.min.apply(null, vals) : 1e-3;
+    this.vmax = vals.length ? Math.max.apply(null, vals) : 1;
+    this.logTrace = this.vmax / this.vmin > 30;
+  };
+
+  Run.prototype.at = function (frame) {
+    var m = this.run.members[this.member];
+    var steps = this.s.frames[frame];
+    return {
+      step: Math.min(steps, this.run.steps), mean: m.mean[frame], std: m.std[frame],
+      phi0: m.phi0[frame], phi1: m.phi1[frame], value: m.value[frame], ess: m.ess ? m.ess[frame] : null
+    };
+  };
+
+  Run.prototype.draw = function (frame) {
+    var st = this.at(frame);
+    var text = this.label + " = " + fmt(st.value, 4);
+    if (this.run.samples) text += "   ESS " + fmt(st.ess, 1) + " / " + this.run.samples;
+    text += "   step " + st.step + " / " + this.run.steps;
+    this.readout.textContent = text;
+    this.readout.dataset.step = String(st.step);
+    this.readout.dataset.value = st.value === null ? "inf" : String(st.value);
+    this.readout.dataset.member = String(this.member);
+    this.drawDistribution(frame, st);
+    if (this.run.curve) this.drawCurve(frame, st); else this.drawLandscape(frame, st);
+    this.drawTrace(frame);
+  };
+
+  Run.prototype.drawDistribution = function (frame, st) {
+    var c = this.dist.fit(), w = this.dist.w, h = this.dist.h, C = this.colours;
+    var xs = this.xs, lo = xs[0], hi = xs[xs.length - 1], top = this.top;
+    var base = h * 0.82, rugH = h * 0.14;
+    var X = function (x) { return 4 + (w - 8) * (x - lo) / (hi - lo); };
+    var Y = function (y) { return base - (base - 6) * Math.min(y, top) / top; };
+    var i;
+    // p, shaded with its outline
+    c.beginPath(); c.moveTo(X(lo), Y(0));
+    for (i = 0; i < xs.length; i++) c.lineTo(X(xs[i]), Y(this.ps[i]));
+    c.lineTo(X(hi), Y(0)); c.closePath();
+    c.fillStyle = C.p_fill; c.fill();
+    c.strokeStyle = C.p_line; c.lineWidth = 1.5; c.stroke();
+    // q*: dashed for the global optimum, dotted for local ones
+    var self = this;
+    this.run.optima.forEach(function (o, k) {
+      c.beginPath();
+      for (i = 0; i < xs.length; i++) {
+        var y = Y(normalPdf(xs[i], o.mean, o.std));
+        if (i) c.lineTo(X(xs[i]), y); else c.moveTo(X(xs[i]), y);
+      }
+      c.setLineDash(k === 0 ? [6, 3] : [1.5, 3]);
+      c.strokeStyle = k === 0 ? C.q_star_global : C.q_star_local; c.lineWidth = 1.4; c.stroke();
+    });
+    c.setLineDash([]);
+    if (st.mean === null || st.std === null) return;
+    // the importance weight p/q (or its square), scaled to the panel
+    if (this.run.weightCurve) {
+      var ws = xs.map(function (x, j) {
+        var r = self.ps[j] / normalPdf(x, st.mean, st.std);
+        return self.run.weightCurve === "w2" ? r * r : r;
+      });
+      var wmax = Math.max.apply(null, ws.filter(isFinite));
+      if (wmax > 0) {
+        c.beginPath();
+        for (i = 0; i < xs.length; i++) {
+          var yw = base - (base - 6) * 0.9 * Math.min(ws[i] / wmax, 1);
+          if (i) c.lineTo(X(xs[i]), yw); else c.moveTo(X(xs[i]), yw);
+        }
+        c.strokeStyle = C.weight; c.lineWidth = 1.2; c.stroke();
+      }
+    }
+    // q
+    c.beginPath();
+    for (i = 0; i < xs.length; i++) {
+      var yq = Y(normalPdf(xs[i], st.mean, st.std));
+      if (i) c.lineTo(X(xs[i]), yq); else c.moveTo(X(xs[i]), yq);
+    }
+    c.strokeStyle = C.q; c.lineWidth = 2.5; c.stroke();
+    // axis
+    c.beginPath(); c.moveTo(0, base + 0.5); c.lineTo(w, base + 0.5);
+    c.strokeStyle = "#555"; c.lineWidth = 1; c.stroke();
+    // the particle rug: colour by the sign of each particle's coefficient, shade by its size
+    var rug = this.rugs[this.member];
+    if (rug) {
+      var n = this.s.data.rugMax, off = frame * n * 2;
+      c.lineWidth = 1.5;
+      for (i = 0; i < n; i++) {
+        var level = rug[off + 2 * i + 1];
+        if (!level) continue;
+        var x = 4 + (w - 8) * rug[off + 2 * i] / 255;
+        c.strokeStyle = level <= RUG_LEVELS ? this.pos[level - 1] : this.neg[level - 1 - RUG_LEVELS];
+        c.beginPath(); c.moveTo(x, base + 3); c.lineTo(x, base + 3 + rugH); c.stroke();
+      }
+    }
+  };
+
+  Run.prototype.drawLandscape = function (frame, st) {
+    var c = this.land.fit(), w = this.land.w, h = this.land.h, C = this.colours, L = this.run.landscape;
+    if (this.image && this.image.complete && this.image.naturalWidth) {
+      c.imageSmoothingEnabled = true;
+      c.drawImage(this.image, 0, 0, w, h);
+    } else {
+      c.fillStyle = C.infinite; c.fillRect(0, 0, w, h);
+    }
+    var X = function (a) { return w * (a - L.phi0[0]) / (L.phi0[1] - L.phi0[0]); };
+    var Y = function (b) { return h * (1 - (b - L.phi1[0]) / (L.phi1[1] - L.phi1[0])); };
+    var self = this;
+    // minima: a star for the global one, diamonds for local ones
+    this.run.optima.forEach(function (o, k) {
+      if (!o.phi || o.phi[0] === null) return;
+      star(c, X(o.phi[0]), Y(o.phi[1]), k === 0 ? 8 : 6, k === 0);
+    });
+    // start grid: small rings at every start
+    if (this.run.grid) {
+      c.lineWidth = 1;
+      this.run.members.forEach(function (m, i) {
+        c.beginPath(); c.arc(X(m.phi0[0]), Y(m.phi1[0]), i === self.member ? 5 : 3, 0, TAU);
+        c.strokeStyle = "rgba(255,255,255,0.85)"; c.stroke();
+      });
+    }
+    var m = this.run.members[this.member];
+    var pts = [];
+    for (var f = 0; f <= frame; f++) if (m.phi0[f] !== null && m.phi1[f] !== null) pts.push([X(m.phi0[f]), Y(m.phi1[f])]);
+    [[C.trail_edge, 4], [C.trail, 2]].forEach(function (style) {
+      c.beginPath();
+      pts.forEach(function (p, i) { if (i) c.lineTo(p[0], p[1]); else c.moveTo(p[0], p[1]); });
+      c.strokeStyle = style[0]; c.lineWidth = style[1]; c.lineJoin = "round"; c.stroke();
+    });
+    if (pts.length) {
+      var s0 = [X(m.phi0[0]), Y(m.phi1[0])];
+      c.beginPath(); c.arc(s0[0], s0[1], 5, 0, TAU); c.strokeStyle = "#000"; c.lineWidth = 3; c.stroke();
+      c.strokeStyle = "#fff"; c.lineWidth = 1.5; c.stroke();
+      var last = pts[pts.length - 1];
+      c.beginPath(); c.arc(last[0], last[1], 6, 0, TAU);
+      c.fillStyle = C.marker; c.fill(); c.strokeStyle = "#000"; c.lineWidth = 1.2; c.stroke();
+    }
+  };
+
+  function star(c, x, y, r, five) {
+    c.beginPath();
+    var n = five ? 5 : 2;
+    for (var i = 0; i < 2 * n; i++) {
+      var rr = i % 2 ? (five ? r * 0.45 : r * 0.6) : r;
+      var a = -Math.PI / 2 + i * Math.PI / n;
+      if (i) c.lineTo(x + rr * Math.cos(a), y + rr * Math.sin(a)); else c.moveTo(x + rr * Math.cos(a), y + rr * Math.sin(a));
+    }
+    c.closePath(); c.fillStyle = "#fff"; c.fill(); c.strokeStyle = "#000"; c.lineWidth = 1.2; c.stroke();
+  }
+
+  Run.prototype.drawCurve = function (frame, st) {
+    var c = this.land.fit(), w = this.land.w, h = this.land.h, C = this.colours, K = this.run.curve;
+    var ok = K.value.filter(function (v) { return v !== null && v > 0; });
+    var lo = Math.log(Math.min.apply(null, ok)), hi = Math.log(Math.max.apply(null, ok));
+    var X = function (a) { return 8 + (w - 16) * (a - K.phi0[0]) / (K.phi0[K.phi0.length - 1] - K.phi0[0]); };
+    var Y = function (v) { return h - 10 - (h - 20) * (Math.log(Math.max(v, 1e-300)) - lo) / Math.max(hi - lo, 1e-9); };
+    c.fillStyle = "#fff"; c.fillRect(0, 0, w, h);
+    c.beginPath();
+    K.phi0.forEach(function (a, i) {
+      var v = K.value[i];
+      if (v === null) return;
+      if (i) c.lineTo(X(a), Y(v)); else c.moveTo(X(a), Y(v));
+    });
+    c.strokeStyle = C.q; c.lineWidth = 2; c.stroke();
+    this.run.optima.forEach(function (o, k) {
+      if (o.phi && o.phi[0] !== null && o.value !== null) star(c, X(o.phi[0]), Y(o.value), k === 0 ? 8 : 6, k === 0);
+    });
+    if (st.phi0 !== null && st.value !== null) {
+      c.beginPath(); c.arc(X(st.phi0), Y(st.value), 6, 0, TAU);
+      c.fillStyle = C.marker; c.fill(); c.strokeStyle = "#000"; c.lineWidth = 1.2; c.stroke();
+    }
+  };
+
+  Run.prototype.drawTrace = function (frame) {
+    var c = this.trace.fit(), w = this.trace.w, h = this.trace.h, C = this.colours;
+    var m = this.run.members[this.member], frames = this.s.frames, last = frames[frames.length - 1] || 1;
+    var self = this;
+    var lo = this.logTrace ? Math.log(this.vmin) : 0, hi = this.logTrace ? Math.log(this.vmax) : this.vmax;
+    var Y = function (v) {
+      var t = self.logTrace ? (Math.log(Math.max(v, self.vmin)) - lo) / Math.max(hi - lo, 1e-12) : v / Math.max(hi, 1e-12);
+      return h - 3 - (h - 6) * Math.min(Math.max(t, 0), 1);
+    };
+    var X = function (s) { return 2 + (w - 4) * s / last; };
+    c.beginPath();
+    var started = false;
+    m.value.forEach(function (v, i) {
+      if (v === null) { started = false; return; }
+      if (started) c.lineTo(X(frames[i]), Y(v)); else { c.moveTo(X(frames[i]), Y(v)); started = true; }
+    });
+    c.strokeStyle = C.q; c.lineWidth = 1.5; c.stroke();
+    var x = X(frames[frame]);
+    c.beginPath(); c.moveTo(x, 0); c.lineTo(x, h); c.strokeStyle = "#222"; c.lineWidth = 1; c.stroke();
+    var v = m.value[frame];
+    if (v !== null) { c.beginPath(); c.arc(x, Y(v), 3, 0, TAU); c.fillStyle = C.marker; c.fill(); }
+  };
+
+  /* One scrubber: the shared frame, the controls and the runs. */
+  function Scrubber(section, data, many) {
+    this.section = section; this.data = data; this.many = many;
+    this.frames = data.frames;
+    this.frame = 0; this.playing = false; this.speed = 1;
+    this.assets = section.dataset.assets || "";
+    var self = this;
+    var box = section.querySelector(".scrubber-runs");
+    this.runs = data.runs.map(function (r, i) { var run = new Run(self, r, i); box.appendChild(run.root); return run; });
+    this.focusRun = data.runs[0].name;
+    var q = function (s) { return section.querySelector(s); };
+    this.slider = q(".sc-slider"); this.playButton = q(".sc-play"); this.stepOut = q(".sc-step");
+    this.slider.max = String(this.frames.length - 1);
+    this.slider.addEventListener("input", function () { self.pause(); self.go(+self.slider.value); });
+    this.playButton.addEventListener("click", function () { self.playing ? self.pause() : self.play(); });
+    q(".sc-back").addEventListener("click", function () { self.pause(); self.go(self.frame - 1); });
+    q(".sc-fwd").addEventListener("click", function () { self.pause(); self.go(self.frame + 1); });
+    q(".sc-speed").addEventListener("change", function (ev) { self.speed = +ev.target.value; });
+    section.tabIndex = 0;
+    section.addEventListener("keydown", function (ev) { self.key(ev); });
+    if (window.ResizeObserver) new ResizeObserver(function () { self.draw(); }).observe(box);
+    section.classList.add("ready");
+    this.go(0, true);
+  }
+
+  Scrubber.prototype.key = function (ev) {
+    var tag = ev.target.tagName;
+    if (tag === "SELECT" || tag === "TEXTAREA" || (tag === "BUTTON" && (ev.key === " " || ev.key === "Enter"))) return;
+    var inSlider = tag === "INPUT";
+    if (ev.key === " " || ev.key === "Spacebar") { this.playing ? this.pause() : this.play(); }
+    else if (inSlider) return; // the range input moves itself on arrows, Home and End
+    else if (ev.key === "ArrowLeft") { this.pause(); this.go(this.frame - 1); }
+    else if (ev.key === "ArrowRight") { this.pause(); this.go(this.frame + 1); }
+    else if (ev.key === "Home") { this.pause(); this.go(0); }
+    else if (ev.key === "End") { this.pause(); this.go(this.frames.length - 1); }
+    else return;
+    ev.preventDefault();
+  };
+
+  Scrubber.prototype.go = function (frame, quiet) {
+    this.frame = Math.max(0, Math.min(this.frames.length - 1, frame | 0));
+    this.slider.value = String(this.frame);
+    this.stepOut.textContent = "step " + this.frames[this.frame];
+    this.section.dataset.frame = String(this.frame);
+    this.section.dataset.step = String(this.frames[this.frame]);
+    this.draw();
+    if (!quiet && !this.playing) this.writeHash();
+  };
+
+  Scrubber.prototype.draw = function () {
+    for (var i = 0; i < this.runs.length; i++) this.runs[i].draw(this.frame);
+  };
+
+  Scrubber.prototype.play = function (fromPick) {
+    if (this.playing) return;
+    if (this.frame >= this.frames.length - 1 && !fromPick) this.go(0, true);
+    this.playing = true;
+    this.playButton.textContent = "Pause";
+    this.playButton.setAttribute("aria-label", "Pause");
+    var self = this, last = null, pos = this.frame;
+    var tick = function (now) {
+      if (!self.playing) return;
+      if (last !== null) pos += (now - last) / 1000 * self.speed * self.frames.length / PLAY_SECONDS;
+      last = now;
+      if (pos >= self.frames.length - 1) { self.go(self.frames.length - 1, true); self.pause(); return; }
+      if ((pos | 0) !== self.frame) self.go(pos, true);
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  };
+
+  Scrubber.prototype.pause = function () {
+    if (!this.playing) return;
+    this.playing = false;
+    this.playButton.textContent = "Play";
+    this.playButton.setAttribute("aria-label", "Play");
+    this.writeHash();
+  };
+
+  Scrubber.prototype.writeHash = function () {
+    var run = this.runFor(this.focusRun) || this.runs[0];
+    var parts = [];
+    if (this.many) parts.push("scenario=" + encodeURIComponent(this.data.scenario));
+    parts.push("run=" + encodeURIComponent(run.run.name), "step=" + this.frames[this.frame]);
+    if (run.run.grid && run.member !== run.run.featured) parts.push("start=" + run.member);
+    if (history.replaceState) history.replaceState(null, "", "#" + parts.join("&"));
+  };
+
+  Scrubber.prototype.runFor = function (name) {
+    for (var i = 0; i < this.runs.length; i++) if (this.runs[i].run.name === name) return this.runs[i];
+    return null;
+  };
+
+  /* Restore a deep link: the frame whose step is nearest to the one asked for. */
+  Scrubber.prototype.restore = function (params) {
+    var run = params.run ? this.runFor(params.run) : this.runs[0];
+    if (!run) return false;
+    this.focusRun = run.run.name;
+    if (params.start !== undefined && run.run.grid) {
+      var b = parseInt(params.start, 10);
+      if (b >= 0 && b < run.run.members.length) {
+        run.member = b; run.prepare();
+        if (run.select) run.select.value = String(b);
+      }
+    }
+    var step = parseInt(params.step, 10), best = 0;
+    if (!isNaN(step)) {
+      for (var i = 0; i < this.frames.length; i++) {
+        if (Math.abs(this.frames[i] - step) < Math.abs(this.frames[best] - step)) best = i;
+      }
+    }
+    this.go(best, true);
+    run.root.scrollIntoView({ block: "center", behavior: "auto" });
+    return true;
+  };
+
+  function hashParams() {
+    var out = {};
+    location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i > 0) out[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+    });
+    return out;
+  }
+
+  function init() {
+    var sections = document.querySelectorAll("section.scrubber[data-scenario]");
+    var scrubbers = [];
+    var store = window.divfitData || {};
+    for (var i = 0; i < sections.length; i++) {
+      var data = store[sections[i].dataset.scenario];
+      if (!data) continue;
+      scrubbers.push(new Scrubber(sections[i], data, sections.length > 1));
+    }
+    window.divfitScrubbers = scrubbers;
+    var restore = function () {
+      var params = hashParams();
+      if (!params.step && !params.run) return;
+      for (var j = 0; j < scrubbers.length; j++) {
+        var s = scrubbers[j];
+        if (params.scenario && params.scenario !== s.data.scenario) continue;
+        if (s.restore(params)) break;
+      }
+    };
+    restore();
+    window.addEventListener("hashchange", restore);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

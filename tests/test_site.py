@@ -1,0 +1,440 @@
+"""The static site: prose and math, the scrubber payload, the pages and their
+links and weight, and the pages in a real browser (headless Chromium driven by
+Playwright) against the site served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from divcore import pipeline, trajectory
+from divcore.errors import BuildError
+from divcore.render.view import RunView, featured_member
+from divcore.site import assets, payload, prose
+from divcore.style import RUG_LEVELS, rug_level
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"]
+BUDGET = 300_000  # bytes, gzip, per scenario page without its video
+
+EVIL = """
+title = "<script>window.__pwned = 1</script> Evil & \\"quoted\\""
+description = "<b>not bold</b> <img src=x onerror=\\"window.__pwned = 2\\">"
+[target]
+components = [{ mean = -2.0, std = 0.8, weight = 0.5 }, { mean = 2.0, std = 0.8, weight = 0.5 }]
+[fit]
+start = { mean = 0.5, std = 1.0 }
+lr = 0.05
+steps = 40
+[[runs]]
+name = "only"
+divergence = "kl"
+direction = "reverse"
+"""
+
+
+# ------------------------------------------------------------ prose and math
+
+
+def _place(d):
+    return f'<div class="block">{d.kind}:{d.name}</div>'
+
+
+def test_math_becomes_mathml_and_directives_become_blocks():
+    html = prose.render("Inline $q_\\phi$ and\n\n$$\\mathrm{KL}(p \\,\\|\\, q)$$\n\n::: video some-scene\n", _place)
+    assert html.count("<math") == 2 and 'display="block"' in html
+    assert '<div class="block">video:some-scene</div>' in html and "<p><div" not in html
+    assert "$" not in html
+
+
+def test_subscripts_are_not_emphasis_and_dollars_can_be_escaped():
+    html = prose.render("$a_1 b_2$ costs \\$5 and _this_ is emphasis.", _place)
+    assert "<em>this</em>" in html and html.count("<em>") == 1 and "$5" in html
+
+
+def test_an_unmatched_dollar_is_a_one_line_error_with_its_line():
+    with pytest.raises(BuildError, match=r"article.md: line 3: unmatched \$"):
+        prose.render("fine\n\nbroken $x\n", _place, where="article.md")
+
+
+def test_the_articles_directives_name_real_scenes():
+    names = {p.stem for p in (ROOT / "scenes").glob("*.toml")}
+    used = prose.directives((ROOT / "site/content/article.md").read_text())
+    assert used and {d.name for d in used} <= names
+    assert {d.kind for d in used} >= {"scrubber", "video"}
+
+
+# ------------------------------------------------------------ built site
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Every starter scene plus one with hostile text, built at low quality.
+    DIVFIT_TEST_BUILD=DIR keeps the build in DIR, so a rerun only rebuilds what changed."""
+    kept = os.environ.get("DIVFIT_TEST_BUILD")
+    tmp = Path(kept) if kept else tmp_path_factory.mktemp("site")
+    scenes = tmp / "scenes"
+    shutil.rmtree(scenes, ignore_errors=True)
+    scenes.mkdir(parents=True)
+    for f in (ROOT / "scenes").glob("*.toml"):
+        shutil.copy(f, scenes / f.name)
+    (scenes / "evil.toml").write_text(EVIL)
+    P, _ = pipeline.build(sorted(scenes.glob("*.toml")), tmp / "build", jobs=os.cpu_count() or 1, quality="low")
+    return P
+
+
+def _record(P, scenario: str, run: str) -> dict:
+    return trajectory.load(P.data_dir / scenario / f"{run}.npz")
+
+
+def _payload(P, scenario: str) -> dict:
+    text = (P.site_dir / "media" / scenario / "scrubber.js").read_text()
+    return json.loads(text.split("] = ", 1)[1].rstrip().rstrip(";"))
+
+
+def test_payload_frames_match_the_records(built):
+    data = _payload(built, "importance-sampling-k")
+    assert len(data["frames"]) <= payload.MAX_FRAMES and data["frames"][0] == 0
+    for run in data["runs"]:
+        rec = _record(built, "importance-sampling-k", run["name"])
+        b = run["featured"]
+        steps = np.minimum(data["frames"], rec["grad"].shape[1])
+        member = run["members"][b]
+        np.testing.assert_allclose(member["value"], rec["divergence"][b, steps], rtol=1e-5)
+        np.testing.assert_allclose(member["mean"], rec["mean"][b, steps], rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(member["phi1"], rec["phi"][b, steps, 1], rtol=1e-5, atol=1e-9)
+
+
+def test_quantised_particles_decode_to_the_recorded_ones(built):
+    data = _payload(built, "importance-sampling-k")
+    lo, hi = data["x"]
+    run = next(r for r in data["runs"] if r["name"] == "k4")
+    rec = _record(built, "importance-sampling-k", "k4")
+    rug = np.frombuffer(base64.b64decode(run["members"][0]["rug"]), dtype=np.uint8)
+    rug = rug.reshape(len(data["frames"]), data["rugMax"], 2)
+    for i in (1, 10, len(data["frames"]) // 2):
+        t = data["frames"][i]
+        z, c = rec["particles"][0, t], rec["particle_weights"][0, t]
+        shown = rug[i][rug[i, :, 1] > 0]
+        inside = (z >= lo) & (z <= hi)
+        assert len(shown) == inside.sum()
+        np.testing.assert_allclose(lo + shown[:, 0] / 255 * (hi - lo), z[inside], atol=(hi - lo) / 255)
+        want = rug_level(c)[inside] + 1 + np.where(c[inside] >= 0, 0, RUG_LEVELS)
+        np.testing.assert_array_equal(shown[:, 1], want)
+
+
+def test_a_start_grid_ships_every_member_within_the_frame_budget(built):
+    data = _payload(built, "forward-reverse-kl")
+    for run in data["runs"]:
+        assert len(run["members"]) == 18 and run["grid"]
+        assert run["members"][run["featured"]]["start"] == [1.0, 1.2]
+    assert len(data["frames"]) * 36 <= payload.MEMBER_FRAMES
+
+
+def test_csv_has_every_state_of_every_member(built):
+    rec = _record(built, "forward-reverse-kl", "reverse")
+    rows = (built.site_dir / "media/forward-reverse-kl/reverse.csv").read_text().splitlines()
+    assert rows[0] == ",".join(assets.CSV_COLUMNS[:-1])
+    B, S1 = rec["mean"].shape
+    assert len(rows) == 1 + B * S1
+    member, step, mean, std, *_ = rows[1 + 5 * S1 + 7].split(",")
+    assert (int(member), int(step)) == (5, 7)
+    assert float(mean) == pytest.approx(rec["mean"][5, 7], rel=1e-9)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src", "poster") and value:
+                self.links.append(value)
+
+
+def _local_links(page: Path) -> list[str]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return [u for u in parser.links if not re.match(r"^(https?:|mailto:|data:|#)", u)]
+
+
+def test_every_link_resolves_to_a_file(built):
+    site = built.site_dir
+    pages = sorted(site.rglob("*.html"))
+    assert {p.relative_to(site).as_posix() for p in pages} >= {"index.html", "article.html",
+                                                                "scenarios/forward-reverse-kl.html"}
+    missing = []
+    for page in pages:
+        for url in _local_links(page):
+            target = (page.parent / url.split("#")[0].split("?")[0]).resolve()
+            if not target.is_file() or site.resolve() not in target.parents:
+                missing.append(f"{page.relative_to(site)} -> {url}")
+        # the images the scrubber loads by name
+    for js in site.glob("media/*/scrubber.js"):
+        for run in json.loads(js.read_text().split("] = ", 1)[1].rstrip().rstrip(";"))["runs"]:
+            if "landscape" in run and not (js.parent / run["landscape"]["image"]).is_file():
+                missing.append(f"{js} -> {run['landscape']['image']}")
+    assert missing == []
+
+
+class _Loaded(HTMLParser):
+    """What a browser fetches with the page: scripts, images, posters, stylesheets."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "img") and a.get("src"):
+            self.urls.append(a["src"])
+        elif tag == "video" and a.get("poster"):
+            self.urls.append(a["poster"])
+        elif tag == "link" and a.get("rel") == "stylesheet":
+            self.urls.append(a["href"])
+
+
+def _page_weight(page: Path) -> int:
+    """Gzip bytes of the page and everything it loads, lazy images included,
+    the video excepted (its poster included): a bound on what a visit costs."""
+    parser = _Loaded()
+    parser.feed(page.read_text(encoding="utf-8"))
+    paths = {(page.parent / url).resolve() for url in parser.urls}
+    paths |= set(page.parent.parent.glob(f"media/{page.stem}/land-*.png"))  # drawn by the scrubber
+    return len(gzip.compress(page.read_bytes())) + sum(len(gzip.compress(p.read_bytes())) for p in paths)
+
+
+def test_every_scenario_page_fits_the_weight_budget(built):
+    weights = {p.stem: _page_weight(p) for p in (built.site_dir / "scenarios").glob("*.html")}
+    over = {k: v for k, v in weights.items() if v > BUDGET}
+    assert len(weights) == 8 and over == {}
+
+
+def test_titles_and_descriptions_are_escaped_text(built):
+    html = (built.site_dir / "scenarios/evil.html").read_text()
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
+    assert "<b>not bold</b>" not in html and "onerror=\"window" not in html
+
+
+def test_a_second_build_does_no_work_and_leaves_the_site_as_it_was(built):
+    build = built.data_dir.parent
+    site = built.site_dir
+    before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    _, report = pipeline.build(sorted((build.parent / "scenes").glob("*.toml")), build, quality="low")
+    assert sum(report.built.values()) == 0
+    assert not list(build.glob(".site-*"))
+    assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------ in a browser
+
+
+def _browser_or_skip():
+    required = os.environ.get("DIVFIT_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: F401
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (make test installs it)")
+    if not Path(CHROMIUM).exists():
+        if required:
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+def server(built):
+    handler = functools.partial(_QuietHandler, directory=str(built.site_dir))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+class _Watched:
+    """A page that collects console errors, page errors and failed requests."""
+
+    def __init__(self, browser, width=1200):
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
+                     if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        self.page.on("response", lambda r: self.problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+
+    def open(self, url):
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser):
+    w = _Watched(browser)
+    yield w
+    w.close()
+
+
+def _readouts(page, scenario_run=None):
+    return page.eval_on_selector_all(
+        ".sc-run", "els => els.map(e => ({run: e.dataset.run, step: +e.querySelector('.sc-readout').dataset.step,"
+        " value: e.querySelector('.sc-readout').dataset.value, member: +e.querySelector('.sc-readout').dataset.member,"
+        " text: e.querySelector('.sc-readout').textContent}))")
+
+
+def _canvas(page, selector):
+    return page.eval_on_selector(selector, "c => c.toDataURL()")
+
+
+def test_every_page_loads_without_errors_or_failed_requests(built, server, browser):
+    for page in sorted(built.site_dir.rglob("*.html")):
+        w = _Watched(browser)
+        try:
+            w.open(server + page.relative_to(built.site_dir).as_posix())
+            w.page.wait_for_timeout(200)
+            assert w.problems == [], page.name
+            if page.name != "index.html":
+                assert w.page.eval_on_selector_all("section.scrubber.ready", "els => els.length") >= 1
+        finally:
+            w.close()
+
+
+def test_the_slider_draws_the_recorded_frame(built, server, watched):
+    page = watched.open(server + "scenarios/importance-sampling-k.html")
+    frames = _payload(built, "importance-sampling-k")["frames"]
+    before = _canvas(page, ".sc-run[data-run='k4'] canvas.sc-dist")
+    i = len(frames) // 3
+    page.eval_on_selector(".sc-slider", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }", i)
+    assert _canvas(page, ".sc-run[data-run='k4'] canvas.sc-dist") != before
+    for r in _readouts(page):
+        rec = _record(built, "importance-sampling-k", r["run"])
+        step = min(frames[i], rec["grad"].shape[1])
+        assert r["step"] == step
+        assert float(r["value"]) == pytest.approx(rec["divergence"][0, step], rel=1e-5)
+        assert f"{rec['divergence'][0, step]:.4f}" in r["text"] and f"step {step} /" in r["text"]
+    assert f"step={frames[i]}" in page.evaluate("location.hash")
+
+
+def test_the_keyboard_steps_plays_and_jumps(built, server, watched):
+    page = watched.open(server + "scenarios/chi-square.html")
+    frames = _payload(built, "chi-square")["frames"]
+    section = page.locator("section.scrubber")
+    section.focus()
+    page.keyboard.press("End")
+    assert int(section.get_attribute("data-frame")) == len(frames) - 1
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert int(section.get_attribute("data-frame")) == 2
+    page.keyboard.press("ArrowLeft")
+    assert int(section.get_attribute("data-frame")) == 1
+    page.keyboard.press(" ")
+    assert page.locator(".sc-play").inner_text() == "Pause"
+    page.wait_for_function("+document.querySelector('section.scrubber').dataset.frame > 3")
+    page.keyboard.press(" ")
+    assert page.locator(".sc-play").inner_text() == "Play"
+    assert all(r["step"] == _readouts(page)[0]["step"] for r in _readouts(page))  # runs move together
+
+
+def test_a_deep_link_restores_its_frame(built, server, watched):
+    frames = _payload(built, "forward-reverse-kl")["frames"]
+    k = len(frames) // 2
+    page = watched.open(server + f"scenarios/forward-reverse-kl.html#run=reverse&step={frames[k]}&start=2")
+    assert int(page.locator("section.scrubber").get_attribute("data-frame")) == k
+    reverse = next(r for r in _readouts(page) if r["run"] == "reverse")
+    rec = _record(built, "forward-reverse-kl", "reverse")
+    assert (reverse["step"], reverse["member"]) == (frames[k], 2)
+    assert float(reverse["value"]) == pytest.approx(rec["divergence"][2, frames[k]], rel=1e-5)
+
+
+def test_the_start_picker_switches_trajectories(built, server, watched):
+    page = watched.open(server + "scenarios/forward-reverse-kl.html")
+    data = _payload(built, "forward-reverse-kl")
+    run = next(r for r in data["runs"] if r["name"] == "reverse")
+    assert run["featured"] == featured_member(_record(built, "forward-reverse-kl", "reverse")["config"]["run"])
+    b = 1  # mean -5, std 1.2: far from the featured start
+    L, start = run["landscape"], run["members"][b]
+    fx = (start["phi0"][0] - L["phi0"][0]) / (L["phi0"][1] - L["phi0"][0])
+    fy = 1 - (start["phi1"][0] - L["phi1"][0]) / (L["phi1"][1] - L["phi1"][0])
+    canvas = page.locator(".sc-run[data-run='reverse'] canvas.sc-land")
+    box = canvas.bounding_box()
+    before = _canvas(page, ".sc-run[data-run='reverse'] canvas.sc-land")
+    canvas.click(position={"x": fx * box["width"], "y": fy * box["height"]})
+    page.locator(".sc-play").click()  # pause the replay the pick started
+    reverse = next(r for r in _readouts(page) if r["run"] == "reverse")
+    assert reverse["member"] == b
+    rec = _record(built, "forward-reverse-kl", "reverse")
+    assert float(reverse["value"]) == pytest.approx(rec["divergence"][b, reverse["step"]], rel=1e-5)
+    assert _canvas(page, ".sc-run[data-run='reverse'] canvas.sc-land") != before
+    assert page.locator(".sc-run[data-run='reverse'] select.sc-start").input_value() == str(b)
+
+
+def test_the_video_is_playable(server, watched):
+    page = watched.open(server + "scenarios/reinforce-vs-reparam.html")
+    page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=20_000)
+    assert watched.problems == []
+
+
+def test_math_is_rendered_and_no_tex_is_left(server, watched):
+    page = watched.open(server + "article.html")
+    assert page.eval_on_selector_all("math", "els => els.length") > 20
+    # a rendered formula has a real box, not zero size
+    assert page.eval_on_selector("math[display=block]", "m => m.getBoundingClientRect().height") > 20
+    text = page.inner_text("main")
+    assert not re.search(r"\$[^$\s][^$]*\$", text) and "\\mathrm" not in text and ":::" not in text
+
+
+def test_a_script_in_a_title_is_shown_not_run(server, watched):
+    page = watched.open(server + "scenarios/evil.html")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert "<script>window.__pwned = 1</script> Evil" in page.inner_text("h1")
+    assert watched.problems == []
+
+
+def test_a_phone_width_page_does_not_scroll_sideways(server, browser):
+    w = _Watched(browser, width=390)
+    try:
+        for path in ("index.html", "article.html", "scenarios/parameterizations.html"):
+            page = w.open(server + path)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    finally:
+        w.close()
