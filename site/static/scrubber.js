@@ -387,6 +387,8 @@
     c.beginPath(); c.moveTo(x, 0); c.lineTo(x, h); c.strokeStyle = "#222"; c.lineWidth = 1; c.stroke();
     var v = m.value[frame];
     if (v !== null) { c.beginPath(); c.arc(x, Y(v), 3, 0, TAU); c.fillStyle = C.marker; c.fill(); }
+    c.fillStyle = "#555"; c.font = "11px system-ui, sans-serif"; c.textAlign = "right"; c.textBaseline = "top";
+    c.fillText(this.label + " by step" + (this.logTrace ? " (log scale)" : ""), w - 4, 2);
   };
 
   /* One scrubber: the shared frame, the controls and the runs. */
