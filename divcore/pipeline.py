@@ -14,6 +14,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -315,8 +316,37 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
     return out
 
 
+@contextmanager
+def build_lock(build_dir: Path):
+    """One build at a time per build folder: a second one is refused, not
+    interleaved. The operating system drops the lock when its process dies,
+    so a killed build never leaves a stale lock behind."""
+    import fcntl
+
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise BuildError(f"{build_dir} is being built by {holder}; wait for that build to finish") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
           content: Path | None = None):
     scenarios = load_all(scenes)
-    P = plan(scenarios, build_dir, stages, quality, content)
-    return P, execute(P, jobs, report)
+    with build_lock(build_dir):
+        P = plan(scenarios, build_dir, stages, quality, content)
+        return P, execute(P, jobs, report)

@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
+        print("error: interrupted; every file is written whole or not at all, and a rerun picks up from here",
+              file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 -- the contract is one line, not a traceback
         if os.environ.get("DIVFIT_DEBUG"):

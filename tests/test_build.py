@@ -1,0 +1,165 @@
+"""The build graph on a tiny site (two small scenarios, low quality): what a
+rebuild redoes, and that failures, interruptions and concurrent builds leave
+the previous site whole."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from divcore import pipeline
+from divcore.cli import main
+from divcore.errors import BuildError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENE = """
+title = "{title}"
+description = "{description}"
+[target]
+components = [{{ mean = -2.0, std = 0.8, weight = 0.5 }}, {{ mean = 2.0, std = 0.8, weight = 0.5 }}]
+[fit]
+start = {{ mean = 0.5, std = 1.0 }}
+lr = 0.05
+steps = {steps}
+[media]
+video_seconds = 2
+[[runs]]
+name = "rev"
+divergence = "kl"
+direction = "reverse"
+estimator = "reparam"
+samples = 8
+"""
+
+
+def scene(title="Tiny", description="A tiny scene.", steps=30):
+    return SCENE.format(title=title, description=description, steps=steps)
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """A built tiny site; each test works on its own copy."""
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "scenes").mkdir()
+    (root / "scenes/alpha.toml").write_text(scene("Alpha"))
+    (root / "scenes/beta.toml").write_text(scene("Beta", steps=25))
+    (root / "content").mkdir()
+    (root / "content/index.md").write_text("Two tiny scenes about $q_\\phi$.\n")
+    (root / "content/article.md").write_text("# Tiny\n\n::: scrubber alpha\n\n::: video beta\n")
+    assert main(_args(root)) == 0
+    return root
+
+
+def _args(root: Path) -> list[str]:
+    return ["build", "--scenes", str(root / "scenes"), "--out", str(root / "build"), "--jobs", "2",
+            "--quality", "low", "--content", str(root / "content")]
+
+
+def _build(root: Path):
+    with pipeline.build_lock(root / "build"):
+        pass  # a build left holding the lock would fail here, not hang
+    scenes = sorted((root / "scenes").glob("*.toml"))
+    return pipeline.build(scenes, root / "build", jobs=2, quality="low", content=root / "content")[1]
+
+
+@pytest.fixture
+def tiny(baseline, tmp_path):
+    shutil.copytree(baseline, tmp_path / "tiny")
+    return tmp_path / "tiny"
+
+
+def built(report) -> dict:
+    return {stage: n for stage, n in report.built.items() if n}
+
+
+def test_a_second_build_does_no_work(tiny):
+    assert built(_build(tiny)) == {}
+
+
+def test_a_description_edit_rebuilds_only_the_pages(tiny):
+    (tiny / "scenes/alpha.toml").write_text(scene("Alpha", description="Now described differently."))
+    assert built(_build(tiny)) == {"site": 1}
+    assert "Now described differently." in (tiny / "build/site/scenarios/alpha.html").read_text()
+
+
+def test_a_steps_edit_rebuilds_that_scenarios_data_and_media_only(tiny):
+    beta_before = snapshot(tiny / "build/media/beta")
+    (tiny / "scenes/alpha.toml").write_text(scene("Alpha", steps=35))
+    report = _build(tiny)
+    assert built(report) == {"data": 1, "video": 1, "figures": 1, "gif": 1, "gallery": 1, "assets": 1, "site": 1}
+    assert snapshot(tiny / "build/media/beta") == beta_before
+
+
+def test_a_broken_scenario_fails_in_one_line_and_leaves_the_site_whole(tiny, capsys):
+    before = snapshot(tiny / "build/site")
+    (tiny / "scenes/beta.toml").write_text(scene("Beta", steps=25).replace('direction = "reverse"',
+                                                                           'direction = "sideways"'))
+    assert main(_args(tiny)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "beta.toml" in err and "direction" in err
+    assert snapshot(tiny / "build/site") == before
+
+
+def test_a_crashing_render_names_its_scenario_and_leaves_the_site_whole(tiny, monkeypatch):
+    before = snapshot(tiny / "build/site")
+    (tiny / "scenes/alpha.toml").write_text(scene("Alpha", steps=36))
+
+    def crash(*args):
+        raise RuntimeError("the renderer fell over")
+
+    monkeypatch.setattr(pipeline, "_make_gif", crash)
+    with pytest.raises(BuildError, match=r"^gif of alpha failed: RuntimeError: the renderer fell over"):
+        scenes = sorted((tiny / "scenes").glob("*.toml"))
+        pipeline.build(scenes, tiny / "build", jobs=1, quality="low", content=tiny / "content")
+    assert snapshot(tiny / "build/site") == before
+    monkeypatch.undo()
+    report = _build(tiny)  # what finished before the crash stays cached
+    assert report.built["data"] == 0 and report.built["video"] == 0 and report.built["gif"] == 1
+
+
+def test_a_killed_build_then_a_normal_one_gives_the_complete_site(tiny):
+    before = snapshot(tiny / "build/site")
+    for name in ("alpha", "beta"):
+        text = (tiny / f"scenes/{name}.toml").read_text()
+        (tiny / f"scenes/{name}.toml").write_text(text.replace("video_seconds = 2", "video_seconds = 4"))
+    proc = subprocess.Popen([sys.executable, "-m", "divcore", *_args(tiny)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # kill it (and its render processes) while the videos are being rendered
+    deadline = time.monotonic() + 120
+    while not list((tiny / "build/media").glob("*/.render-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    while time.monotonic() < deadline:  # until its workers, which share its lock, are gone too
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    assert snapshot(tiny / "build/site") == before
+    report = _build(tiny)
+    assert report.built["video"] >= 1 and report.built["site"] == 1
+    for name in ("alpha", "beta"):
+        assert (tiny / f"build/site/scenarios/{name}.html").is_file()
+        assert (tiny / f"build/site/media/{name}/{name}.mp4").stat().st_size > 0
+    assert built(_build(tiny)) == {}
+
+
+def test_a_concurrent_build_is_refused(tiny):
+    with pipeline.build_lock(tiny / "build"):
+        proc = subprocess.run([sys.executable, "-m", "divcore", *_args(tiny)], cwd=ROOT, capture_output=True,
+                              text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "is being built by pid" in proc.stderr
