@@ -28,8 +28,9 @@ from . import prose
 SOURCES = Path(__file__).resolve().parents[2] / "site"
 CONTENT = SOURCES / "content"  # the prose: index.md (the front page's text) and article.md
 FIGURE_FORMATS = ("pdf", "svg", "png")
-PREVIEW_WIDTH = 1000  # px of the figure previews shown on pages (the PNG download is 200 dpi)
-POSTER_WIDTH = 960
+# the figure previews and video posters pages show (the downloads are full size)
+PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
+POSTER_WIDTH, POSTER_BYTES = 960, 30_000
 
 _DIVERGENCE_TEX = {"kl": r"\mathrm{KL}", "chi2": r"\chi^2"}
 _ARGUMENTS_TEX = {"forward": r"(p \,\|\, q_\phi)", "reverse": r"(q_\phi \,\|\, p)"}
@@ -87,20 +88,25 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
-def _cached_image(src: Path, cache: Path, width: int, suffix: str) -> bytes:
-    """`src` scaled down to `width` px (WebP), cached by the source's bytes."""
+def _cached_image(src: Path, cache: Path, width: int, max_bytes: int) -> bytes:
+    """`src` as a WebP at most `width` px wide and, by lowering the quality and
+    then the width, at most `max_bytes`; cached by the source's bytes."""
     data = src.read_bytes()
-    key = hashlib.sha256(data + f"{width}{suffix}".encode()).hexdigest()[:32]
-    hit = cache / f"{key}{suffix}"
+    key = hashlib.sha256(data + f"{width} {max_bytes}".encode()).hexdigest()[:32]
+    hit = cache / f"{key}.webp"
     if hit.exists():
         return hit.read_bytes()
     img = Image.open(io.BytesIO(data)).convert("RGB")
-    if img.width > width:
-        img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="WEBP", quality=75, method=6)
-    atomic_write(hit, buf.getvalue())
-    return buf.getvalue()
+    while True:
+        if img.width > width:
+            img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+        for quality in (80, 65, 50):
+            buf = io.BytesIO()
+            img.save(buf, format="WEBP", quality=quality, method=6)
+            if buf.tell() <= max_bytes:
+                atomic_write(hit, buf.getvalue())
+                return buf.getvalue()
+        width = int(img.width * 0.8)
 
 
 def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
@@ -114,7 +120,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
         for ext in FIGURE_FORMATS:
             _link_or_copy(sm.media / f"{base}.{ext}", out / f"{base}.{ext}")
     # pages show the summary figure as a light preview; the downloads are full size
-    atomic_write(out / "summary-preview.webp", _cached_image(sm.media / "summary.png", cache, PREVIEW_WIDTH, ".webp"))
+    atomic_write(out / "summary-preview.webp", _cached_image(sm.media / "summary.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
     files["figures"]["summary"]["preview"] = f"{rel}/summary-preview.webp"
     with Image.open(sm.media / "summary.png") as im:
         files["figures"]["summary"]["aspect"] = im.height / im.width
@@ -127,7 +133,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
         _link_or_copy(csv, out / csv.name)
         files["csv"].append(f"{rel}/{csv.name}")
     for asset in sm.assets.iterdir():
-        if asset.suffix in {".js", ".png"} and not asset.name.startswith("."):
+        if asset.suffix in {".js", ".webp"} and not asset.name.startswith("."):
             _link_or_copy(asset, out / asset.name)
     files["scrubber"] = f"{rel}/scrubber.js"
     files["assets"] = f"{rel}/"
@@ -135,7 +141,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
         _link_or_copy(sm.video, out / sm.video.name)
         poster = sm.video.with_name(f"{name}-poster.png")
         _link_or_copy(poster, out / poster.name)
-        atomic_write(out / "poster.webp", _cached_image(poster, cache, POSTER_WIDTH, ".webp"))
+        atomic_write(out / "poster.webp", _cached_image(poster, cache, POSTER_WIDTH, POSTER_BYTES))
         files["video"] = f"{rel}/{sm.video.name}"
         files["poster"] = f"{rel}/poster.webp"
         files["poster_png"] = f"{rel}/{poster.name}"

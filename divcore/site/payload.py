@@ -5,12 +5,16 @@ precomputed from the trajectory records, small enough to ship with a page.
   the GIFs; at most 600, fewer when a start grid multiplies the members
   (`MEMBER_FRAMES` member-frames in all). A run shorter than the scenario
   holds its last state.
-- Numbers are rounded to `DIGITS` significant digits; a non-finite divergence
-  is `null` (the page shows ∞).
-- Particles: the first `RUG_MAX` of each step (they are i.i.d., so the first
+- Per member and frame: mean, std and the divergence (and ESS for Monte Carlo
+  runs), rounded to `DIGITS` significant digits; a non-finite value is `null`
+  (the page shows ∞). The page maps (mean, std) to the run's coordinates
+  itself, with the same four formulas as `core.parameterizations`.
+- Particles: the first `rugMax` of each step (they are i.i.d., so the first
   ones are a fair subset), two bytes each, base64: the position on 255 levels
   of the x-range, then the shade (0 none, 1..4 positive, 5..8 negative).
-- The landscape wash is a PNG beside the payload (`land-<run>.png`); a
+  `rugMax` is K up to `RUG_MAX`, scaled down (to no less than `RUG_MIN`) when
+  a scenario's rugs would exceed `RUG_BYTES` in all.
+- The landscape wash is an image beside the payload (`land-<run>.webp`); a
   fixed-std run has a curve instead.
 """
 
@@ -26,9 +30,11 @@ from ..render.view import RunView, featured_member
 from ..style import RUG_LEVELS, palette, rug_level
 
 MAX_FRAMES = 600
-MEMBER_FRAMES = 6000
+MEMBER_FRAMES = 4000
 MIN_FRAMES = 60
 RUG_MAX = 64
+RUG_MIN = 8
+RUG_BYTES = 60_000
 DIGITS = 6
 _CURVE_POINTS = 200
 
@@ -46,17 +52,28 @@ def scenario_frames(views: list[RunView]) -> np.ndarray:
     return frame_steps(max(v.steps for v in views), frames)
 
 
-def _rug(view: RunView, member: int, steps: np.ndarray, x_range) -> str | None:
-    if "particles" not in view.record:
+def rug_sizes(views: list[RunView], frames: int) -> list[int]:
+    """Particles shipped per frame for each run (0: no rug)."""
+    want = [min(v.samples, RUG_MAX) if "particles" in v.record else 0 for v in views]
+    members = [v.record["mean"].shape[0] for v in views]
+    total = 2 * frames * sum(w * b for w, b in zip(want, members))
+    if total <= RUG_BYTES:
+        return want
+    scale = RUG_BYTES / total
+    return [min(w, max(RUG_MIN, int(w * scale))) for w in want]
+
+
+def _rug(view: RunView, member: int, steps: np.ndarray, x_range, size: int) -> str | None:
+    if "particles" not in view.record or size == 0:
         return None
     lo, hi = x_range
-    out = np.zeros((len(steps), RUG_MAX, 2), dtype=np.uint8)
+    out = np.zeros((len(steps), size, 2), dtype=np.uint8)
     member_view = RunView(view.record, member)
     for i, t in enumerate(steps):
         parts = member_view.particles(int(min(t, view.steps - 1)))
         if parts is None or parts[0].size == 0:
             continue
-        z, c = parts[0][:RUG_MAX], parts[1][:RUG_MAX]
+        z, c = parts[0][:size], parts[1][:size]
         inside = (z >= lo) & (z <= hi)
         level = rug_level(c) + 1 + np.where(c >= 0, 0, RUG_LEVELS)
         n = int(inside.sum())
@@ -65,7 +82,7 @@ def _rug(view: RunView, member: int, steps: np.ndarray, x_range) -> str | None:
     return base64.b64encode(out.tobytes()).decode("ascii")
 
 
-def _member(view: RunView, member: int, steps: np.ndarray, x_range) -> dict:
+def _member(view: RunView, member: int, steps: np.ndarray, x_range, rug_size: int) -> dict:
     t = np.minimum(steps, view.steps)
     rec = view.record
     ess = rec["ess"][member, np.minimum(t, view.steps - 1)] if "ess" in rec else None
@@ -73,15 +90,13 @@ def _member(view: RunView, member: int, steps: np.ndarray, x_range) -> dict:
         "start": _round([rec["mean"][member, 0], rec["std"][member, 0]]),
         "mean": _round(rec["mean"][member, t]),
         "std": _round(rec["std"][member, t]),
-        "phi0": _round(rec["phi"][member, t, 0]),
-        "phi1": _round(rec["phi"][member, t, 1]),
         "value": _round(rec["divergence"][member, t]),
         "ess": None if ess is None else _round(ess),
-        "rug": _rug(view, member, steps, x_range),
+        "rug": _rug(view, member, steps, x_range, rug_size),
     }
 
 
-def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | None) -> dict:
+def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | None, rug_size: int) -> dict:
     run = view.run
     om, os_, ov = view.optima
     phi_opt = view.param.to_phi(om, os_) if om.size else np.zeros((0, 2))
@@ -98,7 +113,8 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
             _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt])],
         "grid": run.get("start_grid"),
         "featured": featured_member(run),
-        "members": [_member(view, b, steps, x_range) for b in range(view.record["mean"].shape[0])],
+        "rugMax": rug_size,
+        "members": [_member(view, b, steps, x_range, rug_size) for b in range(view.record["mean"].shape[0])],
     }
     if view.fixed_std:
         phi0, values = view.curve
@@ -124,11 +140,11 @@ def scenario_payload(name: str, title: str, views: list[RunView], land_images: d
         "frames": [int(s) for s in steps],
         "x": _round(x_range),
         "target": {"means": t["means"], "stds": t["stds"], "weights": t["weights"]},
-        "rugMax": RUG_MAX,
         "colours": {k: pal[k] for k in ("p_line", "p_fill", "q", "q_star_global", "q_star_local", "weight",
                                        "positive", "negative", "marker", "trail", "trail_edge", "text",
                                        "infinite") if k in pal},
-        "runs": [run_payload(v, steps, x_range, land_images.get(v.name)) for v in views],
+        "runs": [run_payload(v, steps, x_range, land_images.get(v.name), n)
+                 for v, n in zip(views, rug_sizes(views, len(steps)))],
     }
 
 

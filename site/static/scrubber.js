@@ -25,6 +25,14 @@
     "natural": ["η₁ = μ/σ²", "η₂ = −1/(2σ²)"]
   };
 
+  // (mean, std) -> the run's coordinates phi, as in divcore/core/parameterizations.py
+  var PHI = {
+    "mu-sigma": function (m, s) { return [m, s]; },
+    "mu-logsigma": function (m, s) { return [m, Math.log(s)]; },
+    "mu-tau": function (m, s) { return [m, 1 / (s * s)]; },
+    "natural": function (m, s) { return [m / (s * s), -0.5 / (s * s)]; }
+  };
+
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -96,6 +104,15 @@
     this.pos = shades(S.colours.positive);
     this.neg = shades(S.colours.negative);
     this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
+    var phi = PHI[run.parameterization];
+    run.members.forEach(function (m) {
+      m.phi0 = []; m.phi1 = [];
+      for (var f = 0; f < m.mean.length; f++) {
+        var ok = m.mean[f] !== null && m.std[f] !== null && m.std[f] > 0;
+        var xy = ok ? phi(m.mean[f], m.std[f]) : [null, null];
+        m.phi0.push(xy[0]); m.phi1.push(xy[1]);
+      }
+    });
     var root = this.root = el("div", "sc-run");
     root.dataset.run = run.name;
     var head = el("div", "sc-run-head");
@@ -278,7 +295,7 @@
     // the particle rug: colour by the sign of each particle's coefficient, shade by its size
     var rug = this.rugs[this.member];
     if (rug) {
-      var n = this.s.data.rugMax, off = frame * n * 2;
+      var n = this.run.rugMax, off = frame * n * 2;
       c.lineWidth = 1.5;
       for (i = 0; i < n; i++) {
         var level = rug[off + 2 * i + 1];
