@@ -70,7 +70,8 @@
   }
 
   function fmt(v, digits) {
-    return v === null || v === undefined || !isFinite(v) ? "∞" : v.toFixed(digits);
+    if (v === null || v === undefined || !isFinite(v)) return "∞";
+    return Math.abs(v) >= 1e4 ? v.toExponential(digits - 1) : v.toFixed(digits);
   }
 
   /* A canvas that keeps its backing store at the device's pixel density. */
@@ -266,17 +267,22 @@
     });
     c.setLineDash([]);
     if (st.mean === null || st.std === null) return;
-    // the importance weight p/q (or its square), scaled to the panel
+    // the importance weight p/q (or its square), scaled as in the figures: its
+    // largest value where q has mass at 90% of the panel; where q thins out the
+    // weights explode and are clipped at the top
     if (this.run.weightCurve) {
+      var qs = xs.map(function (x) { return normalPdf(x, st.mean, st.std); });
+      var qmax = Math.max.apply(null, qs), wmax = 0;
       var ws = xs.map(function (x, j) {
-        var r = self.ps[j] / normalPdf(x, st.mean, st.std);
-        return self.run.weightCurve === "w2" ? r * r : r;
+        var r = self.ps[j] / qs[j];
+        r = self.run.weightCurve === "w2" ? r * r : r;
+        if (qs[j] > 1e-3 * qmax && isFinite(r)) wmax = Math.max(wmax, r);
+        return r;
       });
-      var wmax = Math.max.apply(null, ws.filter(isFinite));
       if (wmax > 0) {
         c.beginPath();
         for (i = 0; i < xs.length; i++) {
-          var yw = base - (base - 6) * 0.9 * Math.min(ws[i] / wmax, 1);
+          var yw = base - (base - 6) * Math.min(0.9 * ws[i] / wmax, 1.05);
           if (i) c.lineTo(X(xs[i]), yw); else c.moveTo(X(xs[i]), yw);
         }
         c.strokeStyle = C.weight; c.lineWidth = 1.2; c.stroke();
