@@ -29,6 +29,8 @@ bench: $(STAMP)
 	@$(BIN)/python bench/core.py
 	@echo
 	@$(BIN)/python bench/render.py
+	@echo
+	@$(BIN)/python bench/site.py
 
 serve:
 	@test -f build/site/index.html || { echo "no site yet: run 'make site' first"; exit 1; }

@@ -12,14 +12,27 @@ How each is computed:
 | chi2(p ‖ q) | closed form: p^2/q is a sum of C^2 Gaussian exponentials | closed form |
 | chi2(q ‖ p) | ∫ q^2/p by quadrature | 2 E_q[(q/p) grad log q] by quadrature |
 
+| D_a(p ‖ q)  | Amari's alpha-divergence, by quadrature | -(1/a) E_q[(p/q)^a grad log q] by quadrature |
+
 chi2 is Pearson's, chi2(a ‖ b) = ∫ a^2/b - 1. Where it is infinite is decided
 from the variances alone: ∫ p^2/q diverges iff std^2 <= s_max^2 / 2 and
 ∫ q^2/p diverges iff std^2 >= 2 s_max^2 (s_max the widest component of p).
 There the value is `inf` and the gradient `nan`.
+
+The alpha-divergence (Amari; Minka 2005) is
+D_a(p ‖ q) = 1/(a(1-a)) ∫ [a p + (1-a) q - p^a q^(1-a)] dx, which for normalised
+p and q is (1 - ∫ p^a q^(1-a)) / (a(1-a)). a -> 1 gives KL(p ‖ q), a -> 0 gives
+KL(q ‖ p), a = 2 and a = -1 give half of chi2(p ‖ q) and chi2(q ‖ p). It is
+computed without cancellation for every a, the limits included: with
+r = log p - log q, 1 - ∫ p^a q^(1-a) = -E_q[expm1(a r)] for a <= 1/2 and
+-E_p[expm1(-(1-a) r)] above, and expm1(a t)/a is exactly t at a = 0. It is
+finite iff a/s_max^2 + (1-a)/std^2 > 0 (always for 0 <= a <= 1). D_a(q ‖ p) is
+D_(1-a)(p ‖ q).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,7 +42,7 @@ from . import quadrature
 from .family import logpdf as q_logpdf
 from .target import LOG_SQRT_2PI, Mixture
 
-DIVERGENCES = ("kl", "chi2")
+DIVERGENCES = ("kl", "chi2", "alpha")
 DIRECTIONS = ("forward", "reverse")
 _Q_RANGE = 12.0
 _CHUNK = 1024  # states per quadrature batch in Divergence.value
@@ -214,6 +227,84 @@ def chi2_reverse_grad(p: Mixture, mean, std):
     return np.where(ok[..., None], g, np.nan)
 
 
+# ---------------------------------------------------------------- alpha-divergence D_a(p || q)
+
+
+def _alpha_exponent(p: Mixture, std, a: float):
+    """Precision of (w N)^a q^(1-a) for p's widest component N: the integrand's tails."""
+    s = p.stds[_widest(p)]
+    return a / s**2 + (1.0 - a) / np.asarray(std, float) ** 2
+
+
+def alpha_finite(p: Mixture, std, a: float):
+    """∫ p^a q^(1-a) < inf iff the tail exponent is positive (for a outside [0, 1]
+    p's widest component owns the tails: p^a ~ (w N)^a there)."""
+    return _alpha_exponent(p, std, a) > 0
+
+
+def _expm1_over(a: float, t):
+    """expm1(a t) / a, exactly t at a = 0."""
+    return t if a == 0.0 else np.expm1(a * t) / a
+
+
+def _alpha_parts(p: Mixture, mean, std, a: float):
+    """Quadrature nodes over q's bulk, every component of p and the envelope of
+    the integrand's tails, with log q, log p and q's score there."""
+    ok = alpha_finite(p, std, a)
+    std = np.where(ok, std, p.max_std)  # a placeholder where infinite; masked by callers
+    j = _widest(p)
+    m, s = p.means[j], p.stds[j]
+    prec = _alpha_exponent(p, std, a)
+    centre = (a * m / s**2 + (1.0 - a) * mean / std**2) / prec
+    width = 1.0 / np.sqrt(prec)
+    centres = np.stack([mean, centre], axis=-1)
+    scales = np.stack([std, width], axis=-1)
+    p_lo, p_hi = float((p.means - 8 * p.stds).min()), float((p.means + 8 * p.stds).max())
+    lo = np.minimum(np.minimum(mean - _Q_RANGE * std, centre - _Q_RANGE * width), p_lo)
+    hi = np.maximum(np.maximum(mean + _Q_RANGE * std, centre + _Q_RANGE * width), p_hi)
+    x, w = quadrature.rule(p, centres, scales, lo, hi)
+    logq = q_logpdf(x, mean[..., None], std[..., None])
+    return ok, x, w, logq, p.logpdf(x), std
+
+
+def alpha_value(p: Mixture, mean, std, a: float):
+    mean, std = _arrays(mean, std)
+    ok, _, w, logq, logp, _ = _alpha_parts(p, mean, std, a)
+    r = logp - logq
+    with np.errstate(over="ignore", invalid="ignore"):
+        if a <= 0.5:
+            # -E_q[expm1(a r)] / (a (1 - a)); where a r is large the product is formed in logs
+            term = np.where(a * r < 1.0, np.exp(logq) * -_expm1_over(a, r),
+                            (np.exp(logq) - np.exp(logq + a * r)) / (a if a != 0.0 else 1.0))
+            value = (w * term).sum(-1) / (1.0 - a)
+        else:
+            b = 1.0 - a
+            term = np.where(-b * r < 1.0, np.exp(logp) * -_expm1_over(b, -r),
+                            (np.exp(logp) - np.exp(logp - b * r)) / (b if b != 0.0 else 1.0))
+            value = (w * term).sum(-1) / a
+    return np.where(ok, value, np.inf)
+
+
+def alpha_grad(p: Mixture, mean, std, a: float):
+    """-(1/a) ∫ p^a q^(1-a) grad log q dx, written for a near 0 as
+    -E_q[expm1(a r)/a grad log q] (E_q[grad log q] = 0), which tends to the
+    reverse-KL gradient -E_q[r grad log q]."""
+    mean, std = _arrays(mean, std)
+    ok, x, w, logq, logp, sd = _alpha_parts(p, mean, std, a)
+    eps = (x - mean[..., None]) / sd[..., None]
+    score = (eps / sd[..., None], eps * eps - 1.0)  # d log q / d(mean, log std)
+    r = logp - logq
+    with np.errstate(over="ignore", invalid="ignore"):
+        if a <= 0.5:
+            c = np.where(a * r < 1.0, np.exp(logq) * _expm1_over(a, r),
+                         (np.exp(logq + a * r) - np.exp(logq)) / (a if a != 0.0 else 1.0))
+            c = -w * c
+        else:
+            c = -w * np.exp(a * logp + (1.0 - a) * logq) / a
+        g = np.stack([(c * score[0]).sum(-1), (c * score[1]).sum(-1)], axis=-1)
+    return np.where(ok[..., None], g, np.nan)
+
+
 # ---------------------------------------------------------------- the registry
 
 
@@ -226,6 +317,7 @@ class Divergence:
     value_fn: object
     grad_fn: object
     finite_fn: object | None = None
+    alpha: float | None = None  # the alpha-divergence's a, as the run gives it
 
     def value(self, p: Mixture, mean, std):
         """The divergence at every (mean, std), evaluated a chunk at a time so the
@@ -260,7 +352,27 @@ REGISTRY = {
 }
 
 
-def get(divergence: str, direction: str) -> Divergence:
+def alpha(a: float, direction: str = "forward") -> Divergence:
+    """D_a(p ‖ q) forward; D_a(q ‖ p) = D_(1-a)(p ‖ q) reverse."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}")
+    a = float(a)
+    if not np.isfinite(a):
+        raise ValueError(f"alpha must be finite, got {a}")
+    b = a if direction == "forward" else 1.0 - a
+    return Divergence(
+        "alpha", direction,
+        functools.partial(alpha_value, a=b), functools.partial(alpha_grad, a=b),
+        functools.partial(alpha_finite, a=b), alpha=a,
+    )
+
+
+def get(divergence: str, direction: str, alpha: float | None = None) -> Divergence:
+    """`alpha` is needed, and only used, for divergence "alpha"."""
+    if divergence == "alpha":
+        if alpha is None:
+            raise ValueError("the alpha-divergence needs alpha")
+        return globals()["alpha"](alpha, direction)
     try:
         return REGISTRY[divergence, direction]
     except KeyError:

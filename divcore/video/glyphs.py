@@ -22,7 +22,7 @@ class GlyphLine(VMobject):
         super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0, **kwargs)
         self._style = {"font_size": font_size, "font": font}
         self._glyphs: dict[str, tuple[np.ndarray, float]] = {}
-        self._origin = np.zeros(3)
+        self.origin = np.zeros(3)
         self.text = ""
         zero = Text("00", **self._style)
         self._zero_advance = zero[1].get_left()[0] - zero[0].get_left()[0]
@@ -45,7 +45,7 @@ class GlyphLine(VMobject):
 
     def anchor(self, point: np.ndarray) -> "GlyphLine":
         """Put the left end of the baseline at `point`."""
-        self._origin = np.asarray(point, dtype=float)
+        self.origin = np.asarray(point, dtype=float)
         return self.set_text(self.text)
 
     def set_text(self, text: str) -> "GlyphLine":
@@ -53,7 +53,7 @@ class GlyphLine(VMobject):
         for ch in text:
             points, advance = self._glyph(ch)
             if len(points):
-                parts.append(points + self._origin + RIGHT * x)
+                parts.append(points + self.origin + RIGHT * x)
             x += advance
         self.text = text
         self.set_points(np.concatenate(parts) if parts else np.zeros((0, 3)))

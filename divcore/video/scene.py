@@ -78,7 +78,7 @@ class RunPanels:
         # eight tick layers: the four shades of the positive colour, then of the negative one
         self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
                             for c in shades(pal["positive"]) + shades(pal["negative"])))
-        self.readout = Readout(view, self.font_size)
+        self.readout = Readout(view, self.font_size, max_width=dist_w)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
         L = view.landscape
@@ -185,18 +185,22 @@ class Readout(GlyphLine):
     """'KL(q‖p) = 0.6907   ESS 11.6 / 16   step 120 / 600', re-laid out every frame
     from cached glyphs (see `glyphs`)."""
 
-    def __init__(self, view: RunView, font_size: float):
+    def __init__(self, view: RunView, font_size: float, max_width: float):
         super().__init__(font_size, palette()["text"], FONT)
+        self.max_width = max_width
         self.label = _plain(view.run)
         self.samples = view.samples if "ess" in view.record else None
         self.steps = view.steps
 
     def show(self, value: float, ess: float | None, step: int) -> None:
-        fields = [f"{self.label} = {value:.4f}" if np.isfinite(value) else f"{self.label} = ∞"]
+        shown = "∞" if not np.isfinite(value) else f"{value:.3e}" if abs(value) >= 1e4 else f"{value:.4f}"
+        fields = [f"{self.label} = {shown}"]
         if self.samples is not None and ess is not None:
             fields.append(f"ESS {ess:.1f} / {self.samples}")
         fields.append(f"step {step} / {self.steps}")
         self.set_text("    ".join(fields))
+        if self.width > self.max_width:  # small cells: shrink the line rather than overrun the landscape
+            self.scale(self.max_width / self.width, about_point=self.origin)
 
 
 def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
@@ -234,8 +238,14 @@ class DivfitScene(Scene):
 
     def title_card(self, views):
         title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
-        formulas = VGroup(*(MarkupText(f"{v.name}: {formula(v.run)}", font_size=30, color=palette()["text"], font=FONT)
-                            for v in views))
+        # one line per divergence, naming the runs that minimise it
+        groups: dict[str, list[str]] = {}
+        for v in views:
+            groups.setdefault(formula(v.run), []).append(v.name)
+        formulas = VGroup(*(MarkupText(f"{f}: {', '.join(names)}", font_size=30, color=palette()["text"], font=FONT)
+                            for f, names in groups.items()))
+        if formulas.width > 13.0:
+            formulas.scale_to_fit_width(13.0)
         formulas.arrange(DOWN, buff=0.25).next_to(title, DOWN, buff=0.6)
         card = VGroup(title, formulas).move_to([0, 0, 0])
         self.play(FadeIn(card), run_time=0.6)
