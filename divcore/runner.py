@@ -67,7 +67,7 @@ def _members(cfg: RunConfig):
 
 
 def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
-    div = divergences.get(cfg.divergence, cfg.direction)
+    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
     if cfg.family == "gaussian":
         return optima.find(p, div)
     # fixed std: the family differs per start std; report each one's minima in turn
@@ -99,7 +99,7 @@ def simulate(p: Mixture, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]
 
 def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) -> dict[str, np.ndarray]:
     param = parameterizations.get(cfg.parameterization)
-    div = divergences.get(cfg.divergence, cfg.direction)
+    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
     free = family.free_mask(cfg.family)
     opt = optimizers.build(
         cfg.optimizer, param=param, free=free, natural=cfg.natural_gradient,
@@ -108,6 +108,8 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
     mc = cfg.estimator != "exact"
     estimate = estimators.get(cfg.divergence, cfg.direction, cfg.estimator) if mc else None
     extra = {"baseline": cfg.baseline} if cfg.estimator == "reinforce" else {}
+    if cfg.divergence == "alpha":  # the estimators work with D_a(p ‖ q); D_a(q ‖ p) = D_(1-a)(p ‖ q)
+        extra = {"alpha": cfg.alpha if cfg.direction == "forward" else 1.0 - cfg.alpha}
     needs_u = estimate in estimators.NEEDS_UNIFORMS
 
     B, S, K = mean0.size, cfg.steps, cfg.samples
@@ -208,7 +210,7 @@ def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     """The full record of one run: trajectories and the optima they are drawn against."""
     p = mixture(target)
     out = simulate(p, cfg, progress)
-    out["divergence"] = divergences.get(cfg.divergence, cfg.direction).value(p, out["mean"], out["std"])
+    out["divergence"] = divergences.get(cfg.divergence, cfg.direction, cfg.alpha).value(p, out["mean"], out["std"])
     o = run_optima(p, cfg)
     out.update(optima_mean=o.mean, optima_std=o.std, optima_value=o.value)
     return out

@@ -138,3 +138,19 @@ def test_estimate_fields_have_batch_shapes():
     assert est.grad.shape == (3, 2) and est.terms.shape == (3, 5, 2)
     assert est.particles.shape == est.coef.shape == (3, 5) and est.ess.shape == (3,)
     np.testing.assert_allclose(est.terms.mean(1), est.grad)
+
+
+@pytest.mark.parametrize("direction,alpha", [("forward", -0.5), ("forward", 0.0), ("forward", 0.5),
+                                             ("forward", 1.0), ("reverse", 0.3), ("reverse", 1.5)])
+def test_alpha_importance_sampling_is_unbiased(direction, alpha):
+    g = fixed_q_estimates("alpha", direction, "is", alpha=alpha)["grad"][0]
+    se = g.std(axis=0, ddof=1) / np.sqrt(len(g))
+    truth = D.get("alpha", direction, alpha).grad(P, MEAN, STD)
+    assert np.all(np.abs(g.mean(axis=0) - truth) < Z * se), (g.mean(0), truth, se)
+
+
+def test_alpha_particle_weights_reproduce_the_gradient():
+    rec = fixed_q_estimates("alpha", "forward", "is", steps=50, alpha=0.5)
+    s = _scores(rec["particles"][0], MEAN, STD)
+    rebuilt = -(rec["particle_weights"][0][..., None] * s).sum(axis=1)
+    np.testing.assert_allclose(rebuilt, rec["grad"][0], rtol=1e-10, atol=1e-12)

@@ -138,9 +138,23 @@ def test_run_dict_is_json_ready():
     d = s.run_dict(s.runs[1])
     assert set(d) == {"scenario", "target", "run"}
     assert d["target"] == {"means": [-3.0, 2.0], "stds": [0.9, 0.7], "weights": [0.5, 0.5]}
-    assert set(d["run"]) == {f for f in RunConfig.__dataclass_fields__}
+    # alpha only for the alpha-divergence, so other runs' configurations are unchanged by it
+    assert set(d["run"]) == {f for f in RunConfig.__dataclass_fields__} - {"alpha"}
     assert d["run"]["start_grid"] == [[-1.0, 1.0], [0.5, 1.0, 2.0]]
     assert json.loads(json.dumps(d, sort_keys=True)) == d
+
+
+def test_alpha_is_required_by_and_only_allowed_for_the_alpha_divergence():
+    run = '[[runs]]\nname = "a"\ndivergence = "alpha"\ndirection = "reverse"\n'
+    with pytest.raises(ScenarioError, match=r'alpha: missing required key for divergence "alpha"'):
+        parse_scenario(make(runs=run))
+    s = parse_scenario(make(runs=run + "alpha = 0.5\n"))
+    assert s.runs[0].alpha == 0.5 and s.run_dict(s.runs[0])["run"]["alpha"] == 0.5
+    assert s.runs[0].estimator == "exact"
+    with pytest.raises(ScenarioError, match=r'alpha applies only to divergence "alpha", not "kl"'):
+        parse_scenario(make("alpha = 0.5\n"))
+    with pytest.raises(ScenarioError, match=r"alpha must be <= 20"):
+        parse_scenario(make(runs=run + "alpha = 25.0\n"))
 
 
 def test_samples_zero_is_fine_for_exact():
@@ -403,6 +417,8 @@ def run_st(draw, name):
     run.update(divergence=div, direction=direction, estimator=draw(st.sampled_from(F.ESTIMATORS[(div, direction)])))
     if run["estimator"] == "reinforce":
         run["baseline"] = draw(st.sampled_from(F.BASELINES))
+    if div == "alpha":
+        run["alpha"] = draw(st.floats(-F.ALPHA_LIMIT, F.ALPHA_LIMIT, allow_nan=False))
     run.update(draw(settings_st()))
     return run
 
@@ -431,6 +447,7 @@ def expected_run(run: dict, fit: dict) -> dict:
     if out["estimator"] == "exact":
         out["samples"], out["record_particles"] = 0, False
     out["baseline"] = run.get("baseline", "none")
+    out["alpha"] = run.get("alpha")
     source = run if ("start" in run or "starts" in run) else fit
     if "starts" in source:
         grid = source["starts"]

@@ -337,6 +337,19 @@ class Divergence:
     def grad(self, p: Mixture, mean, std):
         return self.grad_fn(p, mean, std)
 
+    def finite_std_range(self, p: Mixture) -> tuple[float, float]:
+        """The open interval of q's std where the divergence is finite."""
+        s = float(p.stds[_widest(p)])
+        if self.divergence == "chi2":
+            return (s / np.sqrt(2.0), np.inf) if self.direction == "forward" else (0.0, np.sqrt(2.0) * s)
+        if self.divergence == "alpha":
+            a = self.alpha if self.direction == "forward" else 1.0 - self.alpha
+            if a > 1.0:
+                return np.sqrt((a - 1.0) / a) * s, np.inf
+            if a < 0.0:
+                return 0.0, np.sqrt((a - 1.0) / a) * s
+        return 0.0, np.inf
+
     def finite(self, p: Mixture, std):
         """Where the divergence is finite (decided from the variances alone)."""
         if self.finite_fn is None:

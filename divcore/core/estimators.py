@@ -172,12 +172,33 @@ def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
         return _finish(_score_parts(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
 
 
+def alpha_is(p: Mixture, mean, std, eps, alpha: float) -> Estimate:
+    """Importance sampling from q for the alpha-divergence gradient D_a(p ‖ q).
+
+    Identity: grad D_a = -(1/a) E_q[(p/q)^a grad log q]
+                       = -E_q[(expm1(a r) / a) grad log q],  r = log p - log q,
+    since E_q[grad log q] = 0. The second form stays finite as a -> 0, where it
+    is the reverse-KL score-function identity, and at a = 1 it is plain
+    (not self-normalised) importance sampling of the forward-KL gradient.
+    Estimate: -(1/K) sum_i expm1(a r_i)/a grad log q(z_i), z_i ~ q. Unbiased.
+    `alpha` is the a of D_a(p ‖ q) (the caller maps a reverse run to 1 - a).
+    """
+    z, logq = _q_draw(mean, std, eps)
+    logw = p.logpdf(z) - logq
+    K = eps.shape[1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        k = logw if alpha == 0.0 else np.expm1(alpha * logw) / alpha
+        return _finish(_score_parts(-k, eps, std), z, k / K, logw)
+
+
 # (divergence, direction) -> {estimator name: function}; "exact" is handled by the caller
 MONTE_CARLO = {
     ("kl", "forward"): {"is": kl_forward_is, "data": kl_forward_data},
     ("kl", "reverse"): {"reinforce": kl_reverse_reinforce, "reparam": kl_reverse_reparam},
     ("chi2", "forward"): {"is": chi2_forward_is},
     ("chi2", "reverse"): {"score": chi2_reverse_score},
+    ("alpha", "forward"): {"is": alpha_is},
+    ("alpha", "reverse"): {"is": alpha_is},
 }
 
 NEEDS_UNIFORMS = {kl_forward_data}

@@ -37,10 +37,11 @@ def _log_std_bounds(p: Mixture, div: Divergence):
     span = p.means.max() - p.means.min() + p.stds.max()
     lo, hi = np.log(1e-3 * p.stds.min()), np.log(1e3 * span)
     margin = 1e-9
-    if (div.divergence, div.direction) == ("chi2", "forward"):
-        lo = max(lo, np.log(p.max_std / np.sqrt(2.0)) + margin)
-    if (div.divergence, div.direction) == ("chi2", "reverse"):
-        hi = min(hi, np.log(np.sqrt(2.0) * p.max_std) - margin)
+    finite_lo, finite_hi = div.finite_std_range(p)
+    if finite_lo > 0:
+        lo = max(lo, np.log(finite_lo) + margin)
+    if np.isfinite(finite_hi):
+        hi = min(hi, np.log(finite_hi) - margin)
     return lo, hi
 
 

@@ -46,14 +46,17 @@ MAX_PARTICLES = 100_000_000  # batch * steps * samples, when particles are recor
 
 NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"
 
-DIVERGENCES = ("kl", "chi2")
+DIVERGENCES = ("kl", "chi2", "alpha")
 DIRECTIONS = ("forward", "reverse")
 ESTIMATORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("kl", "forward"): ("exact", "is", "data"),
     ("kl", "reverse"): ("exact", "reinforce", "reparam"),
     ("chi2", "forward"): ("exact", "is"),
     ("chi2", "reverse"): ("exact", "score"),
+    ("alpha", "forward"): ("exact", "is"),
+    ("alpha", "reverse"): ("exact", "is"),
 }
+ALPHA_LIMIT = 20.0
 ALL_ESTIMATORS = tuple(dict.fromkeys(e for es in ESTIMATORS.values() for e in es))
 EXACT = "exact"
 MONTE_CARLO = tuple(e for e in ALL_ESTIMATORS if e != EXACT)
@@ -211,12 +214,16 @@ NAME = Field(
 
 RUN_FIELDS: tuple[Field, ...] = (
     NAME,
-    _enum("divergence", "kl, or chi2 (Pearson). Required in the run or in [fit].", DIVERGENCES),
+    _enum("divergence", "kl, chi2 (Pearson) or alpha (Amari's alpha-divergence; set alpha). "
+          "Required in the run or in [fit].", DIVERGENCES),
+    Field("alpha", "number", "For divergence alpha only, required there: D_alpha(p || q) = "
+          "(1 - ∫ p^alpha q^(1-alpha)) / (alpha (1 - alpha)); 1 is KL(p || q), 0 is KL(q || p), "
+          "2 and -1 are half of chi2(p || q) and chi2(q || p).", minimum=-ALPHA_LIMIT, maximum=ALPHA_LIMIT),
     _enum("direction", "forward: D(p || q); reverse: D(q || p). Required in the run or in [fit].", DIRECTIONS),
     _enum(
         "estimator",
         "Gradient estimator; kl/forward: exact, is, data; kl/reverse: exact, reinforce, "
-        "reparam; chi2/forward: exact, is; chi2/reverse: exact, score.",
+        "reparam; chi2/forward: exact, is; chi2/reverse: exact, score; alpha: exact, is.",
         ALL_ESTIMATORS,
         EXACT,
     ),

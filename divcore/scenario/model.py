@@ -68,6 +68,7 @@ class RunConfig:
     seed: int
     repeat: int
     record_particles: bool  # False for exact runs
+    alpha: float | None = None  # divergence "alpha" only
 
     @property
     def batch_size(self) -> int:
@@ -78,7 +79,9 @@ class RunConfig:
         return self.estimator != "exact"
 
     def to_dict(self) -> dict:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        # alpha only where it applies, so other runs' configurations (and keys) stay as they were
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
+                if not (f.name == "alpha" and self.alpha is None)}
 
 
 @dataclass(frozen=True)

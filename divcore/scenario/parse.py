@@ -333,6 +333,13 @@ class _Reader:
                     f"set {key} in the run or in [fit]: {allowed(F.RUN.child(key))}",
                 )
         div, direction, est = (setting(k) for k in ("divergence", "direction", "estimator"))
+        alpha = setting("alpha")
+        if div.value == "alpha" and alpha.value is F.MISSING:
+            self.fail(f"{where}.alpha", "missing required key for divergence \"alpha\"",
+                      f"set alpha in the run or in [fit]: a number from {-F.ALPHA_LIMIT:g} to {F.ALPHA_LIMIT:g}")
+        if div.value != "alpha" and alpha.path == f"{where}.alpha":
+            self.fail(alpha.path, f"alpha applies only to divergence \"alpha\", not {_show(div.value)}",
+                      'divergence = "alpha", or remove alpha')
         valid = F.ESTIMATORS[(div.value, direction.value)]
         def inherited(s: _Setting) -> str:  # errors found at a [fit] key name the run
             return f' (run "{name}")' if s.path and s.path.startswith("fit.") else ""
@@ -385,6 +392,7 @@ class _Reader:
             seed=values["seed"],
             repeat=values["repeat"],
             record_particles=values["record_particles"] and monte_carlo,
+            alpha=float(alpha.value) if div.value == "alpha" else None,
         )
         self.size_guard(config, where)
         return config
