@@ -127,13 +127,33 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
     trajectory.save(path, record, config)
 
 
-def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path) -> None:
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path | None = None) -> None:
     from .render import figures
     from .render.view import RunView
 
     views = [RunView.load(p) for p in paths]
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
+    if sweep is not None:
+        title = f"{scn.title}: the optima of D_α(p‖q) against α"
+        figures.save(figures.alpha_sweep(title, trajectory.load(sweep), runner.mixture(scn.target)), out_dir / "alpha-sweep")
+
+
+def has_alpha(scn: Scenario) -> bool:
+    return any(r.divergence == "alpha" for r in scn.runs)
+
+
+def sweep_path(data_dir: Path, scn: Scenario) -> Path:
+    """Where a scenario with alpha-divergence runs keeps the optima over a grid of
+    alpha (a folder of its own: no run name can collide with it)."""
+    return Path(data_dir) / scn.name / "sweeps" / "alpha.npz"
+
+
+def _make_sweep(scn: Scenario, path: Path) -> None:
+    from .core import sweep
+
+    trajectory.save(path, sweep.alpha_optima(runner.mixture(scn.target)),
+                    {"scenario": scn.name, "target": scn.target.to_dict(), "sweep": "alpha"})
 
 
 def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
@@ -164,10 +184,10 @@ def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
 
 
-def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path) -> None:
+def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, sweep: Path | None) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir)
+    assets.make(name, title, paths, out_dir, sweep)
 
 
 def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
@@ -221,6 +241,14 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 [path], _make_record, (scn, run, path),
                 weight=run.batch_size * run.steps * max(run.samples, 8),
             ))
+        sweep = sweep_path(P.data_dir, scn) if has_alpha(scn) else None
+        sweep_key = ""
+        if sweep is not None:
+            sweep_key = _hash(data_code, "alpha-sweep", json.dumps(scn.target.to_dict(), sort_keys=True))
+            P.stages["data"].append(Job(
+                "data", f"{scn.name}/alpha-sweep", sweep_key, P.cache_dir / "data" / scn.name / "alpha-sweep.key",
+                [sweep], _make_sweep, (scn, sweep), weight=1e9,
+            ))
         runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
         out = P.media_dir / scn.name
         if "video" in stages:
@@ -231,11 +259,12 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 weight=10 * len(scn.runs),
             ))
         if "figures" in stages:
-            key = _hash(media_code, runs_key, "figures", scn.title, json.dumps(scn.media.snapshots))
+            key = _hash(media_code, runs_key, sweep_key, "figures", scn.title, json.dumps(scn.media.snapshots))
+            bases = ("summary", "snapshots") + (("alpha-sweep",) if sweep is not None else ())
             P.stages["figures"].append(Job(
                 "figures", scn.name, key, P.cache_dir / "media" / scn.name / "figures.key",
-                [out / f"{base}.{ext}" for base in ("summary", "snapshots") for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, paths, out), weight=len(scn.runs),
+                [out / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
+                _make_figures, (scn, paths, out, sweep), weight=len(scn.runs),
             ))
         if "gif" in stages:
             key = _hash(media_code, runs_key, "gif", scn.title)
@@ -247,11 +276,11 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         if "assets" in stages:
             from .site import assets
 
-            key = _hash(assets_code, runs_key, "assets", scn.title)
+            key = _hash(assets_code, runs_key, sweep_key, "assets", scn.title)
             P.stages["assets"].append(Job(
                 "assets", scn.name, key, P.cache_dir / "media" / scn.name / "assets.key",
-                assets.outputs(out / "site", [r.name for r in scn.runs]),
-                _make_assets, (scn.name, scn.title, paths, out / "site"), weight=len(scn.runs),
+                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None),
+                _make_assets, (scn.name, scn.title, paths, out / "site", sweep), weight=len(scn.runs),
             ))
         if "site" in stages:
             from .site.pages import ScenarioMedia

@@ -96,3 +96,28 @@ def test_gradient_matches_finite_differences(a):
         (div.value(p, m, s * np.exp(h)) - div.value(p, m, s * np.exp(-h))) / (2 * h),
     ], axis=-1)
     np.testing.assert_allclose(div.grad(p, m, s), fd, rtol=1e-5, atol=1e-7 * (1 + np.abs(fd).max()))
+
+
+def test_the_sweep_covers_at_alpha_one_seeks_at_zero_and_jumps_between():
+    from divcore.core import sweep
+
+    p = Mixture.create([-3.0, 2.0], [0.9, 0.7], [0.5, 0.5])
+    s = sweep.alpha_optima(p, [-0.5, 0.0, 0.1, 0.25, 0.5, 1.0, 2.0])
+    one = list(s["alpha"]).index(1.0)
+    assert s["count"][one] == 1  # forward KL is convex in the natural parameters
+    assert s["mean"][one, 0] == pytest.approx(p.mean(), abs=1e-6)
+    assert s["std"][one, 0] == pytest.approx(np.sqrt(p.variance()), rel=1e-6)
+    zero = list(s["alpha"]).index(0.0)
+    assert min(abs(s["mean"][zero, 0] - m) for m in p.means) < 0.05  # reverse KL sits on a mode
+    assert s["count"][zero] >= 2
+    # the global optimum leaves the modes between 0.1 and 0.25, for this target
+    (j,) = sweep.jumps(s)
+    assert 0.1 < j < 0.25
+    # each minimum is a minimum of the divergence it belongs to
+    for i, a in enumerate(s["alpha"]):
+        div = D.alpha(a)
+        for k in range(s["count"][i]):
+            m, sd = s["mean"][i, k], s["std"][i, k]
+            assert div.value(p, m, sd) == pytest.approx(s["value"][i, k], rel=1e-9)
+            for dm, dl in ((1e-3, 0), (-1e-3, 0), (0, 1e-3), (0, -1e-3)):
+                assert div.value(p, m + dm * sd, sd * np.exp(dl)) >= s["value"][i, k] - 1e-12

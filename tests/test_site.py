@@ -449,3 +449,12 @@ def test_rug_sizes_ship_k_up_to_the_cap_and_fit_the_budget(built):
     assert sum(2 * frames * n for n in sizes) <= payload.RUG_BYTES + 2 * frames * payload.RUG_MIN * len(views)
     for v, n in zip(views, sizes):
         assert 1 <= n <= min(v.samples, payload.RUG_MAX)
+
+
+def test_an_alpha_scenario_page_has_the_sweep_figure_and_data(built):
+    page = (built.site_dir / "scenarios/alpha-family.html").read_text()
+    assert "alpha-sweep-preview.webp" in page and "alpha-sweep.csv" in page and "alpha-sweep.pdf" in page
+    rows = (built.site_dir / "media/alpha-family/alpha-sweep.csv").read_text().splitlines()
+    assert rows[0] == "alpha,rank,mean,std,divergence"
+    at_one = [r.split(",") for r in rows[1:] if r.startswith("1,0,")]
+    assert len(at_one) == 1 and float(at_one[0][2]) == pytest.approx(-0.5, abs=1e-6)  # p's mean

@@ -67,6 +67,64 @@ def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOT
     return fig
 
 
+def alpha_sweep(title: str, sweep: dict, target, shown=(-1.0, 0.0, 0.25, 0.5, 1.0, 2.0)):
+    """Minka's picture: left, p with the globally optimal Gaussian for a few
+    alpha; right, the optimal mean and std against alpha, global optima as a
+    line of dots and local ones as rings, with the alpha where the global
+    optimum changes basin marked."""
+    import numpy as np
+
+    from ..core.sweep import jumps
+    from ..style import palette
+    from .view import gaussian_pdf
+
+    pal = palette()
+    a, mean, std = sweep["alpha"], sweep["mean"], sweep["std"]
+    with plt.style.context(MPLSTYLE_FILE):
+        fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+        grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1.0])
+        ax = fig.add_subplot(grid[:, 0])
+        lo = float((target.means - 4 * target.stds).min())
+        hi = float((target.means + 4 * target.stds).max())
+        span = hi - lo
+        x = np.linspace(lo - 0.3 * span, hi + 0.3 * span, 600)
+        ax.fill_between(x, np.exp(target.logpdf(x)), color=pal["p_fill"], lw=0)
+        ax.plot(x, np.exp(target.logpdf(x)), color=pal["p_line"], lw=1.2, label="$p$")
+        cmap = matplotlib.colormaps[pal["landscape_cmap"]]
+        for k, value in enumerate(shown):
+            i = int(np.argmin(np.abs(a - value)))
+            if np.isnan(mean[i, 0]):
+                continue
+            colour = cmap(0.05 + 0.85 * k / max(len(shown) - 1, 1))
+            ax.plot(x, gaussian_pdf(x, mean[i, 0], std[i, 0]), color=colour, lw=1.8, label=rf"$\alpha = {a[i]:g}$")
+        ax.set_xlabel("$x$")
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.legend(fontsize=8, loc="upper left")
+        ax.set_title(r"the optimal Gaussian $q^*$ for several $\alpha$", fontsize=9)
+        for row, (values, name) in enumerate(((mean, r"optimal mean $\mu^*$"), (std, r"optimal std $\sigma^*$"))):
+            axr = fig.add_subplot(grid[row, 1])
+            local = values[:, 1:]
+            axr.plot(np.repeat(a[:, None], local.shape[1], axis=1)[np.isfinite(local)], local[np.isfinite(local)],
+                     "o", ms=4, mfc="none", mec=pal["p_line"], mew=0.8, label="local minima")
+            # the line breaks where the global minimum changes basin
+            cut = np.nonzero(np.abs(np.diff(mean[:, 0])) > 0.1 * np.nanmax(std[:, 0]))[0] + 1
+            axr.plot(np.insert(a, cut, np.nan), np.insert(values[:, 0], cut, np.nan), "o-", ms=3, color=pal["q"],
+                     lw=1.0, label="global minimum")
+            for j in jumps(sweep):
+                axr.axvline(j, color=pal["text"], lw=0.8, ls="--")
+            axr.set_ylabel(name, fontsize=9)
+            if row == 1:
+                axr.set_xlabel(r"$\alpha$  ($0$: KL$(q\|p)$, $1$: KL$(p\|q)$)")
+            else:
+                axr.legend(fontsize=8, loc="best")
+                for j in jumps(sweep):
+                    axr.annotate(rf"$\alpha \approx {j:.3g}$", (j, 1.0), xycoords=("data", "axes fraction"),
+                                 xytext=(3, -12), textcoords="offset points", fontsize=8)
+        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
 def save(fig, base: Path) -> list[Path]:
     """Write base.pdf, base.svg, base.png, each through a temporary file."""
     base = Path(base)

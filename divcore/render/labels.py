@@ -23,9 +23,30 @@ _ESTIMATORS = {
 _BASELINES = {"plus-one": "+1 term", "leave-one-out": "leave-one-out baseline"}
 
 
+def alpha_text(run: dict) -> str:
+    return f"{run['alpha']:g}"
+
+
+def divergence_tex(run: dict) -> str:
+    """e.g. \\mathrm{KL}(q_\\phi\\,\\|\\,p), or D_{0.5}(p\\,\\|\\,q_\\phi) for an alpha-divergence"""
+    name = f"D_{{{alpha_text(run)}}}" if run["divergence"] == "alpha" else _NAMES[run["divergence"]]
+    return f"{name}({_ARGS[run['direction']]})"
+
+
 def divergence(run: dict) -> str:
-    """e.g. $\\mathrm{KL}(q_\\phi\\,\\|\\,p)$"""
-    return f"${_NAMES[run['divergence']]}({_ARGS[run['direction']]})$"
+    """The divergence as mathtext, e.g. $\\mathrm{KL}(q_\\phi\\,\\|\\,p)$."""
+    return f"${divergence_tex(run)}$"
+
+
+_SUBSCRIPT = str.maketrans("0123456789-.", "₀₁₂₃₄₅₆₇₈₉₋.")
+
+
+def divergence_plain(run: dict) -> str:
+    """Plain Unicode for readouts, e.g. KL(q‖p), χ²(p‖q), D₀.₅(p‖q)."""
+    name = {"kl": "KL", "chi2": "χ²"}.get(run["divergence"])
+    if run["divergence"] == "alpha":
+        name = "D" + alpha_text(run).translate(_SUBSCRIPT)
+    return name + {"forward": "(p‖q)", "reverse": "(q‖p)"}[run["direction"]]
 
 
 def estimator(run: dict) -> str:

@@ -97,7 +97,8 @@ class DistributionPanel:
         (self.q_line,) = ax.plot(self.x, view.q_pdf(self.x, 0), color=pal["q"], lw=2.0, label=r"$q_\phi$")
         self.w_line = None
         if view.weight_curve(self.x, 0) is not None:
-            w_label = r"$w^2 = (p/q_\phi)^2$" if view.run["divergence"] == "chi2" else r"$w = p/q_\phi$"
+            e = view.weight_exponent
+            w_label = r"$w = p/q_\phi$" if e == 1.0 else rf"$w^{{{e:g}}} = (p/q_\phi)^{{{e:g}}}$"
             (self.w_line,) = ax.plot(self.x, self._scaled_w(0), color=pal["weight"], lw=1.2, label=w_label + " (scaled)")
         self.rug = None
         self.rug_y = -0.06 * self.top

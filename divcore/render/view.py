@@ -62,7 +62,7 @@ class RunView:
 
     @cached_property
     def divergence(self) -> divergences.Divergence:
-        return divergences.get(self.run["divergence"], self.run["direction"])
+        return divergences.get(self.run["divergence"], self.run["direction"], self.run.get("alpha"))
 
     @cached_property
     def param(self) -> parameterizations.Parameterization:
@@ -121,13 +121,25 @@ class RunView:
     def p_pdf(self, x):
         return np.exp(self.target.logpdf(x))
 
+    @property
+    def weight_exponent(self) -> float | None:
+        """The power of w = p/q that importance sampling weights samples by: 1 for
+        forward KL, 2 for forward chi-square, a for D_a(p ‖ q); None without IS."""
+        run = self.run
+        if run["estimator"] != "is":
+            return None
+        if run["divergence"] == "alpha":
+            return run["alpha"] if run["direction"] == "forward" else 1.0 - run["alpha"]
+        return 2.0 if run["divergence"] == "chi2" else 1.0
+
     def weight_curve(self, x, t: int):
-        """w = p/q for forward KL importance sampling, w^2 for forward chi-square; else None."""
-        if self.run["estimator"] != "is":
+        """w^e (see weight_exponent) along x at step t, or None."""
+        e = self.weight_exponent
+        if e is None:
             return None
         m, s = self.state(t)
         logw = self.target.logpdf(x) + 0.5 * ((x - m) / s) ** 2 + np.log(s) + LOG_SQRT_2PI
-        return np.exp(logw * (2.0 if self.run["divergence"] == "chi2" else 1.0))
+        return np.exp(logw * e)
 
     def x_range(self) -> tuple[float, float]:
         """A fixed x-range for every frame: all of p, and q's bulk along the

@@ -17,9 +17,21 @@ from . import payload
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
 
 
-def outputs(out_dir: Path, run_names: list[str]) -> list[Path]:
+def outputs(out_dir: Path, run_names: list[str], sweep: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
-    return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names)]
+    extra = [out_dir / "alpha-sweep.csv"] if sweep else []
+    return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names), *extra]
+
+
+def sweep_csv(sweep: dict) -> str:
+    """One row per (alpha, minimum): rank 0 is the global minimum."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("alpha", "rank", "mean", "std", "divergence"))
+    for i, a in enumerate(sweep["alpha"]):
+        for k in range(int(sweep["count"][i])):
+            w.writerow((f"{a:.10g}", k, *(f"{sweep[c][i, k]:.10g}" for c in ("mean", "std", "value"))))
+    return buf.getvalue()
 
 
 def run_csv(view: RunView) -> str:
@@ -45,8 +57,9 @@ def run_csv(view: RunView) -> str:
     return buf.getvalue()
 
 
-def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path) -> None:
+def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, sweep: Path | None = None) -> None:
     from ..render.panels import landscape_rgba
+    from ..trajectory import load
 
     out_dir = Path(out_dir)
     views = [RunView.load(p) for p in record_paths]
@@ -60,5 +73,7 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path) -> 
             atomic_write(out_dir / name, buf.getvalue())
             images[v.name] = name
         atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
+    if sweep is not None:
+        atomic_write(out_dir / "alpha-sweep.csv", sweep_csv(load(sweep)).encode())
     data = payload.scenario_payload(scenario, title, views, images)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())

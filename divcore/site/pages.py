@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..atomic import atomic_write
 from ..errors import BuildError
+from ..render import labels
 from ..scenario import Scenario
 from . import prose
 
@@ -32,8 +33,6 @@ FIGURE_FORMATS = ("pdf", "svg", "png")
 PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
 POSTER_WIDTH, POSTER_BYTES = 960, 30_000
 
-_DIVERGENCE_TEX = {"kl": r"\mathrm{KL}", "chi2": r"\chi^2"}
-_ARGUMENTS_TEX = {"forward": r"(p \,\|\, q_\phi)", "reverse": r"(q_\phi \,\|\, p)"}
 ESTIMATORS = {
     "exact": "exact gradient",
     "is": "self-normalised importance sampling",
@@ -42,10 +41,6 @@ ESTIMATORS = {
     "pathwise": "pathwise",
     "data": "samples from p (maximum likelihood)",
 }
-
-
-def divergence_tex(run: dict) -> str:
-    return _DIVERGENCE_TEX[run["divergence"]] + _ARGUMENTS_TEX[run["direction"]]
 
 
 @dataclass
@@ -114,7 +109,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     name = sm.scenario.name
     rel = f"media/{name}"
     out = site / rel
-    files: dict = {"figures": {}, "records": [], "csv": []}
+    files: dict = {"figures": {}, "records": [], "csv": [], "sweep_csv": None, "video": None}
     for base in ("summary", "snapshots"):
         files["figures"][base] = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
         for ext in FIGURE_FORMATS:
@@ -124,6 +119,17 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     files["figures"]["summary"]["preview"] = f"{rel}/summary-preview.webp"
     with Image.open(sm.media / "summary.png") as im:
         files["figures"]["summary"]["aspect"] = im.height / im.width
+    if (sm.media / "alpha-sweep.png").exists():
+        files["figures"]["alpha-sweep"] = {ext: f"{rel}/alpha-sweep.{ext}" for ext in FIGURE_FORMATS}
+        for ext in FIGURE_FORMATS:
+            _link_or_copy(sm.media / f"alpha-sweep.{ext}", out / f"alpha-sweep.{ext}")
+        atomic_write(out / "alpha-sweep-preview.webp",
+                     _cached_image(sm.media / "alpha-sweep.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
+        files["figures"]["alpha-sweep"]["preview"] = f"{rel}/alpha-sweep-preview.webp"
+        with Image.open(sm.media / "alpha-sweep.png") as im:
+            files["figures"]["alpha-sweep"]["aspect"] = im.height / im.width
+        _link_or_copy(sm.assets / "alpha-sweep.csv", out / "alpha-sweep.csv")
+        files["sweep_csv"] = f"{rel}/alpha-sweep.csv"
     _link_or_copy(sm.media / f"{name}.gif", out / f"{name}.gif")
     files["gif"] = f"{rel}/{name}.gif"
     for rec in sm.records:
@@ -158,8 +164,10 @@ def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
         d = scn.run_dict(run)["run"]
         runs.append({
             "name": run.name,
-            "formula": divergence_tex(d),
-            "estimator": ESTIMATORS.get(d["estimator"], d["estimator"]),
+            "formula": labels.divergence_tex(d),
+            # alpha's estimator weights by (p/q)^a without normalising
+            "estimator": "importance sampling" if (d["divergence"], d["estimator"]) == ("alpha", "is")
+            else ESTIMATORS.get(d["estimator"], d["estimator"]),
             "samples": d["samples"], "steps": d["steps"], "optimizer": d["optimizer"], "lr": d["lr"],
             "parameterization": d["parameterization"], "natural": d["natural_gradient"],
             "grid": d.get("start_grid"),
@@ -176,7 +184,12 @@ def _prose_page(source: Path, contexts: dict[str, dict], env: Environment, root:
     def place(d: prose.Directive) -> str:
         if d.name not in contexts:
             raise BuildError(f"{source.name}: '::: {d.kind} {d.name}': no scenario named {d.name!r} in scenes/")
-        return str(getattr(macros, d.kind)(contexts[d.name], True))
+        if d.kind != "figure":
+            return str(getattr(macros, d.kind)(contexts[d.name], True))
+        which = d.detail or "summary"
+        if which not in contexts[d.name]["files"]["figures"] or "preview" not in contexts[d.name]["files"]["figures"][which]:
+            raise BuildError(f"{source.name}: '::: figure {d.name} {which}': {d.name} has no {which} figure")
+        return str(macros.figure(contexts[d.name], True, which))
 
     return prose.render(text, place, where=source.name)
 

@@ -25,6 +25,7 @@ import json
 
 import numpy as np
 
+from ..render import labels
 from ..render.animate import frame_steps
 from ..render.view import RunView, featured_member
 from ..style import RUG_LEVELS, palette, rug_level
@@ -108,7 +109,8 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
         "parameterization": run["parameterization"],
         "samples": view.samples if view.monte_carlo else 0,
         "steps": view.steps,
-        "weightCurve": {"is": ("w2" if run["divergence"] == "chi2" else "w")}.get(run["estimator"]),
+        "label": labels.divergence_plain(run),
+        "weightExponent": view.weight_exponent,
         "optima": [{"mean": m, "std": s, "value": v, "phi": p} for m, s, v, p in zip(
             _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt])],
         "grid": run.get("start_grid"),

@@ -3,8 +3,9 @@
 - `$...$` is inline math and `$$...$$` display math, converted to MathML at
   build time (latex2mathml), so pages need no network and no script to show
   formulas; `\\$` is a literal dollar sign.
-- A line `::: scrubber NAME`, `::: video NAME` or `::: figure NAME` places that
-  scenario's scrubber, video or summary figure (the caller renders them).
+- A line `::: scrubber NAME`, `::: video NAME` or `::: figure NAME [WHICH]` places
+  that scenario's scrubber, video or figure (WHICH: summary, the default, or
+  alpha-sweep); the caller renders them.
 
 Math and directives are swapped for placeholder words before Markdown runs
 (so `_` in a subscript is never emphasis) and swapped back after. Only the
@@ -23,7 +24,7 @@ from markdown_it import MarkdownIt
 
 from ..errors import BuildError
 
-_DIRECTIVE = re.compile(r"^::: *(scrubber|video|figure) +([a-z0-9][a-z0-9-]*) *$", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^::: *(scrubber|video|figure) +([a-z0-9][a-z0-9-]*)(?: +([a-z0-9-]+))? *$", re.MULTILINE)
 _MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$", re.DOTALL)
 _TOKEN = "DIVFITTOKEN{}X"
 
@@ -32,6 +33,7 @@ _TOKEN = "DIVFITTOKEN{}X"
 class Directive:
     kind: str
     name: str
+    detail: str = ""  # which figure: "summary" (the default) or "alpha-sweep"
 
 
 _FUNCTIONS = re.compile(r"(<mi>(?:log|exp|sin|cos|tan|max|min|det)</mi>)")
@@ -47,7 +49,7 @@ def math(tex: str, display: bool = False) -> str:
 
 
 def directives(source: str) -> list[Directive]:
-    return [Directive(kind, name) for kind, name in _DIRECTIVE.findall(source)]
+    return [Directive(*found) for found in _DIRECTIVE.findall(source)]
 
 
 def render(source: str, place: Callable[[Directive], str], where: str = "prose") -> str:
@@ -59,7 +61,7 @@ def render(source: str, place: Callable[[Directive], str], where: str = "prose")
         return _TOKEN.format(len(pieces) - 1)
 
     def block(m: re.Match) -> str:
-        return "\n" + stash(place(Directive(m.group(1), m.group(2)))) + "\n"
+        return "\n" + stash(place(Directive(m.group(1), m.group(2), m.group(3) or ""))) + "\n"
 
     def formula(m: re.Match) -> str:
         display = m.group(1) is not None

@@ -12,6 +12,7 @@ from manim import (
     MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
+from ..render import labels
 from ..render.panels import landscape_rgba
 from ..render.view import RunView, gaussian_pdf
 from ..style import RUG_LEVELS, palette, rug_level, shades
@@ -35,12 +36,8 @@ _NAME = {"kl": "KL", "chi2": "χ<sup>2</sup>"}
 
 def formula(run: dict) -> str:
     """Pango markup of the run's divergence, e.g. KL(q_φ ‖ p) with a real subscript."""
-    return f"{_NAME[run['divergence']]}({_ARG[run['direction']]})"
-
-
-def _plain(run: dict) -> str:
-    arg = {"forward": "p‖q", "reverse": "q‖p"}[run["direction"]]
-    return f"{'KL' if run['divergence'] == 'kl' else 'χ²'}({arg})"
+    name = f"D<sub>{labels.alpha_text(run)}</sub>" if run["divergence"] == "alpha" else _NAME[run["divergence"]]
+    return f"{name}({_ARG[run['direction']]})"
 
 
 class RunPanels:
@@ -188,7 +185,7 @@ class Readout(GlyphLine):
     def __init__(self, view: RunView, font_size: float, max_width: float):
         super().__init__(font_size, palette()["text"], FONT)
         self.max_width = max_width
-        self.label = _plain(view.run)
+        self.label = labels.divergence_plain(view.run)
         self.samples = view.samples if "ess" in view.record else None
         self.steps = view.steps
 
@@ -238,6 +235,8 @@ class DivfitScene(Scene):
 
     def title_card(self, views):
         title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
+        if title.width > 13.0:  # the frame is 14.2 units wide
+            title.scale_to_fit_width(13.0)
         # one line per divergence, naming the runs that minimise it
         groups: dict[str, list[str]] = {}
         for v in views:

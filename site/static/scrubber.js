@@ -18,8 +18,6 @@
   var PLAY_SECONDS = 12; // a whole run at 1x
   var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  var NAMES = { kl: "KL", chi2: "χ²" };
-  var ARGS = { forward: "(p‖q)", reverse: "(q‖p)" };
   var AXES = {
     "mu-sigma": ["μ", "σ"], "mu-logsigma": ["μ", "log σ"], "mu-tau": ["μ", "τ = 1/σ²"],
     "natural": ["η₁ = μ/σ²", "η₂ = −1/(2σ²)"]
@@ -101,7 +99,7 @@
     this.s = scrubber; this.run = run; this.index = index;
     this.member = run.featured;
     this.colours = S.colours;
-    this.label = NAMES[run.divergence] + ARGS[run.direction];
+    this.label = run.label;
     this.pos = shades(S.colours.positive);
     this.neg = shades(S.colours.negative);
     this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
@@ -267,15 +265,15 @@
     });
     c.setLineDash([]);
     if (st.mean === null || st.std === null) return;
-    // the importance weight p/q (or its square), scaled as in the figures: its
+    // the importance weight w = p/q to the power the estimator uses, scaled as in the figures: its
     // largest value where q has mass at 90% of the panel; where q thins out the
     // weights explode and are clipped at the top
-    if (this.run.weightCurve) {
+    if (this.run.weightExponent !== null) {
       var qs = xs.map(function (x) { return normalPdf(x, st.mean, st.std); });
       var qmax = Math.max.apply(null, qs), wmax = 0;
       var ws = xs.map(function (x, j) {
         var r = self.ps[j] / qs[j];
-        r = self.run.weightCurve === "w2" ? r * r : r;
+        r = Math.pow(r, self.run.weightExponent);
         if (qs[j] > 1e-3 * qmax && isFinite(r)) wmax = Math.max(wmax, r);
         return r;
       });
