@@ -458,3 +458,15 @@ def test_an_alpha_scenario_page_has_the_sweep_figure_and_data(built):
     assert rows[0] == "alpha,rank,mean,std,divergence"
     at_one = [r.split(",") for r in rows[1:] if r.startswith("1,0,")]
     assert len(at_one) == 1 and float(at_one[0][2]) == pytest.approx(-0.5, abs=1e-6)  # p's mean
+
+
+def test_the_article_does_not_wait_for_its_media(built):
+    """Videos load nothing until played, images below the fold load lazily,
+    scripts are deferred: the first paint needs the HTML and CSS only."""
+    html = (built.site_dir / "article.html").read_text()
+    videos = re.findall(r"<video[^>]*>", html)
+    images = re.findall(r"<img[^>]*>", html)
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert videos and all('preload="none"' in v for v in videos)
+    assert images and all('loading="lazy"' in i for i in images)
+    assert scripts and all(" defer" in s for s in scripts)

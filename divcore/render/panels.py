@@ -270,7 +270,7 @@ class HistoryPanel:
             ax2.spines["right"].set_visible(True)
         ax.set_yscale("log")
         lo, hi = ax.get_ylim()
-        plain_log_ticks(ax.yaxis, np.log10(hi / lo))
+        plain_log_ticks(ax.yaxis, np.log10(hi) - np.log10(lo))
         ax.set_xlabel("step")
         ax.set_xlim(0, max(view.steps, 1))
         ax.legend(loc="best")

@@ -139,7 +139,8 @@ class RunView:
             return None
         m, s = self.state(t)
         logw = self.target.logpdf(x) + 0.5 * ((x - m) / s) ** 2 + np.log(s) + LOG_SQRT_2PI
-        return np.exp(logw * e)
+        with np.errstate(over="ignore"):  # far from a narrow q the weights are honestly infinite
+            return np.exp(logw * e)
 
     def x_range(self) -> tuple[float, float]:
         """A fixed x-range for every frame: all of p, and q's bulk along the
