@@ -215,7 +215,8 @@ def _chi2_reverse_parts(p: Mixture, mean, std):
 def chi2_reverse(p: Mixture, mean, std):
     mean, std = _arrays(mean, std)
     ok, _, f, _ = _chi2_reverse_parts(p, mean, std)
-    return np.where(ok, f.sum(-1) - 1.0, np.inf)
+    with np.errstate(over="ignore"):  # a finite integral beyond float range is reported as inf
+        return np.where(ok, f.sum(-1) - 1.0, np.inf)
 
 
 def chi2_reverse_grad(p: Mixture, mean, std):

@@ -59,6 +59,9 @@ def landscape_norm(values: np.ndarray) -> mcolors.LogNorm:
     return mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
 
 
+_HISTORY_TOP = 1e30
+
+
 def landscape_rgba(view: RunView) -> np.ndarray:
     """The landscape wash as an 8-bit RGBA image, rows from the top (the largest
     phi[1]), in the style's colour map: the videos and the site draw it as is."""
@@ -258,10 +261,12 @@ class HistoryPanel:
         d = view.values.copy()
         d[~np.isfinite(d)] = np.nan
         floor = np.nanmin(d[d > 0]) if np.any(d > 0) else 1e-12
-        ax.plot(steps, np.maximum(d, floor), color=pal["divergence"], lw=1.6, label=labels.divergence(view.run))
+        ax.plot(steps, np.clip(d, floor, _HISTORY_TOP), color=pal["divergence"], lw=1.6, label=labels.divergence(view.run))
         if view.monte_carlo:
             g = view.record["grad"][view.member]
-            ax.plot(steps[:-1], np.hypot(g[:, 0], g[:, 1]), color=pal["grad_norm"], lw=0.6, alpha=0.7,
+            # a noisy estimate can reach 1e300; the axis stops at _HISTORY_TOP, where ticks still fit a float
+            ax.plot(steps[:-1], np.minimum(np.hypot(g[:, 0], g[:, 1]), _HISTORY_TOP), color=pal["grad_norm"],
+                    lw=0.6, alpha=0.7,
                     label=r"$\|\hat g\|$")
             ax2 = ax.twinx()
             ax2.plot(steps[:-1], view.record["ess"][view.member], color=pal["ess"], lw=0.6, alpha=0.7, label="ESS")
