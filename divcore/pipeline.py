@@ -127,7 +127,8 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
     trajectory.save(path, record, config)
 
 
-def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path | None = None) -> None:
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path | None = None,
+                  diag: Path | None = None) -> None:
     from .render import figures
     from .render.view import RunView
 
@@ -137,6 +138,10 @@ def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path |
     if sweep is not None:
         title = f"{scn.title}: the optima of D_α(p‖q) against α"
         figures.save(figures.alpha_sweep(title, trajectory.load(sweep), runner.mixture(scn.target)), out_dir / "alpha-sweep")
+    if diag is not None:
+        d = scn.diagnostics
+        title = f"{scn.title} (q = N({d.mean:g}, {d.std:g}²), {d.repeats} estimates per point)"
+        figures.save(figures.diagnostics(title, trajectory.load(diag)), out_dir / "diagnostics")
 
 
 def has_alpha(scn: Scenario) -> bool:
@@ -147,6 +152,21 @@ def sweep_path(data_dir: Path, scn: Scenario) -> Path:
     """Where a scenario with alpha-divergence runs keeps the optima over a grid of
     alpha (a folder of its own: no run name can collide with it)."""
     return Path(data_dir) / scn.name / "sweeps" / "alpha.npz"
+
+
+def diagnostics_path(data_dir: Path, scn: Scenario) -> Path:
+    return Path(data_dir) / scn.name / "sweeps" / "diagnostics.npz"
+
+
+def _make_diagnostics(scn: Scenario, path: Path) -> None:
+    from .core import diagnostics
+
+    d = scn.diagnostics
+    runs = [scn.run_dict(r)["run"] for r in scn.runs]
+    cases = diagnostics.cases(runs)
+    table = diagnostics.table(runner.mixture(scn.target), d.mean, d.std, cases, d.samples, d.repeats, d.seed)
+    trajectory.save(path, table, {"scenario": scn.name, "target": scn.target.to_dict(),
+                                  "diagnostics": d.to_dict(), "cases": cases})
 
 
 def _make_sweep(scn: Scenario, path: Path) -> None:
@@ -184,10 +204,11 @@ def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
 
 
-def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, sweep: Path | None) -> None:
+def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, sweep: Path | None,
+                 diag: Path | None) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir, sweep)
+    assets.make(name, title, paths, out_dir, sweep, diag)
 
 
 def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
@@ -249,6 +270,16 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 "data", f"{scn.name}/alpha-sweep", sweep_key, P.cache_dir / "data" / scn.name / "alpha-sweep.key",
                 [sweep], _make_sweep, (scn, sweep), weight=1e9,
             ))
+        diag = diagnostics_path(P.data_dir, scn) if scn.diagnostics is not None else None
+        if diag is not None:
+            cases = json.dumps([scn.run_dict(r)["run"] for r in scn.runs], sort_keys=True)
+            diag_key = _hash(data_code, "diagnostics", json.dumps(scn.target.to_dict(), sort_keys=True),
+                             json.dumps(scn.diagnostics.to_dict(), sort_keys=True), cases)
+            sweep_key += diag_key
+            P.stages["data"].append(Job(
+                "data", f"{scn.name}/diagnostics", diag_key, P.cache_dir / "data" / scn.name / "diagnostics.key",
+                [diag], _make_diagnostics, (scn, diag), weight=1e9,
+            ))
         runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
         out = P.media_dir / scn.name
         if "video" in stages:
@@ -260,11 +291,12 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
             ))
         if "figures" in stages:
             key = _hash(media_code, runs_key, sweep_key, "figures", scn.title, json.dumps(scn.media.snapshots))
-            bases = ("summary", "snapshots") + (("alpha-sweep",) if sweep is not None else ())
+            bases = ("summary", "snapshots") + (("alpha-sweep",) if sweep is not None else ()) \
+                + (("diagnostics",) if diag is not None else ())
             P.stages["figures"].append(Job(
                 "figures", scn.name, key, P.cache_dir / "media" / scn.name / "figures.key",
                 [out / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, paths, out, sweep), weight=len(scn.runs),
+                _make_figures, (scn, paths, out, sweep, diag), weight=len(scn.runs),
             ))
         if "gif" in stages:
             key = _hash(media_code, runs_key, "gif", scn.title)
@@ -279,8 +311,8 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
             key = _hash(assets_code, runs_key, sweep_key, "assets", scn.title)
             P.stages["assets"].append(Job(
                 "assets", scn.name, key, P.cache_dir / "media" / scn.name / "assets.key",
-                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None),
-                _make_assets, (scn.name, scn.title, paths, out / "site", sweep), weight=len(scn.runs),
+                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None, diag is not None),
+                _make_assets, (scn.name, scn.title, paths, out / "site", sweep, diag), weight=len(scn.runs),
             ))
         if "site" in stages:
             from .site.pages import ScenarioMedia

@@ -394,7 +394,7 @@ common_st = {
     "lr_decay": finite(0, 1),
     "steps": st.integers(1, 2000),
     "samples": st.integers(2, 500),
-    "seed": st.integers(0, F.MAX_SEED),
+    "seed": st.integers(0, F.MAX_SEED - 4),  # with repeat <= 4, the last seed still fits
     "repeat": st.integers(1, 4),
     "record_particles": st.booleans(),
     "start": start_st,
@@ -653,3 +653,16 @@ def test_schema_describes_media():
     media = json_schema()["properties"]["media"]
     assert media["additionalProperties"] is False
     assert set(media["properties"]) == {"headline", "snapshots", "video_seconds"}
+
+
+def test_diagnostics_table_defaults_and_limits():
+    # a TOML table written after [[runs]] would belong to the last run: it goes before
+    text = HEAD + TARGET + '[diagnostics]\nq = { mean = 0.5, std = 0.8 }\n' + RUN
+    d = parse_scenario(text).diagnostics
+    assert (d.mean, d.std, d.samples, d.repeats, d.seed) == (0.5, 0.8, F.DEFAULT_DIAGNOSTIC_SAMPLES, 2000, 0)
+    assert parse_scenario(make()).diagnostics is None
+    with pytest.raises(ScenarioError, match=r"diagnostics.repeats: repeats x sum\(samples\)"):
+        parse_scenario(HEAD + TARGET + '[diagnostics]\nq = { mean = 0.5, std = 0.8 }\nrepeats = 100000\n'
+                       'samples = [1024]\n' + RUN)
+    with pytest.raises(ScenarioError, match=r"diagnostics.q: missing required key"):
+        parse_scenario(HEAD + TARGET + '[diagnostics]\nrepeats = 100\n' + RUN)

@@ -470,3 +470,14 @@ def test_the_article_does_not_wait_for_its_media(built):
     assert videos and all('preload="none"' in v for v in videos)
     assert images and all('loading="lazy"' in i for i in images)
     assert scripts and all(" defer" in s for s in scripts)
+
+
+def test_the_diagnostics_page_has_the_estimator_table_and_both_figures(built):
+    page = (built.site_dir / "diagnostics.html").read_text()
+    assert "diagnostics-preview.webp" in page and "alpha-sweep-preview.webp" in page
+    assert page.count('<tr class="group">') == 8  # every Monte Carlo estimator of KL and chi-square, both ways
+    rows = (built.site_dir / "media/estimator-noise/diagnostics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    reparam = [dict(zip(header, r.split(","))) for r in rows[1:] if ",reparam," in r and ",log_std," in r]
+    mse = [float(r["mse"]) for r in reparam]
+    assert len(mse) == 6 and all(a > 3 * b for a, b in zip(mse, mse[1:]))  # 4x the samples, about 1/4 the error

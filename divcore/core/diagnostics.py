@@ -86,3 +86,43 @@ def measure(p: Mixture, mean: float, std: float, divergence: str, direction: str
     exact = divergences.get(divergence, direction, alpha).grad(p, mean, std)
     return [summarise(estimates(p, mean, std, divergence, direction, estimator, int(K), repeats, seed, alpha,
                                 baseline), exact) for K in ks]
+
+
+BASELINES = ("none", "plus-one", "leave-one-out")  # REINFORCE's, each measured as its own estimator
+STATS = Cell._fields
+
+
+def cases(runs) -> list[dict]:
+    """Every Monte Carlo estimator for every (divergence, direction, alpha) the
+    runs use, in the order the runs first use them."""
+    out, seen = [], set()
+    for run in runs:
+        key = (run["divergence"], run["direction"], run.get("alpha"))
+        if key in seen:
+            continue
+        seen.add(key)
+        for est in estimators.MONTE_CARLO[key[:2]]:
+            for baseline in BASELINES if est == "reinforce" else ("none",):
+                out.append({"divergence": key[0], "direction": key[1], "alpha": key[2], "estimator": est,
+                            "baseline": baseline})
+    return out
+
+
+def table(p: Mixture, mean: float, std: float, cases_: list[dict], ks, repeats: int, seed: int = 0) -> dict:
+    """Every statistic as an array (case, K, coordinate), plus the exact gradients
+    (case, coordinate). A cell an estimator cannot fill (leave-one-out at K = 1) is nan."""
+    ks = [int(k) for k in ks]
+    out = {name: np.full((len(cases_), len(ks), 2), np.nan) for name in STATS}
+    out["exact"] = np.empty((len(cases_), 2))
+    for c, case in enumerate(cases_):
+        exact = divergences.get(case["divergence"], case["direction"], case["alpha"]).grad(p, mean, std)
+        out["exact"][c] = exact
+        for j, K in enumerate(ks):
+            if case["baseline"] == "leave-one-out" and K < 2:
+                continue
+            g = estimates(p, mean, std, case["divergence"], case["direction"], case["estimator"], K, repeats,
+                          seed + c, case["alpha"], case["baseline"])
+            for name, value in zip(STATS, summarise(g, exact)):
+                out[name][c, j] = value
+    out["samples"] = np.array(ks)
+    return out

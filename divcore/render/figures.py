@@ -125,6 +125,49 @@ def alpha_sweep(title: str, sweep: dict, target, shown=(-1.0, 0.0, 0.25, 0.5, 1.
     return fig
 
 
+def diagnostics(title: str, table: dict):
+    """Mean squared error of every estimator against K, log-log, one row per
+    divergence and direction, one column per coordinate of theta; error bars
+    are two standard errors; the dashed line falls like 1/K."""
+    import numpy as np
+
+    cases = table["config"]["cases"]
+    ks = table["samples"].astype(float)
+    groups: dict[tuple, list[int]] = {}
+    for c, case in enumerate(cases):
+        groups.setdefault((case["divergence"], case["direction"], case["alpha"]), []).append(c)
+    with plt.style.context(MPLSTYLE_FILE):
+        fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.9 * len(groups) + 0.6), squeeze=False,
+                                 layout="constrained")
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for row, ((div, direction, alpha), members) in zip(axes, groups.items()):
+            run = {"divergence": div, "direction": direction, "alpha": alpha}
+            for i, (ax, coord) in enumerate(zip(row, (r"$\mu$", r"$\log\sigma$"))):
+                for k, c in enumerate(members):
+                    case = cases[c]
+                    name = labels.estimator({"estimator": case["estimator"], "baseline": case["baseline"],
+                                             "samples": "·"}).replace(", K = ·", "")
+                    mse, se = table["mse"][c, :, i], table["mse_se"][c, :, i]
+                    ok = np.isfinite(mse) & (mse > 0)
+                    ax.errorbar(ks[ok], mse[ok], yerr=np.minimum(2 * se[ok], 0.95 * mse[ok]), marker="o", ms=3,
+                                lw=1.2, capsize=2, color=colours[k % len(colours)], label=name)
+                finite = table["mse"][members, :, i]
+                finite = finite[np.isfinite(finite) & (finite > 0)]
+                if finite.size:
+                    anchor = float(np.exp(np.median(np.log(finite))))
+                    ref = anchor * ks[0] / ks * np.sqrt(ks[0] * ks[-1]) / ks[0]
+                    ax.plot(ks, ref, ls="--", color="#777777", lw=1, label="∝ 1/K")
+                ax.set_xscale("log", base=2)
+                ax.set_yscale("log")
+                ax.set_xlabel("K (samples per estimate)")
+                ax.set_ylabel(f"MSE of the {coord} gradient")
+                ax.set_title(f"${labels.divergence_tex(run)}$, gradient in {coord}", fontsize=9)
+                if i == 1:
+                    ax.legend(fontsize=7, loc="best")
+        fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
 def save(fig, base: Path) -> list[Path]:
     """Write base.pdf, base.svg, base.png, each through a temporary file."""
     base = Path(base)

@@ -1,11 +1,12 @@
 """Scenario files: the declarative TOML format, its validation and its JSON Schema."""
 
-from .model import Component, Media, RunConfig, Scenario, Start, Target
+from .model import Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
 from .parse import ScenarioError, load_scenario, parse_scenario
 from .schema import json_schema
 
 __all__ = [
     "Component",
+    "Diagnostics",
     "Media",
     "RunConfig",
     "Scenario",

@@ -329,6 +329,38 @@ MEDIA = Field(
     ),
 )
 
+DEFAULT_DIAGNOSTIC_SAMPLES = (1, 4, 16, 64, 256, 1024)
+MAX_DIAGNOSTIC_WORK = 50_000_000  # repeats * sum(samples), per estimator
+
+DIAGNOSTICS = Field(
+    "diagnostics",
+    "table",
+    "Estimator diagnostics at one fixed q: for every divergence and direction the runs use, every "
+    "Monte Carlo estimator that applies (REINFORCE with each baseline), at each K: bias, variance, "
+    "mean squared error and signal-to-noise ratio against the exact gradient.",
+    fields=(
+        Field(
+            "q",
+            "table",
+            "The fixed q = N(mean, std^2) the gradient is estimated at.",
+            required=True,
+            fields=(_mean(f"Mean of q ({_BOUNDS})."), _std(f"Standard deviation of q, > 0 ({_BOUNDS}).")),
+        ),
+        Field(
+            "samples",
+            "array",
+            "The values of K, samples per estimate.",
+            default=list(DEFAULT_DIAGNOSTIC_SAMPLES),
+            items=Field("k", "integer", "K, samples per estimate.", minimum=1, maximum=MAX_SAMPLES),
+            min_items=1,
+            max_items=16,
+        ),
+        Field("repeats", "integer", "Independent estimates per estimator and K.", default=2000, minimum=10,
+              maximum=100_000),
+        Field("seed", "integer", "Seed of the estimates' random streams.", default=0, minimum=0, maximum=MAX_SEED),
+    ),
+)
+
 SCENARIO = Field(
     "scenario",
     "table",
@@ -347,6 +379,7 @@ SCENARIO = Field(
         TARGET,
         FIT,
         MEDIA,
+        DIAGNOSTICS,
         RUNS,
     ),
 )

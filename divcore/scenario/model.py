@@ -94,6 +94,21 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Diagnostics:
+    """Estimator diagnostics at a fixed q (see core/diagnostics.py)."""
+
+    mean: float
+    std: float
+    samples: tuple[int, ...]
+    repeats: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std, "samples": list(self.samples), "repeats": self.repeats,
+                "seed": self.seed}
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str  # the file stem
     title: str
@@ -101,6 +116,7 @@ class Scenario:
     target: Target
     runs: tuple[RunConfig, ...]
     media: Media
+    diagnostics: Diagnostics | None = None
 
     def run_named(self, name: str) -> RunConfig:
         return next(r for r in self.runs if r.name == name)

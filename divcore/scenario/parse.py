@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from . import fields as F
-from .model import Component, Media, RunConfig, Scenario, Start, Target
+from .model import Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -271,7 +271,21 @@ class _Reader:
             target=_target(given["target"]),
             runs=runs,
             media=self.media(given.get("media", {}), runs),
+            diagnostics=self.diagnostics(given.get("diagnostics")),
         )
+
+    def diagnostics(self, given: dict | None) -> Diagnostics | None:
+        if given is None:
+            return None
+        samples = tuple(int(k) for k in given.get("samples", F.DEFAULT_DIAGNOSTIC_SAMPLES))
+        repeats = int(given.get("repeats", F.DIAGNOSTICS.child("repeats").default))
+        work = repeats * sum(samples)
+        if work > F.MAX_DIAGNOSTIC_WORK:
+            self.fail("diagnostics.repeats", f"repeats x sum(samples) = {work} exceeds {F.MAX_DIAGNOSTIC_WORK}",
+                      "fewer repeats or smaller K")
+        q = given["q"]
+        return Diagnostics(mean=float(q["mean"]), std=float(q["std"]), samples=samples, repeats=repeats,
+                           seed=int(given.get("seed", 0)))
 
     def media(self, given: dict, runs: tuple[RunConfig, ...]) -> Media:
         names = tuple(r.name for r in runs)

@@ -17,9 +17,9 @@ from . import payload
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
 
 
-def outputs(out_dir: Path, run_names: list[str], sweep: bool = False) -> list[Path]:
+def outputs(out_dir: Path, run_names: list[str], sweep: bool = False, diagnostics: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
-    extra = [out_dir / "alpha-sweep.csv"] if sweep else []
+    extra = ([out_dir / "alpha-sweep.csv"] if sweep else []) + ([out_dir / "diagnostics.csv"] if diagnostics else [])
     return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names), *extra]
 
 
@@ -57,7 +57,24 @@ def run_csv(view: RunView) -> str:
     return buf.getvalue()
 
 
-def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, sweep: Path | None = None) -> None:
+def diagnostics_csv(table: dict) -> str:
+    """One row per (estimator, K, coordinate of theta = (mean, log std))."""
+    from ..core.diagnostics import STATS
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("divergence", "direction", "alpha", "estimator", "baseline", "K", "coordinate", "exact", *STATS))
+    for c, case in enumerate(table["config"]["cases"]):
+        for j, K in enumerate(table["samples"]):
+            for i, coord in enumerate(("mean", "log_std")):
+                w.writerow((case["divergence"], case["direction"], "" if case["alpha"] is None else case["alpha"],
+                            case["estimator"], case["baseline"], int(K), coord, f"{table['exact'][c, i]:.10g}",
+                            *("" if not np.isfinite(table[s][c, j, i]) else f"{table[s][c, j, i]:.6g}" for s in STATS)))
+    return buf.getvalue()
+
+
+def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, sweep: Path | None = None,
+         diagnostics: Path | None = None) -> None:
     from ..render.panels import landscape_rgba
     from ..trajectory import load
 
@@ -75,5 +92,7 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, swe
         atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
     if sweep is not None:
         atomic_write(out_dir / "alpha-sweep.csv", sweep_csv(load(sweep)).encode())
+    if diagnostics is not None:
+        atomic_write(out_dir / "diagnostics.csv", diagnostics_csv(load(diagnostics)).encode())
     data = payload.scenario_payload(scenario, title, views, images)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())

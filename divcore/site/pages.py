@@ -104,12 +104,32 @@ def _cached_image(src: Path, cache: Path, width: int, max_bytes: int) -> bytes:
         width = int(img.width * 0.8)
 
 
+def _diagnostics_table(path: Path) -> list[dict]:
+    """The diagnostics CSV grouped for the page: one group per estimator, one row per K."""
+    import csv
+
+    groups: dict[tuple, dict] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            key = (row["divergence"], row["direction"], row["alpha"], row["estimator"], row["baseline"])
+            run = {"divergence": row["divergence"], "direction": row["direction"],
+                   "alpha": float(row["alpha"]) if row["alpha"] else None}
+            g = groups.setdefault(key, {"formula": labels.divergence_tex(run), "estimator": labels.estimator(
+                {"estimator": row["estimator"], "baseline": row["baseline"], "samples": 0}).split(", K =")[0],
+                "rows": {}})
+            cell = g["rows"].setdefault(int(row["K"]), {})
+            for stat in ("mse", "bias", "bias_se", "snr"):
+                cell[f"{stat}_{row['coordinate']}"] = float(row[stat]) if row[stat] else None
+    return [{**g, "rows": sorted(g["rows"].items())} for g in groups.values()]
+
+
 def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     """Link a scenario's outputs into the site; return their site-relative paths."""
     name = sm.scenario.name
     rel = f"media/{name}"
     out = site / rel
-    files: dict = {"figures": {}, "records": [], "csv": [], "sweep_csv": None, "video": None}
+    files: dict = {"figures": {}, "records": [], "csv": [], "sweep_csv": None, "video": None,
+                   "diagnostics_csv": None, "diagnostics_table": None}
     for base in ("summary", "snapshots"):
         files["figures"][base] = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
         for ext in FIGURE_FORMATS:
@@ -130,6 +150,18 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
             files["figures"]["alpha-sweep"]["aspect"] = im.height / im.width
         _link_or_copy(sm.assets / "alpha-sweep.csv", out / "alpha-sweep.csv")
         files["sweep_csv"] = f"{rel}/alpha-sweep.csv"
+    if (sm.media / "diagnostics.png").exists():
+        files["figures"]["diagnostics"] = {ext: f"{rel}/diagnostics.{ext}" for ext in FIGURE_FORMATS}
+        for ext in FIGURE_FORMATS:
+            _link_or_copy(sm.media / f"diagnostics.{ext}", out / f"diagnostics.{ext}")
+        atomic_write(out / "diagnostics-preview.webp",
+                     _cached_image(sm.media / "diagnostics.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
+        files["figures"]["diagnostics"]["preview"] = f"{rel}/diagnostics-preview.webp"
+        with Image.open(sm.media / "diagnostics.png") as im:
+            files["figures"]["diagnostics"]["aspect"] = im.height / im.width
+        _link_or_copy(sm.assets / "diagnostics.csv", out / "diagnostics.csv")
+        files["diagnostics_csv"] = f"{rel}/diagnostics.csv"
+        files["diagnostics_table"] = _diagnostics_table(sm.assets / "diagnostics.csv")
     _link_or_copy(sm.media / f"{name}.gif", out / f"{name}.gif")
     files["gif"] = f"{rel}/{name}.gif"
     for rec in sm.records:
@@ -221,7 +253,10 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
             "body": Markup(_prose_page(Path(content) / "article.md", contexts, env, ""))}))
         for ctx in ordered:
             pages.append(Page(f"scenarios/{ctx['scenario'].name}.html", "scenario.html", ctx))
-        nav = [("index.html", "Scenarios"), ("article.html", "Article")]
+        pages.append(Page("diagnostics.html", "diagnostics.html", {
+            "estimators": [c for c in ordered if c["files"]["diagnostics_table"]],
+            "sweeps": [c for c in ordered if c["files"]["sweep_csv"]]}))
+        nav = [("index.html", "Scenarios"), ("article.html", "Article"), ("diagnostics.html", "Diagnostics")]
         for page in pages:
             html = env.get_template(page.template).render(root=page.root, page=page.path, nav=nav, **page.context)
             atomic_write(staging / page.path, html.encode("utf-8"))
