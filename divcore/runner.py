@@ -14,11 +14,13 @@ frozen state (mean, std, phi, divergence).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from .core import divergences, estimators, family, optima, optimizers, parameterizations
+from .core import basins, divergences, estimators, family, optima, optimizers, parameterizations
 from .core.target import Mixture
-from .scenario.model import RunConfig, Target
+from .scenario.model import Basins, RunConfig, Start, Target
 
 RAN_ALL_STEPS, CONVERGED, NON_FINITE_GRADIENT, LEFT_FAMILY = 0, 1, 2, 3
 STATUS = {
@@ -75,15 +77,17 @@ def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
     return optima.Optima(*(np.concatenate([getattr(o, f) for o in parts]) for f in optima.Optima._fields))
 
 
-def simulate(p: Mixture, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
+def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Advance every member of the run; returns the per-step arrays (all but
     `divergence`, which `run` evaluates afterwards over all states at once).
+    `seeds` overrides the members' seeds (one per member).
 
     Members are independent, so they are advanced in blocks sized to keep the
     (block, K) working arrays in cache: numpy's temporaries for a whole
     1024 x 64 batch fall out of cache and cost about twice as much per element.
     """
-    mean0, std0, seeds = _members(cfg)
+    mean0, std0, member_seeds = _members(cfg)
+    seeds = member_seeds if seeds is None else np.asarray(seeds, dtype=np.int64)
     width = max(cfg.samples, 1) if cfg.estimator != "exact" else _EXACT_WIDTH
     block = max(1, _BLOCK_ELEMENTS // width)
     starts = range(0, mean0.size, block)
@@ -138,8 +142,13 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
             args = (eps_chunk[t % _NOISE_CHUNK],) + ((u_chunk[t % _NOISE_CHUNK],) if needs_u else ())
             est = estimate(p, mean, std, *args, **extra)
             g = est.grad
-        else:
+        elif active.all():
             g = div.grad(p, mean, std)
+        else:
+            # converged members cost as much quadrature as moving ones: skip them
+            # (basin maps run many starts that converge at very different steps)
+            g = np.zeros_like(mean, shape=(B, 2))
+            g[active] = div.grad(p, mean[active], std[active])
         if masked:
             g = np.where(free, g, 0.0)
 
@@ -214,3 +223,34 @@ def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     o = run_optima(p, cfg)
     out.update(optima_mean=o.mean, optima_std=o.std, optima_value=o.value)
     return out
+
+
+def basin_config(cfg: RunConfig, spec: Basins) -> RunConfig:
+    """The run started from every point of the map's grid, `spec.steps` steps each."""
+    means, stds = basins.grid(spec.mean, spec.std, spec.size)
+    return dataclasses.replace(
+        cfg, starts=tuple(Start(float(m), float(s)) for m in means for s in stds),
+        start_grid=(tuple(means.tolist()), tuple(stds.tolist())), steps=spec.steps, repeat=1,
+        record_particles=False,
+    )
+
+
+def basin_map(target: Target, cfg: RunConfig, spec: Basins, progress=None) -> dict[str, np.ndarray]:
+    """Which optimum the run reaches from each start of the map's grid.
+    `label` and the final states are (n_std, n_mean) images, row i at stds[i]."""
+    p = mixture(target)
+    run_ = basin_config(cfg, spec)
+    # every start is an independent run, with its own noise: where the outcome is
+    # left to chance (near a basin's edge) the map shows it as speckle
+    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64))
+    mean, std = basins.final_state(out["mean"], out["std"], out["steps_taken"], average=run_.monte_carlo)
+    o = run_optima(p, run_)
+    diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
+    label = basins.label(mean, std, diverged, o.mean, o.std, float(np.sqrt(p.variance())), spec.tolerance)
+    image = lambda a: a.reshape(spec.size, spec.size).T  # noqa: E731  (starts are mean-major)
+    return {
+        "means": np.asarray(run_.start_grid[0]), "stds": np.asarray(run_.start_grid[1]),
+        "label": image(label), "final_mean": image(mean), "final_std": image(std),
+        "status": image(out["status"]), "steps_taken": image(out["steps_taken"]),
+        "optima_mean": o.mean, "optima_std": o.std, "optima_value": o.value,
+    }

@@ -44,6 +44,13 @@ def test_clip_bounds_the_norm_and_keeps_the_direction():
     np.testing.assert_allclose(out, [[0.6, 0.8], [0.3, 0.4]])
 
 
+def test_clip_handles_gradients_whose_squares_overflow():
+    g = np.array([[3e200, -4e200], [0.0, 0.0]])
+    with np.errstate(all="raise"):
+        out, _ = O.clip_by_norm(1.0).update(g, (), g)
+    np.testing.assert_allclose(out, [[0.6, -0.8], [0.0, 0.0]])
+
+
 @pytest.mark.parametrize("name", list(parameterizations.PARAMETERIZATIONS))
 def test_natural_gradient_is_the_same_step_in_every_parameterization(name):
     """F_phi^{-1} grad_phi maps to the same theta-direction whatever phi is:

@@ -54,8 +54,10 @@ def clip_by_norm(max_norm: float) -> Transform:
     """Rescale each member's vector to norm <= max_norm."""
 
     def clip(g, phi):
-        norm = np.sqrt((g * g).sum(-1, keepdims=True))
+        # scaled first: the squares of a huge (noisy, finite) gradient would overflow
+        big = np.abs(g).max(-1, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
+            norm = big * np.sqrt(((g / big) ** 2).sum(-1, keepdims=True))
             factor = np.where(norm > max_norm, max_norm / norm, 1.0)
         return g * factor
 

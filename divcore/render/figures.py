@@ -168,6 +168,67 @@ def diagnostics(title: str, table: dict):
     return fig
 
 
+def basin_colours(n_optima: int) -> list[str]:
+    """Colour of each outcome: optimum 0 (global), 1, 2, ..., then did not
+    converge and diverged (the order of core.basins labels shifted by 2)."""
+    from ..style import palette
+
+    b = palette()["basin"]
+    local = [b["local"][i % len(b["local"])] for i in range(max(n_optima - 1, 0))]
+    return [b["diverged"], b["not_converged"], b["global"], *local]
+
+
+def basins(title: str, maps: list[dict]):
+    """One panel per run: every start of the grid coloured by the optimum it
+    ends in; the optima marked (star: global), their number beside them."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from ..core.basins import DIVERGED, fractions
+
+    cols = min(3, len(maps))
+    rows = -(-len(maps) // cols)
+    n = max(len(m["optima_mean"]) for m in maps)
+    colours = basin_colours(n)
+    with plt.style.context(MPLSTYLE_FILE):
+        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 0.4, 3.1 * rows + 1.0), squeeze=False,
+                                 sharex=True, sharey=True, layout="constrained")
+        for ax, m in zip(axes.flat, maps):
+            run = m["config"]["run"]
+            means, stds = m["means"], m["stds"]
+            # cell edges halfway between grid points (in log std for the std axis)
+            edges = lambda v, f, g: g(np.concatenate([[f(v[0]) - (f(v[1]) - f(v[0])) / 2],  # noqa: E731
+                                                      (f(v[1:]) + f(v[:-1])) / 2,
+                                                      [f(v[-1]) + (f(v[-1]) - f(v[-2])) / 2]]))
+            ident = lambda v: v  # noqa: E731
+            ax.pcolormesh(edges(means, ident, ident), edges(stds, np.log, np.exp), m["label"] - DIVERGED,
+                          cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, shading="flat",
+                          rasterized=True)
+            for k, (om, os_) in enumerate(zip(m["optima_mean"], m["optima_std"])):
+                ax.plot(om, os_, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
+                        mew=1.0, ls="none", zorder=3)
+                ax.annotate(str(k), (om, os_), xytext=(5, 4), textcoords="offset points", fontsize=8,
+                            fontweight="bold", color="black", zorder=4)
+            ax.set_yscale("log")
+            ax.set_xlim(means[0] - (means[1] - means[0]) / 2, means[-1] + (means[-1] - means[-2]) / 2)
+            share = fractions(m["label"], len(m["optima_mean"]))
+            ax.set_title(f"{run['name']}: {labels.divergence(run)}\n{labels.estimator(run)}; "
+                         f"global: {100 * share[0]:.0f} %", fontsize=8.5)
+        for ax in axes[-1]:
+            ax.set_xlabel(r"starting mean $\mu_0$")
+        for ax in axes[:, 0]:
+            ax.set_ylabel(r"starting std $\sigma_0$")
+        for ax in axes.flat[len(maps):]:
+            ax.set_visible(False)
+        names = ["diverged", "did not converge", "global optimum (0)"] + [f"local optimum {k}" for k in range(1, n)]
+        handles = [Patch(facecolor=c, edgecolor="#888888", lw=0.5, label=t) for c, t in zip(colours, names)]
+        order = handles[2:] + handles[1:2] + handles[:1]
+        fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 6), fontsize=8, frameon=False)
+        fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
 def save(fig, base: Path) -> list[Path]:
     """Write base.pdf, base.svg, base.png, each through a temporary file."""
     base = Path(base)

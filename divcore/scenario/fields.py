@@ -361,6 +361,37 @@ DIAGNOSTICS = Field(
     ),
 )
 
+DEFAULT_BASIN_SIZE = 41
+DEFAULT_BASIN_STEPS = 2000
+DEFAULT_BASIN_TOLERANCE = 0.25
+MAX_BASIN_WORK = 1_000_000_000  # starts * steps * max(K, 1), per run
+
+
+def _range(item: Field, what: str) -> Field:
+    return Field(item.name, "array", f"[lowest, highest] starting {what} of the map.", items=item, min_items=2,
+                 max_items=2)
+
+
+BASINS = Field(
+    "basins",
+    "table",
+    "A basin map per run: the run (its divergence, estimator, K, optimizer, seed) started from every "
+    "point of a size x size grid of (mean, std), each start labelled by the optimum it ends in, or as "
+    "did not converge / diverged. The runs' own starts and steps are not used. Gaussian family only.",
+    fields=(
+        Field("size", "integer", "Starts per axis: size means by size stds (stds evenly spaced in log std).",
+              default=DEFAULT_BASIN_SIZE, minimum=3, maximum=MAX_GRID),
+        _range(_mean(f"A starting mean ({_BOUNDS})."), "mean (default: the landscape's, p's range plus 3 sd)"),
+        _range(_std(f"A starting std ({_BOUNDS})."), "std (default: the landscape's)"),
+        Field("steps", "integer", "Optimizer steps from each start.", default=DEFAULT_BASIN_STEPS, minimum=1,
+              maximum=MAX_STEPS),
+        Field("tolerance", "number",
+              "How close a final state must be to an optimum to count as reaching it, as a distance in "
+              "(mean / sd of p, log std).",
+              default=DEFAULT_BASIN_TOLERANCE, exclusive_minimum=0.0, maximum=10.0),
+    ),
+)
+
 SCENARIO = Field(
     "scenario",
     "table",
@@ -380,6 +411,7 @@ SCENARIO = Field(
         FIT,
         MEDIA,
         DIAGNOSTICS,
+        BASINS,
         RUNS,
     ),
 )

@@ -109,6 +109,21 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class Basins:
+    """Basin maps over a grid of starts (see core/basins.py)."""
+
+    size: int
+    mean: tuple[float, float]
+    std: tuple[float, float]
+    steps: int
+    tolerance: float
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "mean": list(self.mean), "std": list(self.std), "steps": self.steps,
+                "tolerance": self.tolerance}
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str  # the file stem
     title: str
@@ -117,6 +132,7 @@ class Scenario:
     runs: tuple[RunConfig, ...]
     media: Media
     diagnostics: Diagnostics | None = None
+    basins: Basins | None = None
 
     def run_named(self, name: str) -> RunConfig:
         return next(r for r in self.runs if r.name == name)

@@ -16,8 +16,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+from ..core.landscape import default_box
+from ..core.target import Mixture
 from . import fields as F
-from .model import Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
+from .model import Basins, Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -272,6 +274,7 @@ class _Reader:
             runs=runs,
             media=self.media(given.get("media", {}), runs),
             diagnostics=self.diagnostics(given.get("diagnostics")),
+            basins=self.basins(given.get("basins"), _target(given["target"]), runs),
         )
 
     def diagnostics(self, given: dict | None) -> Diagnostics | None:
@@ -286,6 +289,34 @@ class _Reader:
         q = given["q"]
         return Diagnostics(mean=float(q["mean"]), std=float(q["std"]), samples=samples, repeats=repeats,
                            seed=int(given.get("seed", 0)))
+
+    def basins(self, given: dict | None, target: Target, runs: tuple[RunConfig, ...]) -> Basins | None:
+        if given is None:
+            return None
+        f = F.BASINS
+        (m0, m1), (s0, s1) = default_box(Mixture.create(target.means, target.stds, target.weights))
+        box = ((max(m0, -F.MEAN_LIMIT), min(m1, F.MEAN_LIMIT)), (max(s0, F.STD_MIN), min(s1, F.STD_MAX)))
+        ranges = []
+        for key, default in zip(("mean", "std"), box):
+            lo, hi = (float(v) for v in given.get(key, default))
+            if not lo < hi:
+                self.fail(f"basins.{key}", f"the range [{_num(lo)}, {_num(hi)}] is empty", "[lowest, highest] with lowest < highest")
+            ranges.append((lo, hi))
+        size = int(given.get("size", f.child("size").default))
+        steps = int(given.get("steps", f.child("steps").default))
+        for i, run in enumerate(runs):
+            if run.family != "gaussian":
+                self.fail(f"runs[{i}].family", "basin maps need the full Gaussian family",
+                          'family = "gaussian" in every run, or no [basins]')
+            if run.seed + size * size - 1 > F.MAX_SEED:
+                self.fail(f"runs[{i}].seed", f"the map's {size * size} starts from seed {run.seed} run seeds past "
+                          f"{F.MAX_SEED}", f"seed + size^2 - 1 <= {F.MAX_SEED}")
+            work = size * size * steps * max(run.samples, 1)
+            if work > F.MAX_BASIN_WORK:
+                self.fail("basins.size", f"size^2 x steps x K = {work} for run {_show(run.name)} exceeds "
+                          f"{F.MAX_BASIN_WORK}", "a smaller grid, fewer steps or smaller K")
+        return Basins(size=size, mean=ranges[0], std=ranges[1], steps=steps,
+                      tolerance=float(given.get("tolerance", f.child("tolerance").default)))
 
     def media(self, given: dict, runs: tuple[RunConfig, ...]) -> Media:
         names = tuple(r.name for r in runs)

@@ -1,0 +1,69 @@
+"""Basin maps: which optimum each start of a grid ends in.
+
+A start "reaches" an optimum when its final state is nearer to it than to any
+other optimum and within `tol` of it, distances taken in the coordinates
+(mean / sd(p), log std): they mean the same for every target and favour
+neither wide nor narrow optima. Monte Carlo runs never
+settle exactly; their final state is the average over the last `TAIL` of their
+steps (Polyak averaging), which cancels the optimizer's jitter around a
+minimum but not a drift away from one. A start that ends near no optimum did
+not converge; one whose run stopped on a non-finite gradient or left the family
+diverged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NOT_CONVERGED, DIVERGED = -1, -2
+OUTCOMES = {NOT_CONVERGED: "did not converge", DIVERGED: "diverged"}
+TAIL = 0.1
+DEFAULT_TOL = 0.25
+
+
+def grid(mean_range, std_range, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`size` means evenly spaced and `size` stds evenly spaced in log std."""
+    return np.linspace(*mean_range, size), np.geomspace(*std_range, size)
+
+
+def final_state(mean: np.ndarray, std: np.ndarray, steps_taken: np.ndarray, average: bool):
+    """(B,) final mean and std from (B, S+1) records; with `average`, the
+    geometric mean of the std and the mean of the mean over each member's last
+    TAIL of its steps."""
+    if not average:
+        idx = np.arange(mean.shape[0])
+        return mean[idx, steps_taken], std[idx, steps_taken]
+    S = mean.shape[1] - 1
+    n = max(1, int(round(TAIL * S)))
+    t = np.arange(S + 1)
+    window = (t <= steps_taken[:, None]) & (t > steps_taken[:, None] - n)
+    count = window.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(window, mean, 0.0).sum(axis=1) / count
+        s = np.exp(np.where(window, np.log(std), 0.0).sum(axis=1) / count)
+    return m, s
+
+
+def label(mean, std, diverged, optima_mean, optima_std, scale: float, tol: float = DEFAULT_TOL) -> np.ndarray:
+    """The index of the optimum each final state (mean, std) lies within `tol`
+    of (nearest first), NOT_CONVERGED if none, DIVERGED where `diverged`."""
+    mean, std = np.asarray(mean, float), np.asarray(std, float)
+    om, os_ = np.asarray(optima_mean, float), np.asarray(optima_std, float)
+    out = np.full(mean.shape, NOT_CONVERGED, dtype=np.int8)
+    if om.size:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.hypot((mean[..., None] - om) / scale, np.log(std[..., None]) - np.log(os_))
+        d = np.where(np.isfinite(d), d, np.inf)
+        nearest = d.argmin(axis=-1)
+        hit = np.take_along_axis(d, nearest[..., None], axis=-1)[..., 0] <= tol
+        out[hit] = nearest[hit]
+    out[np.asarray(diverged, bool)] = DIVERGED
+    return out
+
+
+def fractions(labels: np.ndarray, n_optima: int) -> dict[int, float]:
+    """The share of starts with each outcome: every optimum index, then
+    NOT_CONVERGED and DIVERGED."""
+    labels = np.asarray(labels).ravel()
+    keys = list(range(n_optima)) + [NOT_CONVERGED, DIVERGED]
+    return {k: float(np.mean(labels == k)) for k in keys}

@@ -1,0 +1,132 @@
+"""Basin maps: labels, final states, and agreement with the optima the core finds."""
+
+import numpy as np
+import pytest
+
+from conftest import run_config, target_of
+from divcore import runner
+from divcore.core import basins, divergences
+from divcore.core.target import Mixture
+from divcore.scenario import ScenarioError, parse_scenario
+from divcore.scenario.model import Basins, Start
+
+P = Mixture.create([-3.0, 2.0], [0.9, 0.7], [0.5, 0.5])
+T = target_of(P)
+SMALL = Basins(size=7, mean=(-6.0, 5.0), std=(0.3, 5.0), steps=2000, tolerance=0.25)
+
+
+def test_labels_pick_the_nearest_optimum_within_tolerance():
+    om, os_ = np.array([-3.0, 2.0]), np.array([1.0, 0.5])
+    mean = np.array([-3.0, 2.1, -0.5, 2.0, 9.0])
+    std = np.array([1.0, 0.5, 0.8, 0.5 * np.exp(0.2), 1.0])
+    diverged = np.array([False, False, False, False, True])
+    got = basins.label(mean, std, diverged, om, os_, scale=1.0, tol=0.25)
+    assert got.tolist() == [0, 1, basins.NOT_CONVERGED, 1, basins.DIVERGED]
+    # just past the tolerance, in log std
+    assert basins.label([2.0], [0.5 * np.exp(0.26)], [False], om, os_, 1.0, 0.25)[0] == basins.NOT_CONVERGED
+
+
+def test_labels_without_optima_or_with_nan_states_are_not_converged():
+    assert basins.label([0.0], [1.0], [False], [], [], 1.0).tolist() == [basins.NOT_CONVERGED]
+    assert basins.label([np.nan], [1.0], [False], [0.0], [1.0], 1.0).tolist() == [basins.NOT_CONVERGED]
+
+
+def test_final_state_averages_each_members_own_last_steps():
+    S = 100
+    mean = np.tile(np.arange(S + 1, dtype=float), (2, 1))
+    std = np.exp(mean / 100)
+    mean[1, 51:] = mean[1, 50]  # stopped at step 50: frozen afterwards
+    std[1, 51:] = std[1, 50]
+    m, s = basins.final_state(mean, std, np.array([S, 50]), average=True)
+    np.testing.assert_allclose(m, [np.mean(np.arange(91, 101)), np.mean(np.arange(41, 51))])
+    np.testing.assert_allclose(np.log(s), m / 100)
+    m, s = basins.final_state(mean, std, np.array([S, 50]), average=False)
+    np.testing.assert_array_equal(m, [100.0, 50.0])
+
+
+def test_fractions_cover_every_outcome():
+    labels = np.array([[0, 0, 1], [basins.NOT_CONVERGED, basins.DIVERGED, 0]])
+    f = basins.fractions(labels, 2)
+    assert f == {0: 0.5, 1: 1 / 6, basins.NOT_CONVERGED: 1 / 6, basins.DIVERGED: 1 / 6}
+    assert sum(f.values()) == pytest.approx(1.0)
+
+
+def test_exact_labels_agree_with_the_optima_the_core_finds():
+    """Every start of an exact map converges; each lands on the optimum it is
+    labelled with, which is a stationary point, and both modes' basins show."""
+    cfg = run_config(estimator="exact", lr=0.05, lr_decay=0.001)
+    out = runner.basin_map(T, cfg, SMALL)
+    o = runner.run_optima(P, runner.basin_config(cfg, SMALL))
+    np.testing.assert_array_equal(out["optima_mean"], o.mean)
+    assert out["label"].shape == (SMALL.size, SMALL.size)
+    assert set(np.unique(out["label"])) == set(range(len(o.mean)))
+    for i in range(len(o.mean)):
+        hit = out["label"] == i
+        np.testing.assert_allclose(out["final_mean"][hit], o.mean[i], atol=1e-6)
+        np.testing.assert_allclose(out["final_std"][hit], o.std[i], rtol=1e-6)
+        g = divergences.get("kl", "reverse").grad(P, np.array([o.mean[i]]), np.array([o.std[i]]))
+        assert np.linalg.norm(g) < 1e-6
+    # a start on a mode's side of the valley goes to that mode
+    means, stds = out["means"], out["stds"]
+    j_left, j_right = np.argmin(np.abs(means + 3.0)), np.argmin(np.abs(means - 2.0))
+    i_narrow = np.argmin(np.abs(stds - 0.8))
+    left = np.argmin(np.abs(o.mean + 3.0))
+    assert out["label"][i_narrow, j_left] == left and out["label"][i_narrow, j_right] == 1 - left
+
+
+def test_each_start_is_the_run_made_alone_with_its_own_seed():
+    cfg = run_config(estimator="reparam", samples=8, seed=5, steps=50)
+    spec = Basins(size=3, mean=(-1.0, 1.0), std=(0.5, 2.0), steps=50, tolerance=0.25)
+    out = runner.basin_map(T, cfg, spec)
+    k = 2 * 3 + 1  # mean-major: third mean, second std
+    alone = runner.run(T, run_config(estimator="reparam", samples=8, seed=5 + k, steps=50,
+                                     starts=(Start(1.0, 1.0),)))
+    m, s = basins.final_state(alone["mean"], alone["std"], alone["steps_taken"], average=True)
+    assert out["final_mean"][1, 2] == m[0] and out["final_std"][1, 2] == s[0]
+
+
+def test_monte_carlo_with_many_samples_finds_the_exact_basins():
+    spec = Basins(size=7, mean=(-6.0, 5.0), std=(0.3, 5.0), steps=1500, tolerance=0.25)
+    exact = runner.basin_map(T, run_config(estimator="exact", lr=0.05, lr_decay=0.001), spec)
+    mc = runner.basin_map(T, run_config(estimator="reparam", samples=256, lr=0.05, lr_decay=0.001), spec)
+    assert np.mean(mc["label"] == exact["label"]) >= 0.9
+
+
+BASE = """title = "t"
+[target]
+components = [{ mean = -3.0, std = 0.9, weight = 0.5 }, { mean = 2.0, std = 0.7, weight = 0.5 }]
+[[runs]]
+name = "a"
+divergence = "kl"
+direction = "reverse"
+start = { mean = 0.0, std = 1.0 }
+"""
+
+
+def test_basins_defaults_come_from_the_landscape_box():
+    b = parse_scenario(BASE + "[basins]\n").basins
+    assert (b.size, b.steps, b.tolerance) == (41, 2000, 0.25)
+    assert b.mean == (-5.7, 4.1) and b.std[0] == pytest.approx(0.14)
+    assert parse_scenario(BASE).basins is None
+    b = parse_scenario(BASE + "[basins]\nsize = 5\nmean = [-1, 1]\nstd = [0.5, 2]\nsteps = 10\n").basins
+    assert b == Basins(size=5, mean=(-1.0, 1.0), std=(0.5, 2.0), steps=10, tolerance=0.25)
+
+
+@pytest.mark.parametrize("extra,where", [
+    ("[basins]\nmean = [1, 1]\n", "basins.mean"),
+    ("[basins]\nstd = [0, 1]\n", "basins.std[0]"),
+    ("[basins]\nsize = 2\n", "basins.size"),
+    ("[basins]\nsize = 101\nsteps = 1000000\n", "basins.size"),
+    ("[basins]\nmean = [1, 2, 3]\n", "basins.mean"),
+    ("[basins]\ngrid = 3\n", "basins.grid"),
+])
+def test_bad_basins_tables_fail_with_the_key(extra, where):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(BASE + extra)
+    assert f": {where}: " in str(err.value)
+
+
+def test_basins_need_the_full_gaussian_family():
+    with pytest.raises(ScenarioError, match=r"runs\[0\]\.family: basin maps need"):
+        parse_scenario(BASE.replace('direction = "reverse"', 'direction = "reverse"\nfamily = "gaussian-fixed-std"')
+                       + "[basins]\n")
