@@ -3,8 +3,8 @@
 Prints trajectory-steps per second of the batched runner for every Monte Carlo
 estimator against the bare numpy work no implementation can avoid (drawing the
 normals, evaluating log p and log q at the samples), single-trajectory speed,
-exact-gradient speed, and the cost of optima and a landscape for the default
-scene. Timings are the best of three repeats; no test asserts on them.
+exact-gradient speed, the cost of optima and a landscape for the default
+scene, and the time of each basin map of the basins scene. Timings are the best of three repeats; no test asserts on them.
 """
 
 from __future__ import annotations
@@ -112,6 +112,17 @@ def main() -> int:
         t_land, _ = best(lambda: landscape.default(p, div, param, n=60), repeat=2)
         row(f"{run.name}: optima ({len(o.mean)} minima)", f"{t_opt * 1e3:,.0f}", "ms")
         row(f"{run.name}: 60 x 60 landscape", f"{t_land * 1e3:,.0f}", "ms")
+
+    basins_scene = load_scenario(ROOT / "scenes" / "basins.toml")
+    spec = basins_scene.basins
+    n = spec.size**2 * spec.steps
+    print(f"\nbasin maps of {basins_scene.name}.toml: {spec.size} x {spec.size} starts, {spec.steps} steps "
+          "(aim for K = 64: well under a minute, 20 s)")
+    for run in basins_scene.runs:
+        t, _ = best(lambda: runner.basin_map(basins_scene.target, run, spec), repeat=1)
+        K = run.samples
+        bare = f"{t * bare_rate / n * 64 / K:.2f}x the bare numpy work at K = {K}" if K else ""
+        row(f"{run.name}", f"{t:,.1f}", "s", bare)
     return 0
 
 

@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parent
 # The modules each kind of output depends on; editing one invalidates those outputs.
 _CODE = {
     "data": ["core", "runner.py", "trajectory.py"],
-    "media": ["core", "render", "style", "trajectory.py"],
+    "media": ["core", "render", "style", "trajectory.py", "pipeline.py"],  # pipeline.py: figure titles
     "video": ["core", "render", "style", "video", "trajectory.py"],
     "assets": ["core", "render", "style", "site/payload.py", "site/assets.py", "trajectory.py", "atomic.py"],
     "site": ["site", "atomic.py", "../site"],
@@ -128,7 +128,7 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
 
 
 def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path | None = None,
-                  diag: Path | None = None) -> None:
+                  diag: Path | None = None, basins: tuple[Path, ...] = ()) -> None:
     from .render import figures
     from .render.view import RunView
 
@@ -142,6 +142,10 @@ def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path |
         d = scn.diagnostics
         title = f"{scn.title} (q = N({d.mean:g}, {d.std:g}²), {d.repeats} estimates per point)"
         figures.save(figures.diagnostics(title, trajectory.load(diag)), out_dir / "diagnostics")
+    if basins:
+        b = scn.basins
+        title = f"{scn.title} ({b.size} × {b.size} starts, {b.steps} steps each)"
+        figures.save(figures.basins(title, [trajectory.load(p) for p in basins]), out_dir / "basins")
 
 
 def has_alpha(scn: Scenario) -> bool:
@@ -156,6 +160,16 @@ def sweep_path(data_dir: Path, scn: Scenario) -> Path:
 
 def diagnostics_path(data_dir: Path, scn: Scenario) -> Path:
     return Path(data_dir) / scn.name / "sweeps" / "diagnostics.npz"
+
+
+def basins_path(data_dir: Path, scn: Scenario, run: RunConfig) -> Path:
+    return Path(data_dir) / scn.name / "sweeps" / f"basins-{run.name}.npz"
+
+
+def _make_basins(scn: Scenario, run: RunConfig, path: Path) -> None:
+    trajectory.save(path, runner.basin_map(scn.target, run, scn.basins),
+                    {"scenario": scn.name, "target": scn.target.to_dict(), "run": run.to_dict(),
+                     "basins": scn.basins.to_dict()})
 
 
 def _make_diagnostics(scn: Scenario, path: Path) -> None:
@@ -205,10 +219,10 @@ def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
 
 
 def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, sweep: Path | None,
-                 diag: Path | None) -> None:
+                 diag: Path | None, basins: tuple[Path, ...] = ()) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir, sweep, diag)
+    assets.make(name, title, paths, out_dir, sweep, diag, basins)
 
 
 def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
@@ -280,6 +294,17 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 "data", f"{scn.name}/diagnostics", diag_key, P.cache_dir / "data" / scn.name / "diagnostics.key",
                 [diag], _make_diagnostics, (scn, diag), weight=1e9,
             ))
+        basins = tuple(basins_path(P.data_dir, scn, r) for r in scn.runs) if scn.basins is not None else ()
+        for run, path in zip(scn.runs if basins else (), basins):
+            key = _hash(data_code, "basins", json.dumps(scn.target.to_dict(), sort_keys=True),
+                        json.dumps(run.to_dict(), sort_keys=True), json.dumps(scn.basins.to_dict(), sort_keys=True))
+            sweep_key += key
+            # an exact gradient's quadrature costs about as much as 256 samples
+            P.stages["data"].append(Job(
+                "data", f"{scn.name}/basins-{run.name}", key,
+                P.cache_dir / "data" / scn.name / f"basins-{run.name}.key", [path], _make_basins, (scn, run, path),
+                weight=scn.basins.size ** 2 * scn.basins.steps * (256 if not run.monte_carlo else max(run.samples, 8)),
+            ))
         runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
         out = P.media_dir / scn.name
         if "video" in stages:
@@ -292,11 +317,11 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         if "figures" in stages:
             key = _hash(media_code, runs_key, sweep_key, "figures", scn.title, json.dumps(scn.media.snapshots))
             bases = ("summary", "snapshots") + (("alpha-sweep",) if sweep is not None else ()) \
-                + (("diagnostics",) if diag is not None else ())
+                + (("diagnostics",) if diag is not None else ()) + (("basins",) if basins else ())
             P.stages["figures"].append(Job(
                 "figures", scn.name, key, P.cache_dir / "media" / scn.name / "figures.key",
                 [out / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, paths, out, sweep, diag), weight=len(scn.runs),
+                _make_figures, (scn, paths, out, sweep, diag, basins), weight=len(scn.runs),
             ))
         if "gif" in stages:
             key = _hash(media_code, runs_key, "gif", scn.title)
@@ -311,8 +336,9 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
             key = _hash(assets_code, runs_key, sweep_key, "assets", scn.title)
             P.stages["assets"].append(Job(
                 "assets", scn.name, key, P.cache_dir / "media" / scn.name / "assets.key",
-                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None, diag is not None),
-                _make_assets, (scn.name, scn.title, paths, out / "site", sweep, diag), weight=len(scn.runs),
+                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None, diag is not None,
+                               bool(basins)),
+                _make_assets, (scn.name, scn.title, paths, out / "site", sweep, diag, basins), weight=len(scn.runs),
             ))
         if "site" in stages:
             from .site.pages import ScenarioMedia

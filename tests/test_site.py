@@ -22,6 +22,7 @@ import pytest
 from divcore import pipeline, trajectory
 from divcore.errors import BuildError
 from divcore.render.view import RunView, featured_member
+from divcore.scenario import load_scenario
 from divcore.site import assets, payload, prose
 from divcore.style import RUG_LEVELS, rug_level
 
@@ -484,3 +485,19 @@ def test_the_diagnostics_page_has_the_estimator_table_and_both_figures(built):
     reparam = [dict(zip(header, r.split(","))) for r in rows[1:] if ",reparam," in r and ",log_std," in r]
     mse = [float(r["mse"]) for r in reparam]
     assert len(mse) == 6 and all(a > 3 * b for a, b in zip(mse, mse[1:]))  # 4x the samples, about 1/4 the error
+
+
+def test_the_basins_table_shows_the_shares_of_the_maps(built):
+    from divcore.core import basins
+
+    page = (built.site_dir / "diagnostics.html").read_text()
+    assert "basins-preview.webp" in page and "basins.csv" in page
+    table = re.search(r'<table class="basins">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([a-z0-9-]+)</td><td>(\d+)</td><td>([\d.]+) %</td>", table)
+    assert [r[0] for r in rows] == [r.name for r in load_scenario(ROOT / "scenes/basins.toml").runs]
+    for name, starts, share in rows:
+        m = trajectory.load(built.data_dir / "basins" / "sweeps" / f"basins-{name}.npz")
+        assert int(starts) == m["label"].size
+        assert float(share) == pytest.approx(100 * basins.fractions(m["label"], len(m["optima_mean"]))[0], abs=0.05)
+    csv_rows = (built.site_dir / "media/basins/basins.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + sum(int(r[1]) for r in rows)

@@ -185,7 +185,8 @@ def basins(title: str, maps: list[dict]):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from ..core.basins import DIVERGED, fractions
+    from ..core.basins import DIVERGED, NOT_CONVERGED, fractions
+    from matplotlib.lines import Line2D
 
     cols = min(3, len(maps))
     rows = -(-len(maps) // cols)
@@ -202,16 +203,22 @@ def basins(title: str, maps: list[dict]):
                                                       (f(v[1:]) + f(v[:-1])) / 2,
                                                       [f(v[-1]) + (f(v[-1]) - f(v[-2])) / 2]]))
             ident = lambda v: v  # noqa: E731
-            ax.pcolormesh(edges(means, ident, ident), edges(stds, np.log, np.exp), m["label"] - DIVERGED,
+            x_edges, y_edges = edges(means, ident, ident), edges(stds, np.log, np.exp)
+            ax.pcolormesh(x_edges, y_edges, m["label"] - DIVERGED,
                           cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, shading="flat",
                           rasterized=True)
+            stuck = m["label"] == NOT_CONVERGED
+            ax.plot(m["final_mean"][stuck], m["final_std"][stuck], ls="none", marker="x", ms=3.5, mew=0.6,
+                    color="#444444", alpha=0.5, zorder=2)
             for k, (om, os_) in enumerate(zip(m["optima_mean"], m["optima_std"])):
                 ax.plot(om, os_, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
                         mew=1.0, ls="none", zorder=3)
                 ax.annotate(str(k), (om, os_), xytext=(5, 4), textcoords="offset points", fontsize=8,
                             fontweight="bold", color="black", zorder=4)
             ax.set_yscale("log")
-            ax.set_xlim(means[0] - (means[1] - means[0]) / 2, means[-1] + (means[-1] - means[-2]) / 2)
+            # the map's box, even where a stuck run ends outside it
+            ax.set_xlim(x_edges[0], x_edges[-1])
+            ax.set_ylim(y_edges[0], y_edges[-1])
             share = fractions(m["label"], len(m["optima_mean"]))
             ax.set_title(f"{run['name']}: {labels.divergence(run)}\n{labels.estimator(run)}; "
                          f"global: {100 * share[0]:.0f} %", fontsize=8.5)
@@ -223,8 +230,9 @@ def basins(title: str, maps: list[dict]):
             ax.set_visible(False)
         names = ["diverged", "did not converge", "global optimum (0)"] + [f"local optimum {k}" for k in range(1, n)]
         handles = [Patch(facecolor=c, edgecolor="#888888", lw=0.5, label=t) for c, t in zip(colours, names)]
-        order = handles[2:] + handles[1:2] + handles[:1]
-        fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 6), fontsize=8, frameon=False)
+        order = handles[2:] + handles[1:2] + handles[:1] + [
+            Line2D([], [], ls="none", marker="x", color="#444444", label="where those that did not converge end")]
+        fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 4), fontsize=8, frameon=False)
         fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
     return fig
 

@@ -17,9 +17,11 @@ from . import payload
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
 
 
-def outputs(out_dir: Path, run_names: list[str], sweep: bool = False, diagnostics: bool = False) -> list[Path]:
+def outputs(out_dir: Path, run_names: list[str], sweep: bool = False, diagnostics: bool = False,
+            basins: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
-    extra = ([out_dir / "alpha-sweep.csv"] if sweep else []) + ([out_dir / "diagnostics.csv"] if diagnostics else [])
+    extra = [out_dir / f"{name}.csv" for name, wanted in
+             (("alpha-sweep", sweep), ("diagnostics", diagnostics), ("basins", basins)) if wanted]
     return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names), *extra]
 
 
@@ -73,8 +75,29 @@ def diagnostics_csv(table: dict) -> str:
     return buf.getvalue()
 
 
+def basins_csv(maps: list[dict]) -> str:
+    """One row per (run, start): where it started, its outcome (the optimum's
+    rank, 0 = global, or what stopped it), that optimum and the final state."""
+    from ..core.basins import OUTCOMES
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("run", "start_mean", "start_std", "outcome", "optimum_mean", "optimum_std", "final_mean", "final_std",
+                "steps_taken"))
+    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
+    for m in maps:
+        name = m["config"]["run"]["name"]
+        for j, mean0 in enumerate(m["means"]):
+            for i, std0 in enumerate(m["stds"]):
+                k = int(m["label"][i, j])
+                opt = (fmt(m["optima_mean"][k]), fmt(m["optima_std"][k])) if k >= 0 else ("", "")
+                w.writerow((name, fmt(mean0), fmt(std0), OUTCOMES.get(k, k), *opt, fmt(m["final_mean"][i, j]),
+                            fmt(m["final_std"][i, j]), int(m["steps_taken"][i, j])))
+    return buf.getvalue()
+
+
 def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, sweep: Path | None = None,
-         diagnostics: Path | None = None) -> None:
+         diagnostics: Path | None = None, basins: tuple[Path, ...] = ()) -> None:
     from ..render.panels import landscape_rgba
     from ..trajectory import load
 
@@ -94,5 +117,7 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, swe
         atomic_write(out_dir / "alpha-sweep.csv", sweep_csv(load(sweep)).encode())
     if diagnostics is not None:
         atomic_write(out_dir / "diagnostics.csv", diagnostics_csv(load(diagnostics)).encode())
+    if basins:
+        atomic_write(out_dir / "basins.csv", basins_csv([load(p) for p in basins]).encode())
     data = payload.scenario_payload(scenario, title, views, images)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())

@@ -29,6 +29,7 @@ from . import prose
 SOURCES = Path(__file__).resolve().parents[2] / "site"
 CONTENT = SOURCES / "content"  # the prose: index.md (the front page's text) and article.md
 FIGURE_FORMATS = ("pdf", "svg", "png")
+EXTRA_FIGURES = ("alpha-sweep", "diagnostics", "basins")  # drawn for scenarios that ask for them
 # the figure previews and video posters pages show (the downloads are full size)
 PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
 POSTER_WIDTH, POSTER_BYTES = 960, 30_000
@@ -123,45 +124,59 @@ def _diagnostics_table(path: Path) -> list[dict]:
     return [{**g, "rows": sorted(g["rows"].items())} for g in groups.values()]
 
 
+def _basins_table(path: Path) -> list[dict]:
+    """The basins CSV as the page's table: per run, the share of starts with each outcome."""
+    import csv
+
+    from ..core.basins import OUTCOMES
+
+    counts: dict[str, dict[str, int]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            c = counts.setdefault(row["run"], {})
+            c[row["outcome"]] = c.get(row["outcome"], 0) + 1
+    rows = []
+    for run, c in counts.items():
+        total = sum(c.values())
+        share = lambda k: 100.0 * c.get(k, 0) / total  # noqa: E731
+        local = sum(v for k, v in c.items() if k not in OUTCOMES.values() and k != "0")
+        rows.append({"run": run, "starts": total, "global": share("0"), "local": 100.0 * local / total,
+                     "not_converged": share(OUTCOMES[-1]), "diverged": share(OUTCOMES[-2])})
+    return rows
+
+
+def _figure_files(sm: "ScenarioMedia", base: str, out: Path, rel: str, cache: Path, preview: bool = True) -> dict:
+    """Link a figure's downloads into the site; pages show a light preview of it."""
+    f = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
+    for ext in FIGURE_FORMATS:
+        _link_or_copy(sm.media / f"{base}.{ext}", out / f"{base}.{ext}")
+    if preview:
+        atomic_write(out / f"{base}-preview.webp",
+                     _cached_image(sm.media / f"{base}.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
+        f["preview"] = f"{rel}/{base}-preview.webp"
+        with Image.open(sm.media / f"{base}.png") as im:
+            f["aspect"] = im.height / im.width
+    return f
+
+
 def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     """Link a scenario's outputs into the site; return their site-relative paths."""
     name = sm.scenario.name
     rel = f"media/{name}"
     out = site / rel
-    files: dict = {"figures": {}, "records": [], "csv": [], "sweep_csv": None, "video": None,
-                   "diagnostics_csv": None, "diagnostics_table": None}
-    for base in ("summary", "snapshots"):
-        files["figures"][base] = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
-        for ext in FIGURE_FORMATS:
-            _link_or_copy(sm.media / f"{base}.{ext}", out / f"{base}.{ext}")
-    # pages show the summary figure as a light preview; the downloads are full size
-    atomic_write(out / "summary-preview.webp", _cached_image(sm.media / "summary.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
-    files["figures"]["summary"]["preview"] = f"{rel}/summary-preview.webp"
-    with Image.open(sm.media / "summary.png") as im:
-        files["figures"]["summary"]["aspect"] = im.height / im.width
-    if (sm.media / "alpha-sweep.png").exists():
-        files["figures"]["alpha-sweep"] = {ext: f"{rel}/alpha-sweep.{ext}" for ext in FIGURE_FORMATS}
-        for ext in FIGURE_FORMATS:
-            _link_or_copy(sm.media / f"alpha-sweep.{ext}", out / f"alpha-sweep.{ext}")
-        atomic_write(out / "alpha-sweep-preview.webp",
-                     _cached_image(sm.media / "alpha-sweep.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
-        files["figures"]["alpha-sweep"]["preview"] = f"{rel}/alpha-sweep-preview.webp"
-        with Image.open(sm.media / "alpha-sweep.png") as im:
-            files["figures"]["alpha-sweep"]["aspect"] = im.height / im.width
-        _link_or_copy(sm.assets / "alpha-sweep.csv", out / "alpha-sweep.csv")
-        files["sweep_csv"] = f"{rel}/alpha-sweep.csv"
-    if (sm.media / "diagnostics.png").exists():
-        files["figures"]["diagnostics"] = {ext: f"{rel}/diagnostics.{ext}" for ext in FIGURE_FORMATS}
-        for ext in FIGURE_FORMATS:
-            _link_or_copy(sm.media / f"diagnostics.{ext}", out / f"diagnostics.{ext}")
-        atomic_write(out / "diagnostics-preview.webp",
-                     _cached_image(sm.media / "diagnostics.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
-        files["figures"]["diagnostics"]["preview"] = f"{rel}/diagnostics-preview.webp"
-        with Image.open(sm.media / "diagnostics.png") as im:
-            files["figures"]["diagnostics"]["aspect"] = im.height / im.width
-        _link_or_copy(sm.assets / "diagnostics.csv", out / "diagnostics.csv")
-        files["diagnostics_csv"] = f"{rel}/diagnostics.csv"
+    files: dict = {"figures": {}, "records": [], "csv": [], "csv_of": {}, "video": None,
+                   "diagnostics_table": None, "basins_table": None}
+    files["figures"]["summary"] = _figure_files(sm, "summary", out, rel, cache)
+    files["figures"]["snapshots"] = _figure_files(sm, "snapshots", out, rel, cache, preview=False)
+    for base in EXTRA_FIGURES:
+        if (sm.media / f"{base}.png").exists():
+            files["figures"][base] = _figure_files(sm, base, out, rel, cache)
+            _link_or_copy(sm.assets / f"{base}.csv", out / f"{base}.csv")
+            files["csv_of"][base] = f"{rel}/{base}.csv"
+    if "diagnostics" in files["csv_of"]:
         files["diagnostics_table"] = _diagnostics_table(sm.assets / "diagnostics.csv")
+    if "basins" in files["csv_of"]:
+        files["basins_table"] = _basins_table(sm.assets / "basins.csv")
     _link_or_copy(sm.media / f"{name}.gif", out / f"{name}.gif")
     files["gif"] = f"{rel}/{name}.gif"
     for rec in sm.records:
@@ -255,7 +270,8 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
             pages.append(Page(f"scenarios/{ctx['scenario'].name}.html", "scenario.html", ctx))
         pages.append(Page("diagnostics.html", "diagnostics.html", {
             "estimators": [c for c in ordered if c["files"]["diagnostics_table"]],
-            "sweeps": [c for c in ordered if c["files"]["sweep_csv"]]}))
+            "sweeps": [c for c in ordered if "alpha-sweep" in c["files"]["csv_of"]],
+            "basins": [c for c in ordered if c["files"]["basins_table"]]}))
         nav = [("index.html", "Scenarios"), ("article.html", "Article"), ("diagnostics.html", "Diagnostics")]
         for page in pages:
             html = env.get_template(page.template).render(root=page.root, page=page.path, nav=nav, **page.context)

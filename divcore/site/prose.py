@@ -5,7 +5,8 @@
   formulas; `\\$` is a literal dollar sign.
 - A line `::: scrubber NAME`, `::: video NAME` or `::: figure NAME [WHICH]` places
   that scenario's scrubber, video or figure (WHICH: summary, the default, or
-  alpha-sweep); the caller renders them.
+  one the scenario asks for: alpha-sweep, diagnostics, basins); the caller
+  renders them.
 
 Math and directives are swapped for placeholder words before Markdown runs
 (so `_` in a subscript is never emphasis) and swapped back after. Only the
@@ -33,7 +34,7 @@ _TOKEN = "DIVFITTOKEN{}X"
 class Directive:
     kind: str
     name: str
-    detail: str = ""  # which figure: "summary" (the default) or "alpha-sweep"
+    detail: str = ""  # which figure: "summary" (the default), "alpha-sweep", "diagnostics", "basins"
 
 
 _FUNCTIONS = re.compile(r"(<mi>(?:log|exp|sin|cos|tan|max|min|det)</mi>)")

@@ -98,6 +98,8 @@ class RunPanels:
         self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
         self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
+        if self.label.width > land_w:  # a long name in a small cell would run into the next cell's readout
+            self.label.scale_to_fit_width(land_w)
         xl, yl = AXIS_NAMES[view.run["parameterization"]]
         self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
                                  Text(xl, font_size=14, color=pal["text"], font=FONT),
