@@ -136,7 +136,7 @@ def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path |
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
     if sweep is not None:
-        title = f"{scn.title}: the optima of D_α(p‖q) against α"
+        title = f"{scn.title} (the optima of D_α(p‖q) against α)"
         figures.save(figures.alpha_sweep(title, trajectory.load(sweep), runner.mixture(scn.target)), out_dir / "alpha-sweep")
     if diag is not None:
         d = scn.diagnostics
