@@ -24,6 +24,7 @@ import numpy as np
 from . import runner, trajectory
 from .errors import BuildError
 from .scenario import RunConfig, Scenario, load_scenario
+from .scenario.fields import EXACT_SAMPLE_COST
 
 PACKAGE = Path(__file__).resolve().parent
 # The modules each kind of output depends on; editing one invalidates those outputs.
@@ -136,7 +137,7 @@ def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path |
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
     if sweep is not None:
-        title = f"{scn.title} (the optima of D_α(p‖q) against α)"
+        title = rf"{scn.title} (the optima of $D_\alpha(p\,\|\,q)$ against $\alpha$)"
         figures.save(figures.alpha_sweep(title, trajectory.load(sweep), runner.mixture(scn.target)), out_dir / "alpha-sweep")
     if diag is not None:
         d = scn.diagnostics
@@ -299,11 +300,11 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
             key = _hash(data_code, "basins", json.dumps(scn.target.to_dict(), sort_keys=True),
                         json.dumps(run.to_dict(), sort_keys=True), json.dumps(scn.basins.to_dict(), sort_keys=True))
             sweep_key += key
-            # an exact gradient's quadrature costs about as much as 256 samples
             P.stages["data"].append(Job(
                 "data", f"{scn.name}/basins-{run.name}", key,
                 P.cache_dir / "data" / scn.name / f"basins-{run.name}.key", [path], _make_basins, (scn, run, path),
-                weight=scn.basins.size ** 2 * scn.basins.steps * (256 if not run.monte_carlo else max(run.samples, 8)),
+                weight=scn.basins.size ** 2 * scn.basins.steps * (EXACT_SAMPLE_COST if not run.monte_carlo
+                                                                  else max(run.samples, 8)),
             ))
         runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
         out = P.media_dir / scn.name

@@ -164,7 +164,7 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) ->
             _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
             g = np.where(finite[:, None], g, 0.0)
         if not mc:
-            _stop(active, status, steps_taken, np.sqrt((g * g).sum(axis=1)) <= CONVERGENCE_TOL, CONVERGED, t)
+            _stop(active, status, steps_taken, np.hypot(g[:, 0], g[:, 1]) <= CONVERGENCE_TOL, CONVERGED, t)
 
         g_phi = param.grad_phi(phi, g)
         if masked:

@@ -85,6 +85,20 @@ def test_each_start_is_the_run_made_alone_with_its_own_seed():
     assert out["final_mean"][1, 2] == m[0] and out["final_std"][1, 2] == s[0]
 
 
+def test_an_exact_start_is_the_run_made_alone_though_others_stop_earlier():
+    """Exact maps skip the quadrature of starts that have converged; the others
+    must not notice."""
+    cfg = run_config(estimator="exact", lr=0.1, steps=3000)
+    spec = Basins(size=4, mean=(-5.0, 4.0), std=(0.5, 3.0), steps=3000, tolerance=0.25)
+    out = runner.basin_map(T, cfg, spec)
+    assert len(np.unique(out["steps_taken"])) > 3  # the starts stop at different steps
+    for i, j in ((0, 0), (2, 1), (3, 3)):
+        alone = runner.run(T, run_config(estimator="exact", lr=0.1, steps=3000, seed=cfg.seed + 4 * j + i,
+                                         starts=(Start(float(out["means"][j]), float(out["stds"][i])),)))
+        assert out["steps_taken"][i, j] == alone["steps_taken"][0] and out["status"][i, j] == alone["status"][0]
+        assert out["final_mean"][i, j] == alone["mean"][0, -1] and out["final_std"][i, j] == alone["std"][0, -1]
+
+
 def test_monte_carlo_with_many_samples_finds_the_exact_basins():
     spec = Basins(size=7, mean=(-6.0, 5.0), std=(0.3, 5.0), steps=1500, tolerance=0.25)
     exact = runner.basin_map(T, run_config(estimator="exact", lr=0.05, lr_decay=0.001), spec)
@@ -112,21 +126,31 @@ def test_basins_defaults_come_from_the_landscape_box():
     assert b == Basins(size=5, mean=(-1.0, 1.0), std=(0.5, 2.0), steps=10, tolerance=0.25)
 
 
-@pytest.mark.parametrize("extra,where", [
-    ("[basins]\nmean = [1, 1]\n", "basins.mean"),
-    ("[basins]\nstd = [0, 1]\n", "basins.std[0]"),
-    ("[basins]\nsize = 2\n", "basins.size"),
-    ("[basins]\nsize = 101\nsteps = 1000000\n", "basins.size"),
-    ("[basins]\nmean = [1, 2, 3]\n", "basins.mean"),
-    ("[basins]\ngrid = 3\n", "basins.grid"),
+@pytest.mark.parametrize("extra,where,message", [
+    ("[basins]\nmean = [1, 1]\n", "basins.mean", "the range [1, 1] is empty; [lowest, highest] with lowest < highest"),
+    ("[basins]\nstd = [0, 1]\n", "basins.std[0]", "std must be"),
+    ("[basins]\nsize = 2\n", "basins.size", "size must be >= 3"),
+    ("[basins]\nsize = 101\nsteps = 10000\n", "basins.size", "recorded states exceed 50000000"),
+    ("[basins]\nsize = 101\nsteps = 1000\n", "basins.size",
+     'x K = 2611456000 for run "a" exceeds 2000000000 (an exact gradient counts as K = 256)'),
+    ("[basins]\nmean = [1, 2, 3]\n", "basins.mean", "has 3 items, more than 2"),
+    ("[basins]\ngrid = 3\n", "basins.grid", "unknown key"),
+    ("[basins]\ntolerance = 0\n", "basins.tolerance", "> 0 and <= 10"),
 ])
-def test_bad_basins_tables_fail_with_the_key(extra, where):
+def test_bad_basins_tables_fail_with_the_key(extra, where, message):
     with pytest.raises(ScenarioError) as err:
         parse_scenario(BASE + extra)
-    assert f": {where}: " in str(err.value)
+    text = str(err.value)
+    assert f": {where}: " in text and message in text and "\n" not in text
 
 
 def test_basins_need_the_full_gaussian_family():
-    with pytest.raises(ScenarioError, match=r"runs\[0\]\.family: basin maps need"):
+    with pytest.raises(ScenarioError, match=r': basins: run "a" uses family "gaussian-fixed-std"; basin maps need'):
         parse_scenario(BASE.replace('direction = "reverse"', 'direction = "reverse"\nfamily = "gaussian-fixed-std"')
                        + "[basins]\n")
+
+
+def test_basin_seeds_must_stay_in_range():
+    with pytest.raises(ScenarioError, match=r": basins.size: the map's 9 starts .* run seeds past"):
+        parse_scenario(BASE.replace('direction = "reverse"', f'direction = "reverse"\nseed = {2**63 - 5}')
+                       + "[basins]\nsize = 3\n")

@@ -413,6 +413,20 @@ def test_the_start_picker_switches_trajectories(built, server, watched):
     assert page.locator(".sc-run[data-run='reverse'] select.sc-start").input_value() == str(b)
 
 
+def test_picking_a_start_during_a_replay_restarts_it(server, watched):
+    page = watched.open(server + "scenarios/forward-reverse-kl.html")
+    select = page.locator(".sc-run[data-run='reverse'] select.sc-start")
+    select.select_option("1")
+    readout = ".sc-run[data-run='reverse'] .sc-readout"
+    page.wait_for_function(f"() => +document.querySelector(\"{readout}\").dataset.step > 60")
+    select.select_option("2")
+    page.locator(".sc-play").click()  # pause the new replay at once
+    reverse = next(r for r in _readouts(page) if r["run"] == "reverse")
+    assert reverse["member"] == 2 and reverse["step"] < 60
+    page.wait_for_timeout(300)  # paused: no second loop left running from the first replay
+    assert next(r for r in _readouts(page) if r["run"] == "reverse")["step"] == reverse["step"]
+
+
 def test_the_video_is_playable(server, watched):
     page = watched.open(server + "scenarios/reinforce-vs-reparam.html")
     page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=20_000)

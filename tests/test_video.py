@@ -30,13 +30,16 @@ samples = 8
 """
 
 
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
+@pytest.fixture(scope="module", params=["gaussian", "gaussian-fixed-std"])
+def video(tmp_path_factory, request):
+    """The test scene's video, for the full family (a landscape wash) and the
+    fixed-std family (a curve with q as a bead on it)."""
     tmp = tmp_path_factory.mktemp("video")
     scene = tmp / "video-test.toml"
-    scene.write_text(SCENE)
+    text = SCENE.replace("[fit]\n", f'[fit]\nfamily = "{request.param}"\n')
+    scene.write_text(text)
     P, _ = pipeline.build([scene], tmp / "build", jobs=1, stages=("data", "video"), quality="low")
-    scn = parse_scenario(SCENE, str(scene))
+    scn = parse_scenario(text, str(scene))
     out = pipeline.video_outputs(P.media_dir / scn.name, scn)
     return out, json.loads(out["sidecar"].read_text()), pipeline.trajectory.load(P.outputs("data")[0])
 

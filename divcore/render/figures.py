@@ -186,12 +186,14 @@ def basins(title: str, maps: list[dict]):
     from matplotlib.patches import Patch
 
     from ..core.basins import DIVERGED, NOT_CONVERGED, fractions
+    from ..style import palette
     from matplotlib.lines import Line2D
 
     cols = min(3, len(maps))
     rows = -(-len(maps) // cols)
     n = max(len(m["optima_mean"]) for m in maps)
     colours = basin_colours(n)
+    stuck_colour = palette()["basin"]["stuck_end"]
     with plt.style.context(MPLSTYLE_FILE):
         fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 0.4, 3.1 * rows + 1.0), squeeze=False,
                                  sharex=True, sharey=True, layout="constrained")
@@ -209,7 +211,7 @@ def basins(title: str, maps: list[dict]):
                           rasterized=True)
             stuck = m["label"] == NOT_CONVERGED
             ax.plot(m["final_mean"][stuck], m["final_std"][stuck], ls="none", marker="x", ms=3.5, mew=0.6,
-                    color="#444444", alpha=0.5, zorder=2)
+                    color=stuck_colour, alpha=0.5, zorder=2)
             for k, (om, os_) in enumerate(zip(m["optima_mean"], m["optima_std"])):
                 ax.plot(om, os_, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
                         mew=1.0, ls="none", zorder=3)
@@ -231,7 +233,7 @@ def basins(title: str, maps: list[dict]):
         names = ["diverged", "did not converge", "global optimum (0)"] + [f"local optimum {k}" for k in range(1, n)]
         handles = [Patch(facecolor=c, edgecolor="#888888", lw=0.5, label=t) for c, t in zip(colours, names)]
         order = handles[2:] + handles[1:2] + handles[:1] + [
-            Line2D([], [], ls="none", marker="x", color="#444444", label="where those that did not converge end")]
+            Line2D([], [], ls="none", marker="x", color=stuck_colour, label="where those that did not converge end")]
         fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 4), fontsize=8, frameon=False)
         fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
     return fig

@@ -364,7 +364,8 @@ DIAGNOSTICS = Field(
 DEFAULT_BASIN_SIZE = 41
 DEFAULT_BASIN_STEPS = 2000
 DEFAULT_BASIN_TOLERANCE = 0.25
-MAX_BASIN_WORK = 1_000_000_000  # starts * steps * max(K, 1), per run
+MAX_BASIN_WORK = 2_000_000_000  # starts * steps * K, per run
+EXACT_SAMPLE_COST = 256  # an exact gradient's quadrature costs about as much as this many samples
 
 
 def _range(item: Field, what: str) -> Field:

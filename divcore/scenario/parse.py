@@ -101,9 +101,10 @@ def _quoted(names: tuple[str, ...]) -> str:
 
 
 def _range_text(f: F.Field) -> str:
-    low = f.minimum if f.minimum is not None else f.exclusive_minimum
-    if low is not None and f.maximum is not None:
-        return f" from {_num(low)} to {_num(f.maximum)}"
+    if f.minimum is not None and f.maximum is not None:
+        return f" from {_num(f.minimum)} to {_num(f.maximum)}"
+    if f.exclusive_minimum is not None and f.maximum is not None:
+        return f" > {_num(f.exclusive_minimum)} and <= {_num(f.maximum)}"
     if f.minimum is not None:
         return f" >= {_num(f.minimum)}"
     if f.exclusive_minimum is not None:
@@ -304,17 +305,23 @@ class _Reader:
             ranges.append((lo, hi))
         size = int(given.get("size", f.child("size").default))
         steps = int(given.get("steps", f.child("steps").default))
-        for i, run in enumerate(runs):
+        # the checks name [basins], which asks for the maps, whatever set the run's keys
+        states = size * size * steps
+        if states > F.MAX_STATES:  # every start's whole trajectory is held in memory
+            self.fail("basins.size", f"size^2 x steps = {states} recorded states exceed {F.MAX_STATES}",
+                      "a smaller grid or fewer steps")
+        for run in runs:
             if run.family != "gaussian":
-                self.fail(f"runs[{i}].family", "basin maps need the full Gaussian family",
-                          'family = "gaussian" in every run, or no [basins]')
+                self.fail("basins", f"run {_show(run.name)} uses family {_show(run.family)}; "
+                          "basin maps need the full Gaussian family", 'family = "gaussian" in every run, or no [basins]')
             if run.seed + size * size - 1 > F.MAX_SEED:
-                self.fail(f"runs[{i}].seed", f"the map's {size * size} starts from seed {run.seed} run seeds past "
-                          f"{F.MAX_SEED}", f"seed + size^2 - 1 <= {F.MAX_SEED}")
-            work = size * size * steps * max(run.samples, 1)
+                self.fail("basins.size", f"the map's {size * size} starts from run {_show(run.name)}'s seed {run.seed} "
+                          f"run seeds past {F.MAX_SEED}", f"seed + size^2 - 1 <= {F.MAX_SEED}")
+            work = states * (F.EXACT_SAMPLE_COST if not run.monte_carlo else run.samples)
             if work > F.MAX_BASIN_WORK:
                 self.fail("basins.size", f"size^2 x steps x K = {work} for run {_show(run.name)} exceeds "
-                          f"{F.MAX_BASIN_WORK}", "a smaller grid, fewer steps or smaller K")
+                          f"{F.MAX_BASIN_WORK} (an exact gradient counts as K = {F.EXACT_SAMPLE_COST})",
+                          "a smaller grid, fewer steps or smaller K")
         return Basins(size=size, mean=ranges[0], std=ranges[1], steps=steps,
                       tolerance=float(given.get("tolerance", f.child("tolerance").default)))
 

@@ -24,6 +24,7 @@ from ..atomic import atomic_write
 from ..errors import BuildError
 from ..render import labels
 from ..scenario import Scenario
+from ..style import palette
 from . import prose
 
 SOURCES = Path(__file__).resolve().parents[2] / "site"
@@ -70,6 +71,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(SOURCES / "templates"), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["math"] = lambda tex: Markup(prose.math(tex))
+    env.globals["palette"] = palette()  # the scrubber legend's swatches
     return env
 
 

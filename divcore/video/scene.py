@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from manim import (
     DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject,
-    MarkupText, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
+    MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
 )
 
 from ..render import labels
@@ -78,21 +78,21 @@ class RunPanels:
         self.readout = Readout(view, self.font_size, max_width=dist_w)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
-        L = view.landscape
-        self.image = ImageMobject(landscape_rgba(view))
-        self.image.stretch_to_fit_width(land_w).stretch_to_fit_height(height)
-        self.land = Axes(x_range=[L.phi0[0], L.phi0[-1], (L.phi0[-1] - L.phi0[0]) / 4],
-                         y_range=[L.phi1[0], L.phi1[-1], (L.phi1[-1] - L.phi1[0]) / 4],
-                         x_length=land_w, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+        if view.fixed_std:
+            self._curve_panel(view, land_w, height)
+        else:
+            self._surface_panel(view, land_w, height)
         self.minima = VGroup()
         if om.size:
             phi = view.param.to_phi(om, os_)
+            if view.fixed_std:  # a bead on the curve: (phi0, divergence)
+                phi = np.stack([phi[:, 0], view.optima[2]], axis=-1)
             for i, (a, b) in enumerate(phi):
                 # global: a star, local: a diamond; white with a black edge on any colour
                 shape = Star(5, outer_radius=0.13) if i == 0 else Square(0.11).rotate(PI / 4)
                 self.minima.add(shape.move_to(self.land.c2p(a, b)).set_fill("#FFFFFF", 1).set_stroke("#000000", 1.5))
         self.start = VGroup(Circle(0.07).set_stroke("#000000", 4), Circle(0.07).set_stroke("#FFFFFF", 2))
-        self.start.move_to(self.land.c2p(*view.phi[0]))
+        self.start.move_to(self.land.c2p(*self._land_xy(0)))
         # the trail is white on a black edge, as in the figures
         self.trail_edge = VMobject(stroke_color=pal["trail_edge"], stroke_width=5)
         self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5)
@@ -101,6 +101,8 @@ class RunPanels:
         if self.label.width > land_w:  # a long name in a small cell would run into the next cell's readout
             self.label.scale_to_fit_width(land_w)
         xl, yl = AXIS_NAMES[view.run["parameterization"]]
+        if view.fixed_std:
+            yl = f"{labels.divergence_plain(view.run)}, σ = {view.state(0)[1]:g}"
         self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
                                  Text(xl, font_size=14, color=pal["text"], font=FONT),
                                  Text(yl, font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
@@ -109,7 +111,7 @@ class RunPanels:
     def arrange(self, centre):
         """Distribution left with the readout above it, landscape right with the run's name above it."""
         self.static.move_to(centre + LEFT * (self.width - self.dist_w) / 2)
-        Group(self.image, self.land, self.minima, self.start).move_to(centre + RIGHT * (self.width - self.land_w) / 2)
+        Group(self.image, self.land, self.land_curve, self.minima, self.start).move_to(centre + RIGHT * (self.width - self.land_w) / 2)
         self.label.next_to(self.image, UP, buff=0.1).align_to(self.image, LEFT)
         x_name, l_x, l_y = self.axis_names
         x_name.next_to(self.dist.x_axis, DOWN, buff=0.05).align_to(self.dist, RIGHT)
@@ -119,16 +121,50 @@ class RunPanels:
         self.update_to(0)
 
     def still(self):
-        return [self.static, self.image, self.land, self.minima, self.start, self.label, self.axis_names]
+        return [self.static, self.image, self.land, self.land_curve, self.minima, self.start, self.label,
+                self.axis_names]
 
     def moving(self):
         return [self.trail_edge, self.trail, self.marker, self.q, self.rug, self.readout]
+
+    def _surface_panel(self, view: RunView, width: float, height: float) -> None:
+        """The divergence over the parameterization as a colour wash (as in the figures)."""
+        L = view.landscape
+        self.image = ImageMobject(landscape_rgba(view))
+        self.image.stretch_to_fit_width(width).stretch_to_fit_height(height)
+        self.land = Axes(x_range=[L.phi0[0], L.phi0[-1], (L.phi0[-1] - L.phi0[0]) / 4],
+                         y_range=[L.phi1[0], L.phi1[-1], (L.phi1[-1] - L.phi1[0]) / 4],
+                         x_length=width, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+        self.land_curve = VGroup()
+
+    def _curve_panel(self, view: RunView, width: float, height: float) -> None:
+        """The fixed-std family moves along one line: the divergence as a curve over
+        it, on a light card of the wash's size, and q as a bead sliding along it."""
+        phi0, value = view.curve
+        finite = value[np.isfinite(value)]
+        lo, hi = (float(finite.min()), float(np.quantile(finite, 0.95))) if finite.size else (0.0, 1.0)
+        lo, hi = lo - 0.08 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9)
+        self.curve_range = (lo, hi)
+        self.image = Rectangle(width=width, height=height).set_fill("#FFFFFF", 1).set_stroke("#BBBBBB", 1)
+        self.land = Axes(x_range=[phi0[0], phi0[-1], (phi0[-1] - phi0[0]) / 4], y_range=[lo, hi, (hi - lo) / 4],
+                         x_length=width, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+        shown = np.isfinite(value) & (value <= hi)
+        self.land_curve = VMobject(stroke_color=palette()["p_line"], stroke_width=2.5).set_points_as_corners(
+            [self.land.c2p(a, b) for a, b in zip(phi0[shown], value[shown])])
+
+    def _land_xy(self, t):
+        """q's position on the landscape panel at step(s) t: (phi0, phi1), or
+        (phi0, divergence) on the fixed-std family's curve, clipped to the panel."""
+        v = self.view
+        if not v.fixed_std:
+            return v.phi[t]
+        return np.stack([v.phi[t, 0], np.clip(v.values[t], *self.curve_range)], axis=-1)
 
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's marker is drawn at step t, in pixels of a width x height frame."""
         from manim import config
 
-        x, y, _ = self.land.c2p(*self.view.phi[min(t, self.view.steps)])
+        x, y, _ = self.land.c2p(*self._land_xy(min(t, self.view.steps)))
         return (x / config.frame_width + 0.5) * width, (0.5 - y / config.frame_height) * height
 
     def step(self) -> int:
@@ -145,7 +181,7 @@ class RunPanels:
         v = self.view
         to_dist, to_land = self._affine(self.dist), self._affine(self.land)
         self.q.set_points_as_corners(to_dist(self.x, np.minimum(v.q_pdf(self.x, t), self.top)))
-        phi = v.phi[: t + 1]
+        phi = self._land_xy(slice(0, t + 1))
         shown = np.concatenate([phi[:: max(1, len(phi) // 400)], phi[-1:]])
         pts = to_land(shown[:, 0], shown[:, 1])
         self.trail.set_points_as_corners(pts if len(pts) > 1 else np.repeat(pts, 2, axis=0))

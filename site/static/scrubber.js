@@ -192,6 +192,8 @@
     if (this.select) this.select.value = String(member);
     this.prepare();
     this.s.focusRun = this.run.name;
+    // a pick replays from the start, also when a replay is already running
+    this.s.pause();
     if (reducedMotion) { this.s.go(this.s.frames.length - 1); }
     else { this.s.go(0); this.s.play(true); }
   };
@@ -408,8 +410,12 @@
     c.beginPath(); c.moveTo(x, 0); c.lineTo(x, h); c.strokeStyle = "#222"; c.lineWidth = 1; c.stroke();
     var v = m.value[frame];
     if (v !== null) { c.beginPath(); c.arc(x, Y(v), 3, 0, TAU); c.fillStyle = C.marker; c.fill(); }
-    c.fillStyle = "#555"; c.font = "11px system-ui, sans-serif"; c.textAlign = "right"; c.textBaseline = "top";
-    c.fillText(this.label + " by step" + (this.logTrace ? " (log scale)" : ""), w - 4, 2);
+    var text = this.label + " by step" + (this.logTrace ? " (log scale)" : "");
+    c.font = "11px system-ui, sans-serif"; c.textAlign = "right"; c.textBaseline = "top";
+    // on a translucent plate, so a trace that runs high stays behind the label, not through it
+    var tw = c.measureText(text).width;
+    c.fillStyle = "rgba(255, 255, 255, 0.85)"; c.fillRect(w - 8 - tw, 0, tw + 8, 15);
+    c.fillStyle = "#555"; c.fillText(text, w - 4, 2);
   };
 
   /* One scrubber: the shared frame, the controls and the runs. */
@@ -472,8 +478,9 @@
     this.playButton.textContent = "Pause";
     this.playButton.setAttribute("aria-label", "Pause");
     var self = this, last = null, pos = this.frame;
+    var token = this.playToken = {};  // a pause and a new play must not leave two loops running
     var tick = function (now) {
-      if (!self.playing) return;
+      if (!self.playing || self.playToken !== token) return;
       if (last !== null) pos += (now - last) / 1000 * self.speed * self.frames.length / PLAY_SECONDS;
       last = now;
       if (pos >= self.frames.length - 1) { self.go(self.frames.length - 1, true); self.pause(); return; }
