@@ -427,6 +427,23 @@ def test_picking_a_start_during_a_replay_restarts_it(server, watched):
     assert next(r for r in _readouts(page) if r["run"] == "reverse")["step"] == reverse["step"]
 
 
+def test_a_link_keeps_the_starts_picked_on_every_landscape(server, watched, browser):
+    page = watched.open(server + "scenarios/forward-reverse-kl.html")
+    page.locator(".sc-run[data-run='forward'] select.sc-start").select_option("4")
+    page.locator(".sc-run[data-run='reverse'] select.sc-start").select_option("1")
+    page.locator(".sc-play").click()  # pause: the address now holds the frame
+    link = page.url
+    assert "start=1" in link and "start.forward=4" in link
+    again = _Watched(browser)
+    try:
+        again.open(link)
+        members = {r["run"]: r["member"] for r in _readouts(again.page)}
+        assert members == {"forward": 4, "reverse": 1}
+        assert again.problems == []
+    finally:
+        again.close()
+
+
 def test_the_video_is_playable(server, watched):
     page = watched.open(server + "scenarios/reinforce-vs-reparam.html")
     page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=20_000)

@@ -504,6 +504,12 @@
     if (this.many) parts.push("scenario=" + encodeURIComponent(this.data.scenario));
     parts.push("run=" + encodeURIComponent(run.run.name), "step=" + this.frames[this.frame]);
     if (run.run.grid && run.member !== run.run.featured) parts.push("start=" + run.member);
+    for (var i = 0; i < this.runs.length; i++) {
+      var other = this.runs[i];
+      if (other !== run && other.run.grid && other.member !== other.run.featured) {
+        parts.push("start." + encodeURIComponent(other.run.name) + "=" + other.member);
+      }
+    }
     if (history.replaceState) history.replaceState(null, "", "#" + parts.join("&"));
   };
 
@@ -517,11 +523,14 @@
     var run = params.run ? this.runFor(params.run) : this.runs[0];
     if (!run) return false;
     this.focusRun = run.run.name;
-    if (params.start !== undefined && run.run.grid) {
-      var b = parseInt(params.start, 10);
-      if (b >= 0 && b < run.run.members.length) {
-        run.member = b; run.prepare();
-        if (run.select) run.select.value = String(b);
+    // start=N is the named run's start; start.NAME=N those of the other runs
+    for (var r = 0; r < this.runs.length; r++) {
+      var other = this.runs[r], given = other === run ? params.start : params["start." + other.run.name];
+      if (given === undefined || !other.run.grid) continue;
+      var b = parseInt(given, 10);
+      if (b >= 0 && b < other.run.members.length) {
+        other.member = b; other.prepare();
+        if (other.select) other.select.value = String(b);
       }
     }
     var step = parseInt(params.step, 10), best = 0;
