@@ -296,7 +296,7 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
                 [diag], _make_diagnostics, (scn, diag), weight=1e9,
             ))
         basins = tuple(basins_path(P.data_dir, scn, r) for r in scn.runs) if scn.basins is not None else ()
-        for run, path in zip(scn.runs if basins else (), basins):
+        for run, path in zip(scn.runs, basins):
             key = _hash(data_code, "basins", json.dumps(scn.target.to_dict(), sort_keys=True),
                         json.dumps(run.to_dict(), sort_keys=True), json.dumps(scn.basins.to_dict(), sort_keys=True))
             sweep_key += key

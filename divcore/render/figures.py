@@ -178,16 +178,25 @@ def basin_colours(n_optima: int) -> list[str]:
     return [b["diverged"], b["not_converged"], b["global"], *local]
 
 
+def _cell_edges(centres, log: bool = False):
+    """Edges halfway between grid points, and half a step beyond the ends
+    (measured in log for a log-spaced axis)."""
+    import numpy as np
+
+    v = np.log(centres) if log else np.asarray(centres, float)
+    edges = np.concatenate([[v[0] - (v[1] - v[0]) / 2], (v[1:] + v[:-1]) / 2, [v[-1] + (v[-1] - v[-2]) / 2]])
+    return np.exp(edges) if log else edges
+
+
 def basins(title: str, maps: list[dict]):
     """One panel per run: every start of the grid coloured by the optimum it
     ends in; the optima marked (star: global), their number beside them."""
-    import numpy as np
     from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     from ..core.basins import DIVERGED, NOT_CONVERGED, fractions
     from ..style import palette
-    from matplotlib.lines import Line2D
 
     cols = min(3, len(maps))
     rows = -(-len(maps) // cols)
@@ -199,13 +208,7 @@ def basins(title: str, maps: list[dict]):
                                  sharex=True, sharey=True, layout="constrained")
         for ax, m in zip(axes.flat, maps):
             run = m["config"]["run"]
-            means, stds = m["means"], m["stds"]
-            # cell edges halfway between grid points (in log std for the std axis)
-            edges = lambda v, f, g: g(np.concatenate([[f(v[0]) - (f(v[1]) - f(v[0])) / 2],  # noqa: E731
-                                                      (f(v[1:]) + f(v[:-1])) / 2,
-                                                      [f(v[-1]) + (f(v[-1]) - f(v[-2])) / 2]]))
-            ident = lambda v: v  # noqa: E731
-            x_edges, y_edges = edges(means, ident, ident), edges(stds, np.log, np.exp)
+            x_edges, y_edges = _cell_edges(m["means"]), _cell_edges(m["stds"], log=True)
             ax.pcolormesh(x_edges, y_edges, m["label"] - DIVERGED,
                           cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, shading="flat",
                           rasterized=True)

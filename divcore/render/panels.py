@@ -190,10 +190,8 @@ class LandscapePanel:
         ax.plot(view.phi[0, 0], self.ys[0], marker="o", ms=6, mfc="none", mec="black", mew=1.2, zorder=5)
         (self.trail,) = ax.plot([], [], color=pal["marker"], lw=1.0, alpha=0.6, zorder=5)
         (self.marker,) = ax.plot([], [], marker="o", ms=7, color=pal["marker"], mec="black", mew=1.0, zorder=6, ls="none")
-        finite = value[np.isfinite(value)]
-        if finite.size:
-            lo, hi = float(finite.min()), float(np.quantile(finite, 0.95))
-            ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.05 * (hi - lo))
+        if view.curve_limits is not None:
+            ax.set_ylim(*view.curve_limits)
         ax.set_xlim(phi0[0], phi0[-1])
         ax.set_xlabel(labels.AXES[view.run["parameterization"]][0])
         ax.set_ylabel(labels.divergence(view.run) + f"  (σ = {view.state(0)[1]:g})")

@@ -175,6 +175,19 @@ class RunView:
         return phi0, self.divergence.value(p, mean, sd)
 
     @cached_property
+    def curve_limits(self) -> tuple[float, float] | None:
+        """The value range to show `curve` over: its finite values up to their 95th
+        percentile (a spike to infinity would flatten the rest), with a margin;
+        None when no value is finite."""
+        value = self.curve[1]
+        finite = value[np.isfinite(value)]
+        if not finite.size:
+            return None
+        lo, hi = float(finite.min()), float(np.quantile(finite, 0.95))
+        span = hi - lo + 1e-9
+        return lo - 0.08 * span, hi + 0.05 * span
+
+    @cached_property
     def landscape(self) -> landscape.Landscape:
         """The divergence over a phi-box holding every member's trail, the optima
         and the components of p (as Gaussians), with a margin."""

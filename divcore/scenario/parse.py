@@ -267,15 +267,16 @@ class _Reader:
         runs = self.array(
             data["runs"], F.RUNS, "runs", lambda i, item, where: self.run(i, item, where, fit, seen)
         )
+        target = _target(given["target"])
         return Scenario(
             name=name,
             title=given["title"],
             description=given.get("description", F.SCENARIO.child("description").default),
-            target=_target(given["target"]),
+            target=target,
             runs=runs,
             media=self.media(given.get("media", {}), runs),
             diagnostics=self.diagnostics(given.get("diagnostics")),
-            basins=self.basins(given.get("basins"), _target(given["target"]), runs),
+            basins=self.basins(given.get("basins"), target, runs),
         )
 
     def diagnostics(self, given: dict | None) -> Diagnostics | None:

@@ -130,7 +130,7 @@ def _basins_table(path: Path) -> list[dict]:
     """The basins CSV as the page's table: per run, the share of starts with each outcome."""
     import csv
 
-    from ..core.basins import OUTCOMES
+    from ..core.basins import DIVERGED, NOT_CONVERGED, OUTCOMES
 
     counts: dict[str, dict[str, int]] = {}
     with open(path, newline="") as fh:
@@ -143,7 +143,7 @@ def _basins_table(path: Path) -> list[dict]:
         share = lambda k: 100.0 * c.get(k, 0) / total  # noqa: E731
         local = sum(v for k, v in c.items() if k not in OUTCOMES.values() and k != "0")
         rows.append({"run": run, "starts": total, "global": share("0"), "local": 100.0 * local / total,
-                     "not_converged": share(OUTCOMES[-1]), "diverged": share(OUTCOMES[-2])})
+                     "not_converged": share(OUTCOMES[NOT_CONVERGED]), "diverged": share(OUTCOMES[DIVERGED])})
     return rows
 
 
