@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import runner, trajectory
+from .core.divergences import DIVERGENCES
 from .errors import BuildError
 from .scenario import RunConfig, Scenario, load_scenario
 from .scenario.fields import EXACT_SAMPLE_COST
@@ -30,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parent
 # The modules each kind of output depends on; editing one invalidates those outputs.
 _CODE = {
     "data": ["core", "runner.py", "trajectory.py"],
-    "media": ["core", "render", "style", "trajectory.py", "pipeline.py"],  # pipeline.py: figure titles
+    "media": ["core", "render", "style", "trajectory.py"],
     "video": ["core", "render", "style", "video", "trajectory.py"],
     "assets": ["core", "render", "style", "site/payload.py", "site/assets.py", "trajectory.py", "atomic.py"],
     "site": ["site", "atomic.py", "../site"],
@@ -128,29 +129,19 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
     trajectory.save(path, record, config)
 
 
-def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, sweep: Path | None = None,
-                  diag: Path | None = None, basins: tuple[Path, ...] = ()) -> None:
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
     from .render import figures
     from .render.view import RunView
 
     views = [RunView.load(p) for p in paths]
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
-    if sweep is not None:
-        title = rf"{scn.title} (the optima of $D_\alpha(p\,\|\,q)$ against $\alpha$)"
-        figures.save(figures.alpha_sweep(title, trajectory.load(sweep), runner.mixture(scn.target)), out_dir / "alpha-sweep")
-    if diag is not None:
-        d = scn.diagnostics
-        title = f"{scn.title} (q = N({d.mean:g}, {d.std:g}²), {d.repeats} estimates per point)"
-        figures.save(figures.diagnostics(title, trajectory.load(diag)), out_dir / "diagnostics")
-    if basins:
-        b = scn.basins
-        title = f"{scn.title} ({b.size} × {b.size} starts, {b.steps} steps each)"
-        figures.save(figures.basins(title, [trajectory.load(p) for p in basins]), out_dir / "basins")
+    for kind, data in analyses.items():
+        figures.save(figures.ANALYSES[kind](scn.title, [trajectory.load(p) for p in data]), out_dir / kind)
 
 
 def has_alpha(scn: Scenario) -> bool:
-    return any(r.divergence == "alpha" for r in scn.runs)
+    return any(DIVERGENCES[r.divergence].has_alpha for r in scn.runs)
 
 
 def sweep_path(data_dir: Path, scn: Scenario) -> Path:
@@ -191,6 +182,42 @@ def _make_sweep(scn: Scenario, path: Path) -> None:
                     {"scenario": scn.name, "target": scn.target.to_dict(), "sweep": "alpha"})
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """A data file a scenario asks for beyond its runs: made in the data stage,
+    drawn as the figure and written as the CSV of its `kind`."""
+
+    kind: str  # "alpha-sweep", "diagnostics" or "basins" (render.figures.ANALYSES, site.assets.ANALYSES)
+    label: str  # e.g. "basins-reverse", for progress and errors
+    path: Path
+    key: str
+    make: Callable  # make(*args, path), module-level so it can run in a worker
+    args: tuple
+    weight: float
+
+
+def analyses(scn: Scenario, data_dir: Path, data_code: str) -> list[Analysis]:
+    """Everything `scn` asks for beyond its runs, keyed by what it depends on."""
+    target = json.dumps(scn.target.to_dict(), sort_keys=True)
+    out = []
+    if has_alpha(scn):
+        out.append(Analysis("alpha-sweep", "alpha-sweep", sweep_path(data_dir, scn),
+                            _hash(data_code, "alpha-sweep", target), _make_sweep, (scn,), 1e9))
+    if scn.diagnostics is not None:
+        runs = json.dumps([scn.run_dict(r)["run"] for r in scn.runs], sort_keys=True)
+        key = _hash(data_code, "diagnostics", target, json.dumps(scn.diagnostics.to_dict(), sort_keys=True), runs)
+        out.append(Analysis("diagnostics", "diagnostics", diagnostics_path(data_dir, scn), key,
+                            _make_diagnostics, (scn,), 1e9))
+    if scn.basins is not None:
+        spec = json.dumps(scn.basins.to_dict(), sort_keys=True)
+        for run in scn.runs:
+            key = _hash(data_code, "basins", target, json.dumps(run.to_dict(), sort_keys=True), spec)
+            cost = EXACT_SAMPLE_COST if not run.monte_carlo else max(run.samples, 8)
+            out.append(Analysis("basins", f"basins-{run.name}", basins_path(data_dir, scn, run), key,
+                                _make_basins, (scn, run), scn.basins.size ** 2 * scn.basins.steps * cost))
+    return out
+
+
 def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
     from .render import animate
     from .render.view import RunView
@@ -219,11 +246,10 @@ def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
 
 
-def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, sweep: Path | None,
-                 diag: Path | None, basins: tuple[Path, ...] = ()) -> None:
+def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir, sweep, diag, basins)
+    assets.make(name, title, paths, out_dir, analyses)
 
 
 def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
@@ -254,117 +280,140 @@ def _folder_hash(folder: Path) -> str:
     return h.hexdigest()
 
 
+@dataclass
+class Scene:
+    """A scenario as the planners see it: where its records go, what they are
+    keyed by, and its analyses."""
+
+    scn: Scenario
+    paths: list[Path]  # one record per run
+    keys: dict[str, str]  # run name -> its record's key
+    analyses: list[Analysis]
+    media: Path  # build/media/<scenario>
+
+    @property
+    def runs_key(self) -> str:
+        return _hash(*(self.keys[r.name] for r in self.scn.runs))
+
+    @property
+    def analyses_key(self) -> str:
+        return "".join(a.key for a in self.analyses)
+
+    def analysis_paths(self) -> dict[str, list[Path]]:
+        out: dict[str, list[Path]] = {}
+        for a in self.analyses:
+            out.setdefault(a.kind, []).append(a.path)
+        return out
+
+
+def _scene(P: Plan, scn: Scenario, data_code: str) -> Scene:
+    paths = [record_path(P.data_dir, scn, run) for run in scn.runs]
+    keys = {run.name: _hash(data_code, trajectory.config_json(scn.run_dict(run))) for run in scn.runs}
+    return Scene(scn, paths, keys, analyses(scn, P.data_dir, data_code), P.media_dir / scn.name)
+
+
+def _cache(P: Plan, *parts: str) -> Path:
+    return P.cache_dir.joinpath(*parts)
+
+
+# ------------------------------------------------------------ one planner per stage
+
+
+def _plan_data(P: Plan, s: Scene) -> list[Job]:
+    scn = s.scn
+    jobs = [Job("data", f"{scn.name}/{run.name}", s.keys[run.name], _cache(P, "data", scn.name, f"{run.name}.key"),
+                [path], _make_record, (scn, run, path), weight=run.batch_size * run.steps * max(run.samples, 8))
+            for run, path in zip(scn.runs, s.paths)]
+    jobs += [Job("data", f"{scn.name}/{a.label}", a.key, _cache(P, "data", scn.name, f"{a.label}.key"), [a.path],
+                 a.make, (*a.args, a.path), weight=a.weight) for a in s.analyses]
+    return jobs
+
+
+def _plan_video(P: Plan, s: Scene, code: str, quality: str) -> list[Job]:
+    scn = s.scn
+    key = _hash(code, s.runs_key, "video", quality, scn.title, str(scn.media.video_seconds))
+    return [Job("video", scn.name, key, _cache(P, "media", scn.name, f"video-{quality}.key"),
+                list(video_outputs(s.media, scn).values()), _make_video, (scn, s.paths, s.media, quality),
+                weight=10 * len(scn.runs))]
+
+
+def _plan_figures(P: Plan, s: Scene, code: str) -> list[Job]:
+    scn = s.scn
+    key = _hash(code, s.runs_key, s.analyses_key, "figures", scn.title, json.dumps(scn.media.snapshots))
+    bases = ("summary", "snapshots", *s.analysis_paths())
+    return [Job("figures", scn.name, key, _cache(P, "media", scn.name, "figures.key"),
+                [s.media / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
+                _make_figures, (scn, s.paths, s.media, s.analysis_paths()), weight=len(scn.runs))]
+
+
+def _plan_gif(P: Plan, s: Scene, code: str) -> list[Job]:
+    scn = s.scn
+    gif = s.media / f"{scn.name}.gif"
+    return [Job("gif", scn.name, _hash(code, s.runs_key, "gif", scn.title), _cache(P, "media", scn.name, "gif.key"),
+                [gif], _make_gif, (scn, s.paths, gif), weight=2 * len(scn.runs))]
+
+
+def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
+    from .site import assets
+
+    scn = s.scn
+    key = _hash(code, s.runs_key, s.analyses_key, "assets", scn.title)
+    out = s.media / "site"
+    return [Job("assets", scn.name, key, _cache(P, "media", scn.name, "assets.key"),
+                assets.outputs(out, [r.name for r in scn.runs], s.analysis_paths()),
+                _make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths()), weight=len(scn.runs))]
+
+
+def _plan_gallery(P: Plan, scenes: list[Scene], code: str) -> list[Job]:
+    cells = [(s.scn.title, s.paths[[r.name for r in s.scn.runs].index(s.scn.media.headline)]) for s in scenes]
+    key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in scenes))
+    gallery = P.media_dir / "gallery.gif"
+    return [Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), [gallery], _make_gallery,
+                (cells, gallery), weight=len(cells))]
+
+
+def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path) -> list[Job]:
+    from .site.pages import ScenarioMedia
+
+    # the pages depend on every scenario's text and on every output they link
+    upstream = [j.key for stage in STAGES[:-1] for j in P.stages[stage]]
+    texts = [json.dumps([s.scn.name, s.scn.title, s.scn.description, [s.scn.run_dict(r) for r in s.scn.runs]])
+             for s in scenes]
+    key = _hash(code_hash("site"), _folder_hash(content), quality, *upstream, *texts)
+    media = [ScenarioMedia(s.scn, s.paths, s.media, s.media / "site",
+                           video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
+    gallery = P.media_dir / "gallery.gif" if "gallery" in stages else None
+    return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"], _make_site,
+                (media, P.site_dir, _cache(P, "previews"), gallery, content))]
+
+
 def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
          content: Path | None = None) -> Plan:
-    """`content`: the site's prose folder (default site/content)."""
+    """Every job of the build, planned stage by stage. `content`: the site's
+    prose folder (default site/content)."""
     build_dir = Path(build_dir)
     P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache", build_dir / "site")
-    data_code = code_hash("data")
-    media_code = code_hash("media") if set(stages) - {"data"} else ""
-    video_code = code_hash("video") if "video" in stages else ""
-    assets_code = code_hash("assets") if "assets" in stages else ""
-    record_keys: dict[tuple[str, str], str] = {}
-    site_media = []
-    for scn in scenarios:
-        paths = []
-        for run in scn.runs:
-            path = record_path(P.data_dir, scn, run)
-            key = _hash(data_code, trajectory.config_json(scn.run_dict(run)))
-            record_keys[scn.name, run.name] = key
-            paths.append(path)
-            P.stages["data"].append(Job(
-                "data", f"{scn.name}/{run.name}", key, P.cache_dir / "data" / scn.name / f"{run.name}.key",
-                [path], _make_record, (scn, run, path),
-                weight=run.batch_size * run.steps * max(run.samples, 8),
-            ))
-        sweep = sweep_path(P.data_dir, scn) if has_alpha(scn) else None
-        sweep_key = ""
-        if sweep is not None:
-            sweep_key = _hash(data_code, "alpha-sweep", json.dumps(scn.target.to_dict(), sort_keys=True))
-            P.stages["data"].append(Job(
-                "data", f"{scn.name}/alpha-sweep", sweep_key, P.cache_dir / "data" / scn.name / "alpha-sweep.key",
-                [sweep], _make_sweep, (scn, sweep), weight=1e9,
-            ))
-        diag = diagnostics_path(P.data_dir, scn) if scn.diagnostics is not None else None
-        if diag is not None:
-            cases = json.dumps([scn.run_dict(r)["run"] for r in scn.runs], sort_keys=True)
-            diag_key = _hash(data_code, "diagnostics", json.dumps(scn.target.to_dict(), sort_keys=True),
-                             json.dumps(scn.diagnostics.to_dict(), sort_keys=True), cases)
-            sweep_key += diag_key
-            P.stages["data"].append(Job(
-                "data", f"{scn.name}/diagnostics", diag_key, P.cache_dir / "data" / scn.name / "diagnostics.key",
-                [diag], _make_diagnostics, (scn, diag), weight=1e9,
-            ))
-        basins = tuple(basins_path(P.data_dir, scn, r) for r in scn.runs) if scn.basins is not None else ()
-        for run, path in zip(scn.runs, basins):
-            key = _hash(data_code, "basins", json.dumps(scn.target.to_dict(), sort_keys=True),
-                        json.dumps(run.to_dict(), sort_keys=True), json.dumps(scn.basins.to_dict(), sort_keys=True))
-            sweep_key += key
-            P.stages["data"].append(Job(
-                "data", f"{scn.name}/basins-{run.name}", key,
-                P.cache_dir / "data" / scn.name / f"basins-{run.name}.key", [path], _make_basins, (scn, run, path),
-                weight=scn.basins.size ** 2 * scn.basins.steps * (EXACT_SAMPLE_COST if not run.monte_carlo
-                                                                  else max(run.samples, 8)),
-            ))
-        runs_key = _hash(*(record_keys[scn.name, r.name] for r in scn.runs))
-        out = P.media_dir / scn.name
-        if "video" in stages:
-            key = _hash(video_code, runs_key, "video", quality, scn.title, str(scn.media.video_seconds))
-            P.stages["video"].append(Job(
-                "video", scn.name, key, P.cache_dir / "media" / scn.name / f"video-{quality}.key",
-                list(video_outputs(out, scn).values()), _make_video, (scn, paths, out, quality),
-                weight=10 * len(scn.runs),
-            ))
-        if "figures" in stages:
-            key = _hash(media_code, runs_key, sweep_key, "figures", scn.title, json.dumps(scn.media.snapshots))
-            bases = ("summary", "snapshots") + (("alpha-sweep",) if sweep is not None else ()) \
-                + (("diagnostics",) if diag is not None else ()) + (("basins",) if basins else ())
-            P.stages["figures"].append(Job(
-                "figures", scn.name, key, P.cache_dir / "media" / scn.name / "figures.key",
-                [out / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, paths, out, sweep, diag, basins), weight=len(scn.runs),
-            ))
-        if "gif" in stages:
-            key = _hash(media_code, runs_key, "gif", scn.title)
-            gif = out / f"{scn.name}.gif"
-            P.stages["gif"].append(Job(
-                "gif", scn.name, key, P.cache_dir / "media" / scn.name / "gif.key", [gif],
-                _make_gif, (scn, paths, gif), weight=2 * len(scn.runs),
-            ))
-        if "assets" in stages:
-            from .site import assets
-
-            key = _hash(assets_code, runs_key, sweep_key, "assets", scn.title)
-            P.stages["assets"].append(Job(
-                "assets", scn.name, key, P.cache_dir / "media" / scn.name / "assets.key",
-                assets.outputs(out / "site", [r.name for r in scn.runs], sweep is not None, diag is not None,
-                               bool(basins)),
-                _make_assets, (scn.name, scn.title, paths, out / "site", sweep, diag, basins), weight=len(scn.runs),
-            ))
-        if "site" in stages:
-            from .site.pages import ScenarioMedia
-
-            site_media.append(ScenarioMedia(scn, paths, out, out / "site",
-                                            video_outputs(out, scn)["video"] if "video" in stages else None))
-    if "gallery" in stages and scenarios:
-        cells = [(scn.title, record_path(P.data_dir, scn, scn.run_named(scn.media.headline))) for scn in scenarios]
-        key = _hash(media_code, "gallery", *(
-            t + record_keys[scn.name, scn.media.headline] for (t, _), scn in zip(cells, scenarios)))
-        gallery = P.media_dir / "gallery.gif"
-        P.stages["gallery"].append(Job("gallery", "gallery", key, P.cache_dir / "media" / "gallery.key",
-                                       [gallery], _make_gallery, (cells, gallery), weight=len(cells)))
-    if "site" in stages and scenarios:
-        # the pages depend on every scenario's text and on every output they link
-        upstream = [j.key for stage in STAGES[:-1] for j in P.stages[stage]]
-        texts = [json.dumps([scn.name, scn.title, scn.description, [scn.run_dict(r) for r in scn.runs]])
-                 for scn in scenarios]
+    # the code each kind of output depends on, hashed once per build
+    code = {kind: code_hash(kind) for kind in ("data", "media", "video", "assets")
+            if kind == "data" or kind in stages or (kind == "media" and set(stages) & {"figures", "gif", "gallery"})}
+    scenes = [_scene(P, scn, code["data"]) for scn in scenarios]
+    per_scene = {
+        "video": lambda s: _plan_video(P, s, code["video"], quality),
+        "figures": lambda s: _plan_figures(P, s, code["media"]),
+        "gif": lambda s: _plan_gif(P, s, code["media"]),
+        "assets": lambda s: _plan_assets(P, s, code["assets"]),
+    }
+    for s in scenes:
+        P.stages["data"] += _plan_data(P, s)
+        for stage, planner in per_scene.items():
+            if stage in stages:
+                P.stages[stage] += planner(s)
+    if "gallery" in stages and scenes:
+        P.stages["gallery"] += _plan_gallery(P, scenes, code["media"])
+    if "site" in stages and scenes:
         from .site.pages import CONTENT
 
-        content = Path(content or CONTENT)
-        key = _hash(code_hash("site"), _folder_hash(content), quality, *upstream, *texts)
-        gallery = P.media_dir / "gallery.gif" if "gallery" in stages else None
-        P.stages["site"].append(Job("site", "site", key, P.cache_dir / "site.key", [P.site_dir / "index.html"],
-                                    _make_site, (site_media, P.site_dir, P.cache_dir / "previews", gallery, content)))
+        P.stages["site"] += _plan_site(P, scenes, stages, quality, Path(content or CONTENT))
     return P
 
 

@@ -15,6 +15,8 @@ frozen state (mean, std, phi, divergence).
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -33,6 +35,7 @@ CONVERGENCE_TOL = 1e-9
 _NOISE_CHUNK = 64  # steps of noise drawn at a time; any size gives the same numbers
 _BLOCK_ELEMENTS = 8192  # members x samples advanced together (see `simulate`)
 _EXACT_WIDTH = 256  # about the quadrature nodes per member of an exact gradient
+_JUDGE_BLOCK = 256  # basin-map starts judged together
 
 
 def mixture(target: Target) -> Mixture:
@@ -70,17 +73,196 @@ def _members(cfg: RunConfig):
 
 def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
     div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
-    if cfg.family == "gaussian":
+    if not family.FAMILIES[cfg.family].fixed_std:
         return optima.find(p, div)
     # fixed std: the family differs per start std; report each one's minima in turn
     parts = [optima.find(p, div, fixed_std=s) for s in dict.fromkeys(s.std for s in cfg.starts)]
     return optima.Optima(*(np.concatenate([getattr(o, f) for o in parts]) for f in optima.Optima._fields))
 
 
-def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Advance every member of the run; returns the per-step arrays (all but
-    `divergence`, which `run` evaluates afterwards over all states at once).
-    `seeds` overrides the members' seeds (one per member).
+class RunState(NamedTuple):
+    """Where every member of a run is after `t` steps."""
+
+    phi: np.ndarray  # (B, 2) q in the run's parameterization
+    opt: Any  # the optimizer's state (named tuples, batch axis first)
+    active: np.ndarray  # (B,) bool: still moving
+    status: np.ndarray  # (B,) int8 status code, RAN_ALL_STEPS while active
+    steps_taken: np.ndarray  # (B,) int64 the step a member stopped at (S while active)
+    t: int
+
+
+class StepInfo(NamedTuple):
+    """What one step measured, for the recorder."""
+
+    grad: np.ndarray  # (B, 2) the gradient estimate used, as estimated (non-finite included)
+    estimate: estimators.Estimate | None  # a Monte Carlo step's samples, weights and ESS
+
+
+class Kernel(NamedTuple):
+    """`init(mean, std) -> state` and `step(state, noise) -> (state, info)`: a run
+    as pure functions over a small state, in the manner of blackjax's kernels."""
+
+    init: Callable[[np.ndarray, np.ndarray], RunState]
+    step: Callable[[RunState, estimators.Noise | None], tuple[RunState, StepInfo]]
+
+
+def kernel(p: Mixture, cfg: RunConfig, steps: int | None = None) -> Kernel:
+    """The run's step. A member stops (and keeps its state) when its gradient is
+    not finite, when a step would take q out of the family, or, with exact
+    gradients, when it has converged."""
+    param = parameterizations.get(cfg.parameterization)
+    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
+    free = family.free_mask(cfg.family)
+    masked = not free.all()
+    opt = optimizers.build(
+        cfg.optimizer, param=param, free=free, natural=cfg.natural_gradient,
+        clip=cfg.clip, lr=cfg.lr, lr_decay=cfg.lr_decay,
+    )
+    mc = cfg.monte_carlo
+    estimate = estimators.bind(cfg.divergence, cfg.direction, cfg.estimator, cfg.alpha,
+                               baseline=cfg.baseline) if mc else None
+    S = cfg.steps if steps is None else steps
+
+    def init(mean0, std0) -> RunState:
+        phi = param.to_phi(mean0, std0)
+        B = phi.shape[0]
+        return RunState(phi, opt.init(phi), np.ones(B, dtype=bool), np.zeros(B, dtype=np.int8),
+                        np.full(B, S, dtype=np.int64), 0)
+
+    def step(state: RunState, noise: estimators.Noise | None) -> tuple[RunState, StepInfo]:
+        phi, active, t = state.phi, state.active, state.t
+        status, steps_taken = state.status, state.steps_taken
+        mean, std = param.from_phi(phi)
+        est = None
+        if mc:
+            est = estimate(p, mean, std, noise)
+            g = est.grad
+        elif active.all():
+            g = div.grad(p, mean, std)
+        else:
+            # converged members cost as much quadrature as moving ones: skip them
+            # (basin maps run many starts that converge at very different steps)
+            g = np.zeros_like(mean, shape=(mean.size, 2))
+            g[active] = div.grad(p, mean[active], std[active])
+        if masked:
+            g = np.where(free, g, 0.0)
+        info = StepInfo(g, est)
+
+        finite = np.isfinite(g).all(axis=1)
+        if not finite.all():
+            active, status, steps_taken = _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
+            g = np.where(finite[:, None], g, 0.0)
+        if not mc:
+            converged = np.hypot(g[:, 0], g[:, 1]) <= CONVERGENCE_TOL
+            active, status, steps_taken = _stop(active, status, steps_taken, converged, CONVERGED, t)
+
+        g_phi = param.grad_phi(phi, g)
+        if masked:
+            g_phi = np.where(free, g_phi, 0.0)
+        update, opt_state = opt.update(g_phi, state.opt, phi)
+        new_phi = phi + update
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ok = param.feasible(new_phi) & family.in_family(*param.from_phi(new_phi))
+        if not ok.all():
+            active, status, steps_taken = _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
+        phi = new_phi if active.all() else np.where(active[:, None], new_phi, phi)
+        return RunState(phi, opt_state, active, status, steps_taken, t + 1), info
+
+    return Kernel(init, step)
+
+
+def _stop(active, status, steps_taken, which, code, step):
+    """Stop the still active members in `which` at `step` with status `code`."""
+    which = which & active
+    if not which.any():
+        return active, status, steps_taken
+    return active & ~which, np.where(which, np.int8(code), status), np.where(which, step, steps_taken)
+
+
+class Recorder:
+    """Keeps every state and every step's measurements: the trajectory record."""
+
+    def __init__(self, cfg: RunConfig, state: RunState, steps: int):
+        B, S, K = state.phi.shape[0], steps, cfg.samples
+        self.mc, self.particles = cfg.monte_carlo, cfg.record_particles
+        self.param = parameterizations.get(cfg.parameterization)
+        self.phi = np.empty((B, S + 1, 2))
+        self.phi[:, 0] = state.phi
+        self.grad = np.full((B, S, 2), np.nan)  # nan: steps never taken (the run stopped early)
+        self.ess = np.full((B, S), np.nan) if self.mc else None
+        self.z = np.full((B, S, K), np.nan) if self.particles else None
+        self.c = np.full((B, S, K), np.nan) if self.particles else None
+
+    def record(self, state: RunState, info: StepInfo) -> None:
+        """After step t = state.t - 1: every member is recorded; what a stopped
+        member recorded is blanked in `finish`."""
+        t = state.t - 1
+        self.grad[:, t] = info.grad
+        if self.mc:
+            self.ess[:, t] = info.estimate.ess
+        if self.particles:
+            self.z[:, t] = info.estimate.particles
+            self.c[:, t] = info.estimate.coef
+        self.phi[:, t + 1] = state.phi
+
+    def finish(self, state: RunState) -> dict[str, np.ndarray]:
+        self.phi[:, state.t + 1 :] = state.phi[:, None]  # all members stopped early: frozen from there on
+        S = self.grad.shape[1]
+        after = np.arange(S) > state.steps_taken[:, None]  # steps after a member stopped
+        self.grad[after] = np.nan
+        mean, std = self.param.from_phi(self.phi)
+        out = {"mean": mean, "std": std, "phi": self.phi, "grad": self.grad, "status": state.status,
+               "steps_taken": state.steps_taken}
+        if self.mc:
+            self.ess[after] = np.nan
+            out["ess"] = self.ess
+        if self.particles:
+            self.z[after] = np.nan
+            self.c[after] = np.nan
+            out["particles"], out["particle_weights"] = self.z, self.c
+        return out
+
+
+class TailRecorder:
+    """Keeps only each member's last `tail` + 1 states, for sweeps that judge
+    where runs end: memory grows with the members, not the steps. Slot
+    i % (tail + 1) of `ring` holds a member's state i; a member that stopped
+    writes no more, so its slots keep the states before it stopped."""
+
+    def __init__(self, cfg: RunConfig, state: RunState, steps: int, tail: int):
+        self.n = tail
+        self.ring = np.empty((state.phi.shape[0], tail + 1, 2))
+        self.ring[:, 0] = state.phi
+
+    def record(self, state: RunState, info: StepInfo) -> None:
+        slot = state.t % (self.n + 1)
+        self.ring[:, slot] = np.where(state.active[:, None], state.phi, self.ring[:, slot])
+
+    def finish(self, state: RunState) -> dict[str, np.ndarray]:
+        return {"ring": self.ring, "status": state.status, "steps_taken": state.steps_taken}
+
+
+def tail_window(param, ring: np.ndarray, steps_taken: np.ndarray, steps: int):
+    """From a `TailRecorder` ring: (B, S + 1) mean and std holding each member's
+    states at indices (steps_taken - tail, steps_taken] and filler (0 and 1)
+    elsewhere, the layout `basins.final_state` reads a whole record in."""
+    B, n = ring.shape[0], ring.shape[1] - 1
+    idx = steps_taken[:, None] - np.arange(n)[None, :]  # the window's state indices
+    ok = idx >= 0
+    mean, std = np.zeros((B, steps + 1)), np.ones((B, steps + 1))
+    m, s = param.from_phi(ring[np.arange(B)[:, None], np.where(ok, idx, 0) % (n + 1)])
+    rows = np.broadcast_to(np.arange(B)[:, None], idx.shape)
+    mean[rows[ok], idx[ok]] = m[ok]
+    std[rows[ok], idx[ok]] = s[ok]
+    return mean, std
+
+
+def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None,
+             recorder: Callable | None = None) -> dict[str, np.ndarray]:
+    """Advance every member of the run; returns what the recorder keeps (by
+    default the whole record but `divergence`, which `run` evaluates afterwards
+    over all states at once). `seeds` overrides the members' seeds (one per
+    member); `recorder(cfg, state, steps)` makes the recorder of a block.
 
     Members are independent, so they are advanced in blocks sized to keep the
     (block, K) working arrays in cache: numpy's temporaries for a whole
@@ -88,131 +270,40 @@ def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None
     """
     mean0, std0, member_seeds = _members(cfg)
     seeds = member_seeds if seeds is None else np.asarray(seeds, dtype=np.int64)
-    width = max(cfg.samples, 1) if cfg.estimator != "exact" else _EXACT_WIDTH
+    width = max(cfg.samples, 1) if cfg.monte_carlo else _EXACT_WIDTH
     block = max(1, _BLOCK_ELEMENTS // width)
     starts = range(0, mean0.size, block)
     parts = []
     for i, lo in enumerate(starts):
         sub = slice(lo, lo + block)
         tick = None if progress is None else (lambda t, S, i=i: progress(i * S + t, len(starts) * S))
-        parts.append(_simulate_block(p, cfg, mean0[sub], std0[sub], seeds[sub], tick))
+        parts.append(_simulate_block(p, cfg, mean0[sub], std0[sub], seeds[sub], tick, recorder or Recorder))
     if len(parts) == 1:
         return parts[0]
     return {k: np.concatenate([r[k] for r in parts]) for k in parts[0]}
 
 
-def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress) -> dict[str, np.ndarray]:
-    param = parameterizations.get(cfg.parameterization)
-    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
-    free = family.free_mask(cfg.family)
-    opt = optimizers.build(
-        cfg.optimizer, param=param, free=free, natural=cfg.natural_gradient,
-        clip=cfg.clip, lr=cfg.lr, lr_decay=cfg.lr_decay,
-    )
-    mc = cfg.estimator != "exact"
-    estimate = estimators.get(cfg.divergence, cfg.direction, cfg.estimator) if mc else None
-    extra = {"baseline": cfg.baseline} if cfg.estimator == "reinforce" else {}
-    if cfg.divergence == "alpha":  # the estimators work with D_a(p ‖ q); D_a(q ‖ p) = D_(1-a)(p ‖ q)
-        extra = {"alpha": cfg.alpha if cfg.direction == "forward" else 1.0 - cfg.alpha}
-    needs_u = estimate in estimators.NEEDS_UNIFORMS
-
-    B, S, K = mean0.size, cfg.steps, cfg.samples
-    phi = param.to_phi(mean0, std0)
-    state = opt.init(phi)
-    noise = _Noise(seeds, K, needs_u) if mc else None
-
-    rec_phi = np.empty((B, S + 1, 2))
-    rec_phi[:, 0] = phi
-    rec_grad = np.full((B, S, 2), np.nan)  # nan: steps never taken (the run stopped early)
-    if mc:
-        rec_ess = np.full((B, S), np.nan)
-        if cfg.record_particles:
-            rec_z = np.full((B, S, K), np.nan)
-            rec_c = np.full((B, S, K), np.nan)
-    status = np.zeros(B, dtype=np.int8)
-    steps_taken = np.full(B, S, dtype=np.int64)
-    active = np.ones(B, dtype=bool)
-
-    masked = not free.all()
+def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress, recorder) -> dict[str, np.ndarray]:
+    S = cfg.steps
+    k = kernel(p, cfg)
+    state = k.init(mean0, std0)
+    rec = recorder(cfg, state, S)
+    noise = _Noise(seeds, cfg.samples, estimators.ESTIMATORS[cfg.estimator].needs_uniforms) \
+        if cfg.monte_carlo else None
     for t in range(S):
-        if mc and t % _NOISE_CHUNK == 0:
-            eps_chunk, u_chunk = noise.draw(min(_NOISE_CHUNK, S - t))
-        mean, std = param.from_phi(phi)
-        if mc:
-            args = (eps_chunk[t % _NOISE_CHUNK],) + ((u_chunk[t % _NOISE_CHUNK],) if needs_u else ())
-            est = estimate(p, mean, std, *args, **extra)
-            g = est.grad
-        elif active.all():
-            g = div.grad(p, mean, std)
-        else:
-            # converged members cost as much quadrature as moving ones: skip them
-            # (basin maps run many starts that converge at very different steps)
-            g = np.zeros_like(mean, shape=(B, 2))
-            g[active] = div.grad(p, mean[active], std[active])
-        if masked:
-            g = np.where(free, g, 0.0)
-
-        # every member is recorded; what a stopped member recorded is blanked after the loop
-        rec_grad[:, t] = g
-        if mc:
-            rec_ess[:, t] = est.ess
-            if cfg.record_particles:
-                rec_z[:, t] = est.particles
-                rec_c[:, t] = est.coef
-        finite = np.isfinite(g).all(axis=1)
-        if not finite.all():
-            _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
-            g = np.where(finite[:, None], g, 0.0)
-        if not mc:
-            _stop(active, status, steps_taken, np.hypot(g[:, 0], g[:, 1]) <= CONVERGENCE_TOL, CONVERGED, t)
-
-        g_phi = param.grad_phi(phi, g)
-        if masked:
-            g_phi = np.where(free, g_phi, 0.0)
-        step, state = opt.update(g_phi, state, phi)
-        new_phi = phi + step
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ok = param.feasible(new_phi) & family.in_family(*param.from_phi(new_phi))
-        if not ok.all():
-            _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
-        phi = new_phi if active.all() else np.where(active[:, None], new_phi, phi)
-        rec_phi[:, t + 1] = phi
+        step_noise = None
+        if noise is not None:
+            if t % _NOISE_CHUNK == 0:
+                normal, uniform = noise.draw(min(_NOISE_CHUNK, S - t))
+            i = t % _NOISE_CHUNK
+            step_noise = estimators.Noise(normal[i], None if uniform is None else uniform[i])
+        state, info = k.step(state, step_noise)
+        rec.record(state, info)
         if progress is not None:
             progress(t + 1, S)
-        if not active.any():
-            rec_phi[:, t + 2 :] = phi[:, None]
+        if not state.active.any():
             break
-
-    after = np.arange(S) > steps_taken[:, None]  # steps after a member stopped
-    rec_grad[after] = np.nan
-    if mc:
-        rec_ess[after] = np.nan
-        if cfg.record_particles:
-            rec_z[after] = np.nan
-            rec_c[after] = np.nan
-
-    mean, std = param.from_phi(rec_phi)
-    out = {
-        "mean": mean,
-        "std": std,
-        "phi": rec_phi,
-        "grad": rec_grad,
-        "status": status,
-        "steps_taken": steps_taken,
-    }
-    if mc:
-        out["ess"] = rec_ess
-        if cfg.record_particles:
-            out["particles"] = rec_z
-            out["particle_weights"] = rec_c
-    return out
-
-
-def _stop(active, status, steps_taken, which, code, step):
-    which = which & active
-    status[which] = code
-    steps_taken[which] = step
-    active &= ~which
+    return rec.finish(state)
 
 
 def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
@@ -242,8 +333,17 @@ def basin_map(target: Target, cfg: RunConfig, spec: Basins, progress=None) -> di
     run_ = basin_config(cfg, spec)
     # every start is an independent run, with its own noise: where the outcome is
     # left to chance (near a basin's edge) the map shows it as speckle
-    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64))
-    mean, std = basins.final_state(out["mean"], out["std"], out["steps_taken"], average=run_.monte_carlo)
+    # only each start's last states are kept: what the label is judged by
+    tail = functools.partial(TailRecorder, tail=basins.tail_length(spec.steps))
+    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64),
+                   recorder=tail)
+    param = parameterizations.get(run_.parameterization)
+    parts = []
+    for lo in range(0, len(run_.starts), _JUDGE_BLOCK):  # (block, S + 1) at a time
+        sub = slice(lo, lo + _JUDGE_BLOCK)
+        mean_w, std_w = tail_window(param, out["ring"][sub], out["steps_taken"][sub], spec.steps)
+        parts.append(basins.final_state(mean_w, std_w, out["steps_taken"][sub], average=run_.monte_carlo))
+    mean, std = (np.concatenate(a) for a in zip(*parts))
     o = run_optima(p, run_)
     diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
     label = basins.label(mean, std, diverged, o.mean, o.std, float(np.sqrt(p.variance())), spec.tolerance)

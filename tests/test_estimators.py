@@ -106,8 +106,8 @@ def test_reparam_and_reinforce_variances_match_closed_forms(m):
     variance 2 m^2 + m^4 / 4, which grows without bound as q moves away from p."""
     p = Mixture.create([0.0], [1.0])
     eps = np.random.default_rng(3).standard_normal((1, 200_000))
-    rep = E.kl_reverse_reparam(p, np.array([m]), np.array([1.0]), eps).terms[0, :, 0]
-    rf = E.kl_reverse_reinforce(p, np.array([m]), np.array([1.0]), eps).terms[0, :, 0]
+    rep = E.kl_reverse_reparam(p, np.array([m]), np.array([1.0]), E.Noise(eps)).terms[0, :, 0]
+    rf = E.kl_reverse_reinforce(p, np.array([m]), np.array([1.0]), E.Noise(eps)).terms[0, :, 0]
     for terms, var in [(rep, 1.0), (rf, 2 * m**2 + m**4 / 4)]:
         # the sample variance's standard error, from the fourth central moment
         se = np.sqrt((np.mean((terms - terms.mean()) ** 4) - terms.var() ** 2) / terms.size)
@@ -134,7 +134,7 @@ def test_leave_one_out_removes_the_constant_part_of_the_reward():
 
 def test_estimate_fields_have_batch_shapes():
     rng = np.random.default_rng(0)
-    est = E.kl_forward_is(P, np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 0.5]), rng.standard_normal((3, 5)))
+    est = E.kl_forward_is(P, np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 0.5]), E.Noise(rng.standard_normal((3, 5))))
     assert est.grad.shape == (3, 2) and est.terms.shape == (3, 5, 2)
     assert est.particles.shape == est.coef.shape == (3, 5) and est.ess.shape == (3,)
     np.testing.assert_allclose(est.terms.mean(1), est.grad)

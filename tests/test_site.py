@@ -16,11 +16,13 @@ import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from divcore import pipeline, trajectory
 from divcore.errors import BuildError
+from divcore.render import labels
 from divcore.render.view import RunView, featured_member
 from divcore.scenario import load_scenario
 from divcore.site import assets, payload, prose
@@ -354,8 +356,70 @@ def test_the_slider_draws_the_recorded_frame(built, server, watched):
         step = min(frames[i], rec["grad"].shape[1])
         assert r["step"] == step
         assert float(r["value"]) == pytest.approx(rec["divergence"][0, step], rel=1e-5)
-        assert f"{rec['divergence'][0, step]:.4f}" in r["text"] and f"step {step} /" in r["text"]
+        assert f"= {labels.fmt(rec['divergence'][0, step])}" in r["text"] and f"step {step} /" in r["text"]
     assert f"step={frames[i]}" in page.evaluate("location.hash")
+
+
+def _colour_pixels(rgb: np.ndarray, hex_colour: str, tol: int = 24) -> int:
+    target = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(rgb[..., :3].astype(int) - target) <= tol).all(axis=-1).sum())
+
+
+def _canvas_pixels(page, selector) -> np.ndarray:
+    data = page.eval_on_selector(selector, "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height)"
+                                 ".data)")
+    w, h = page.eval_on_selector(selector, "c => [c.width, c.height]")
+    return np.array(data, dtype=np.uint8).reshape(h, w, 4)
+
+
+def test_the_scrubber_draws_the_numbers_of_the_drawing_model(built, server, watched):
+    """The page is handed the panel's top and the weight curve's scale per frame,
+    and writes the readout as Python's Readout does; it draws the weight curve
+    for importance sampling and no other run."""
+    from divcore.style import palette
+
+    page = watched.open(server + "scenarios/importance-sampling-k.html")
+    data = _payload(built, "importance-sampling-k")
+    i = len(data["frames"]) // 4
+    page.eval_on_selector(".sc-slider", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }", i)
+    tops = page.evaluate("window.divfitScrubbers[0].runs.map(r => r.top)")
+    readouts = {r["run"]: r["text"] for r in _readouts(page)}
+    weight = {}
+    for k, run in enumerate(data["runs"]):
+        m = run["members"][run["featured"]]
+        assert tops[k] == m["top"]
+        step = min(data["frames"][i], run["steps"])
+        parts = [f"{run['label']} = {labels.fmt(m['value'][i])}"]
+        if run["samples"]:
+            parts.append(f"ESS = {m['ess'][i]:.1f} / {run['samples']}")
+        parts.append(f"step {step} / {run['steps']}")
+        assert readouts[run["name"]] == "   ".join(parts)
+        pixels = _canvas_pixels(page, f".sc-run[data-run='{run['name']}'] canvas.sc-dist")
+        weight[run["name"]] = _colour_pixels(pixels, palette()["weight"])
+    assert weight["exact"] == 0 and weight["k4"] > 50 and weight["k256"] > 50
+    values = [0.0, 0.690712, 12.3456, 9999.5, 12345.6, 0.0000123, 0.000123, 1.0, 2.5e-300, 1e100, 123.0]
+    assert page.evaluate("vs => vs.map(v => window.divfitFormat(v))", values) == [labels.fmt(v) for v in values]
+
+
+def test_the_video_draws_the_weight_curve_for_importance_sampling(built):
+    counts = {}
+    for scenario in ("importance-sampling-k", "forward-reverse-kl"):
+        video = built.media_dir / scenario / f"{scenario}.mp4"
+        with av.open(str(video)) as c:
+            n = c.streams.video[0].frames
+            for j, frame in enumerate(c.decode(video=0)):
+                if j >= n // 2:
+                    counts[scenario] = _orange_pixels(np.asarray(frame.to_image().convert("RGB")).astype(int))
+                    break
+    assert counts["importance-sampling-k"] > 100 and counts["forward-reverse-kl"] < 5
+
+
+def _orange_pixels(rgb: np.ndarray) -> int:
+    """Pixels of the weight curve's orange (#E69F00) in a decoded video frame, whose
+    thin lines H.264's halved chroma blurs: by hue, apart from the landscape's
+    yellows, the rug's vermilion and the marker's pink."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r >= 170) & (g >= 110) & (g <= 200) & (b <= 90) & (r - g >= 40)).sum())
 
 
 def test_the_keyboard_steps_plays_and_jumps(built, server, watched):

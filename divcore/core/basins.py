@@ -26,15 +26,20 @@ def grid(mean_range, std_range, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.linspace(*mean_range, size), np.geomspace(*std_range, size)
 
 
+def tail_length(steps: int) -> int:
+    """How many of a run's last states `final_state` averages."""
+    return max(1, int(round(TAIL * steps)))
+
+
 def final_state(mean: np.ndarray, std: np.ndarray, steps_taken: np.ndarray, average: bool):
     """(B,) final mean and std from (B, S+1) records; with `average`, the
     geometric mean of the std and the mean of the mean over each member's last
-    TAIL of its steps."""
+    TAIL of its steps. Only those states are read."""
     if not average:
         idx = np.arange(mean.shape[0])
         return mean[idx, steps_taken], std[idx, steps_taken]
     S = mean.shape[1] - 1
-    n = max(1, int(round(TAIL * S)))
+    n = tail_length(S)
     t = np.arange(S + 1)
     window = (t <= steps_taken[:, None]) & (t > steps_taken[:, None] - n)
     count = window.sum(axis=1)

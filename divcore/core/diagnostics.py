@@ -19,6 +19,7 @@ streams, so each cell of the table is reproducible on its own.
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -46,19 +47,17 @@ class Cell(NamedTuple):
 def estimates(p: Mixture, mean: float, std: float, divergence: str, direction: str, estimator: str, K: int,
               repeats: int, seed: int = 0, alpha: float | None = None, baseline: str = "none") -> np.ndarray:
     """(repeats, 2) independent gradient estimates at q = N(mean, std^2)."""
-    fn = estimators.get(divergence, direction, estimator)
-    extra = {"baseline": baseline} if estimator == "reinforce" else {}
-    if divergence == "alpha":
-        extra = {"alpha": alpha if direction == "forward" else 1.0 - alpha}
+    fn = estimators.bind(divergence, direction, estimator, alpha, baseline=baseline)
+    needs_u = estimators.ESTIMATORS[estimator].needs_uniforms
     out = np.empty((repeats, 2))
     for i, start in enumerate(range(0, repeats, _BLOCK)):
         n = min(_BLOCK, repeats - start)
         rng = np.random.Generator(np.random.PCG64([seed, K, i]))
         eps = rng.standard_normal((n, K))
-        args = (rng.random((n, K)),) if fn in estimators.NEEDS_UNIFORMS else ()
+        noise = estimators.Noise(eps, rng.random((n, K)) if needs_u else None)
         m, s = np.full(n, float(mean)), np.full(n, float(std))
         with np.errstate(over="ignore", invalid="ignore"):
-            out[start : start + n] = fn(p, m, s, eps, *args, **extra).grad
+            out[start : start + n] = fn(p, m, s, noise).grad
     return out
 
 
@@ -88,24 +87,34 @@ def measure(p: Mixture, mean: float, std: float, divergence: str, direction: str
                                 baseline), exact) for K in ks]
 
 
-BASELINES = ("none", "plus-one", "leave-one-out")  # REINFORCE's, each measured as its own estimator
 STATS = Cell._fields
 
 
 def cases(runs) -> list[dict]:
     """Every Monte Carlo estimator for every (divergence, direction, alpha) the
-    runs use, in the order the runs first use them."""
+    runs use, in the order the runs first use them; an estimator with options
+    once per combination of their choices (REINFORCE once per baseline)."""
     out, seen = [], set()
     for run in runs:
         key = (run["divergence"], run["direction"], run.get("alpha"))
         if key in seen:
             continue
         seen.add(key)
-        for est in estimators.MONTE_CARLO[key[:2]]:
-            for baseline in BASELINES if est == "reinforce" else ("none",):
-                out.append({"divergence": key[0], "direction": key[1], "alpha": key[2], "estimator": est,
-                            "baseline": baseline})
+        for name in estimators.for_pair(*key[:2]):
+            est = estimators.ESTIMATORS[name]
+            if not est.monte_carlo:
+                continue
+            for combo in itertools.product(*(o.choices.values() for o in est.options)):
+                settings = {o.key: c.key for o, c in zip(est.options, combo)}
+                out.append({"divergence": key[0], "direction": key[1], "alpha": key[2], "estimator": name,
+                            "baseline": settings.get("baseline", estimators.BASELINE.default)})
     return out
+
+
+def _min_samples(case: dict) -> int:
+    """The least K a case's estimator and option choices work with."""
+    est = estimators.ESTIMATORS[case["estimator"]]
+    return max((o.choices[case[o.key]].min_samples for o in est.options), default=1)
 
 
 def table(p: Mixture, mean: float, std: float, cases_: list[dict], ks, repeats: int, seed: int = 0) -> dict:
@@ -118,7 +127,7 @@ def table(p: Mixture, mean: float, std: float, cases_: list[dict], ks, repeats: 
         exact = divergences.get(case["divergence"], case["direction"], case["alpha"]).grad(p, mean, std)
         out["exact"][c] = exact
         for j, K in enumerate(ks):
-            if case["baseline"] == "leave-one-out" and K < 2:
+            if K < _min_samples(case):
                 continue
             g = estimates(p, mean, std, case["divergence"], case["direction"], case["estimator"], K, repeats,
                           seed + c, case["alpha"], case["baseline"])

@@ -35,15 +35,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
 from . import quadrature
+from .registry import Registry
 from .family import logpdf as q_logpdf
 from .target import LOG_SQRT_2PI, Mixture
 
-DIVERGENCES = ("kl", "chi2", "alpha")
-DIRECTIONS = ("forward", "reverse")
 _Q_RANGE = 12.0
 _CHUNK = 1024  # states per quadrature batch in Divergence.value
 
@@ -306,7 +306,14 @@ def alpha_grad(p: Mixture, mean, std, a: float):
     return np.where(ok[..., None], g, np.nan)
 
 
-# ---------------------------------------------------------------- the registry
+# ---------------------------------------------------------------- the registries
+
+
+def forward_alpha(alpha: float, direction: str) -> float:
+    """The a of D_a(p ‖ q) that a run's alpha-divergence is: D_a(q ‖ p) = D_(1-a)(p ‖ q).
+    Everything that works with the forward form (values, gradients, estimators,
+    the weight curve) maps a run's alpha through here."""
+    return float(alpha) if direction == "forward" else 1.0 - float(alpha)
 
 
 @dataclass(frozen=True)
@@ -319,6 +326,8 @@ class Divergence:
     grad_fn: object
     finite_fn: object | None = None
     alpha: float | None = None  # the alpha-divergence's a, as the run gives it
+    # the only minimum over the Gaussians is the one with p's mean and variance
+    moment_matching: bool = False
 
     def value(self, p: Mixture, mean, std):
         """The divergence at every (mean, std), evaluated a chunk at a time so the
@@ -344,7 +353,7 @@ class Divergence:
         if self.divergence == "chi2":
             return (s / np.sqrt(2.0), np.inf) if self.direction == "forward" else (0.0, np.sqrt(2.0) * s)
         if self.divergence == "alpha":
-            a = self.alpha if self.direction == "forward" else 1.0 - self.alpha
+            a = forward_alpha(self.alpha, self.direction)
             if a > 1.0:
                 return np.sqrt((a - 1.0) / a) * s, np.inf
             if a < 0.0:
@@ -358,22 +367,69 @@ class Divergence:
         return self.finite_fn(p, std)
 
 
-REGISTRY = {
-    ("kl", "forward"): Divergence("kl", "forward", kl_forward, kl_forward_grad),
-    ("kl", "reverse"): Divergence("kl", "reverse", kl_reverse, kl_reverse_grad),
-    ("chi2", "forward"): Divergence("chi2", "forward", chi2_forward, chi2_forward_grad, chi2_forward_finite),
-    ("chi2", "reverse"): Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite),
-}
+@dataclass(frozen=True)
+class Direction:
+    """Which way round p and q go, with its argument list in each notation."""
+
+    key: str
+    label: str
+    doc: str
+    plain: str  # Unicode, for readouts
+    tex: str  # TeX (matplotlib mathtext and the site's MathML)
+    markup: str  # Pango markup, for videos
 
 
-def alpha(a: float, direction: str = "forward") -> Divergence:
+DIRECTIONS = Registry("direction", (
+    Direction("forward", "forward", "forward: D(p || q)", "(p‖q)", r"(p\,\|\,q_\phi)", "(p ‖ q<sub>φ</sub>)"),
+    Direction("reverse", "reverse", "reverse: D(q || p)", "(q‖p)", r"(q_\phi\,\|\,p)", "(q<sub>φ</sub> ‖ p)"),
+))
+
+_SUBSCRIPT = str.maketrans("0123456789-.", "₀₁₂₃₄₅₆₇₈₉₋.")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A divergence (both directions): its symbol in each notation, and how to
+    make its value and exact gradient for one direction."""
+
+    key: str
+    label: str
+    doc: str
+    plain: str
+    tex: str
+    markup: str
+    make: Callable[[str, float | None], Divergence]  # (direction, alpha) -> Divergence
+    # the power of w = p/q by which importance sampling of D(p ‖ q) weights its samples
+    weight_power: Callable[[float | None], float]
+    has_alpha: bool = False  # takes the run's `alpha`
+
+    def symbol(self, notation: str, alpha: float | None = None) -> str:
+        """e.g. KL, \\chi^2, D₀.₅ or D_{0.5}: `notation` is plain, tex or markup."""
+        base = getattr(self, notation)
+        if not self.has_alpha:
+            return base
+        a = f"{alpha:g}"
+        return {"plain": base + a.translate(_SUBSCRIPT), "tex": f"{base}_{{{a}}}",
+                "markup": f"{base}<sub>{a}</sub>"}[notation]
+
+    def formula(self, direction: str, notation: str, alpha: float | None = None) -> str:
+        """The divergence of a run, e.g. KL(q‖p) or \\chi^2(p\\,\\|\\,q_\\phi)."""
+        return self.symbol(notation, alpha) + getattr(DIRECTIONS[direction], notation)
+
+
+def _fixed(direction: str, alpha: float | None, pair: dict) -> Divergence:
+    return pair[direction]
+
+
+def _alpha(direction: str, alpha: float | None) -> Divergence:
     """D_a(p ‖ q) forward; D_a(q ‖ p) = D_(1-a)(p ‖ q) reverse."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown direction {direction!r}")
-    a = float(a)
+    DIRECTIONS[direction]
+    if alpha is None:
+        raise ValueError("the alpha-divergence needs alpha")
+    a = float(alpha)
     if not np.isfinite(a):
         raise ValueError(f"alpha must be finite, got {a}")
-    b = a if direction == "forward" else 1.0 - a
+    b = forward_alpha(a, direction)
     return Divergence(
         "alpha", direction,
         functools.partial(alpha_value, a=b), functools.partial(alpha_grad, a=b),
@@ -381,13 +437,32 @@ def alpha(a: float, direction: str = "forward") -> Divergence:
     )
 
 
+_KL = {"forward": Divergence("kl", "forward", kl_forward, kl_forward_grad, moment_matching=True),
+       "reverse": Divergence("kl", "reverse", kl_reverse, kl_reverse_grad)}
+_CHI2 = {"forward": Divergence("chi2", "forward", chi2_forward, chi2_forward_grad, chi2_forward_finite),
+         "reverse": Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite)}
+
+DIVERGENCES = Registry("divergence", (
+    Kind("kl", "Kullback–Leibler divergence", "kl: Kullback-Leibler", "KL", r"\mathrm{KL}", "KL",
+         functools.partial(_fixed, pair=_KL), lambda a: 1.0),
+    Kind("chi2", "Pearson chi-square divergence", "chi2: Pearson's chi-square", "χ²", r"\chi^2",
+         "χ<sup>2</sup>", functools.partial(_fixed, pair=_CHI2), lambda a: 2.0),
+    Kind("alpha", "alpha-divergence", "alpha: Amari's alpha-divergence (set alpha)", "D", "D", "D", _alpha,
+         lambda a: a, has_alpha=True),
+))
+
+
+def pairs() -> tuple[tuple[str, str], ...]:
+    """Every (divergence, direction)."""
+    return tuple((k, d) for k in DIVERGENCES for d in DIRECTIONS)
+
+
+def alpha(a: float, direction: str = "forward") -> Divergence:
+    return _alpha(direction, a)
+
+
 def get(divergence: str, direction: str, alpha: float | None = None) -> Divergence:
-    """`alpha` is needed, and only used, for divergence "alpha"."""
-    if divergence == "alpha":
-        if alpha is None:
-            raise ValueError("the alpha-divergence needs alpha")
-        return globals()["alpha"](alpha, direction)
-    try:
-        return REGISTRY[divergence, direction]
-    except KeyError:
-        raise ValueError(f"unknown divergence {divergence!r} / direction {direction!r}") from None
+    """`alpha` is needed, and only used, for a divergence that takes it."""
+    kind = DIVERGENCES[divergence]
+    DIRECTIONS[direction]
+    return kind.make(direction, alpha if kind.has_alpha else None)

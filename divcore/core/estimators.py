@@ -1,9 +1,16 @@
 """Gradient estimators, one function each.
 
-Every estimator takes the target p, q's (mean, std) of shape (B,) and the
-step's standard normals `eps` of shape (B, K) (plus uniforms for sampling p),
-and returns an `Estimate` with the per-sample terms, so that variance can be
+Every estimator takes one signature, `fn(p, mean, std, noise, **options)`: the
+target p, q's (mean, std) of shape (B,), the step's `Noise` (standard normals
+of shape (B, K), and uniforms for estimators that sample p) and the options
+its registry entry declares (bound by `bind` when a run is resolved). It
+returns an `Estimate` with the per-sample terms, so that variance can be
 measured and renderers can draw each particle's contribution.
+
+`ESTIMATORS` is the registry: each entry's key, its labels, its options and
+the function it uses for each (divergence, direction) it applies to. A new
+estimator is a function here and an entry in `ESTIMATORS`; the scenario
+format, the schema, the diagnostics and every label follow from the entry.
 
 Gradients are w.r.t. theta = (mean, log std) of the divergence itself (the
 optimizer steps along -grad). With z = mean + std * eps, q's score is
@@ -18,11 +25,22 @@ the particle's pull on the mean in the same units and sign convention (see
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
+from . import divergences
+from .registry import Choice, Option, Registry
 from .target import LOG_SQRT_2PI, Mixture
+
+
+class Noise(NamedTuple):
+    """One step's randomness for B members and K samples."""
+
+    normal: np.ndarray  # (B, K) standard normals
+    uniform: np.ndarray | None = None  # (B, K) uniforms on [0, 1), for estimators that sample p
 
 
 class Estimate(NamedTuple):
@@ -70,13 +88,14 @@ def _finish(parts, z, coef, logw):
     return Estimate(grad, parts, z, coef, _ess(logw))
 
 
-def kl_forward_is(p: Mixture, mean, std, eps) -> Estimate:
+def kl_forward_is(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Self-normalised importance sampling from q for the forward-KL gradient.
 
     Identity: grad KL(p ‖ q) = -E_p[grad log q(x)] = -E_q[(p/q) grad log q] / E_q[p/q].
     Estimate: -sum_i wbar_i grad log q(z_i), wbar_i ∝ p(z_i)/q(z_i), z_i ~ q.
     Consistent as K grows, biased for finite K.
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logw = p.logpdf(z) - logq
     wbar = _normalised(logw)
@@ -84,13 +103,14 @@ def kl_forward_is(p: Mixture, mean, std, eps) -> Estimate:
     return _finish(_score_parts(-K * wbar, eps, std), z, wbar, logw)
 
 
-def kl_forward_data(p: Mixture, mean, std, eps, uniforms) -> Estimate:
+def kl_forward_data(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Maximum likelihood: samples from p itself.
 
     Identity: grad KL(p ‖ q) = -E_p[grad log q(x)].
     Estimate: -(1/K) sum_i grad log q(x_i), x_i ~ p. Unbiased.
     """
-    x = p.sample(eps, uniforms)
+    eps = noise.normal
+    x = p.sample(eps, noise.uniform)
     m, s = mean[:, None], std[:, None]
     e = (x - m) / s
     logq = -0.5 * e * e - np.log(s) - LOG_SQRT_2PI
@@ -98,7 +118,7 @@ def kl_forward_data(p: Mixture, mean, std, eps, uniforms) -> Estimate:
     return _finish(_score_parts(-np.ones_like(e), e, std), x, np.full_like(e, 1.0 / K), p.logpdf(x) - logq)
 
 
-def kl_reverse_reinforce(p: Mixture, mean, std, eps, baseline: str = "none") -> Estimate:
+def kl_reverse_reinforce(p: Mixture, mean, std, noise: Noise, baseline: str = "none") -> Estimate:
     """Score function (REINFORCE) estimator of the reverse-KL gradient.
 
     Identity: grad KL(q ‖ p) = E_q[(log q(z) - log p(z) - b) grad log q(z)] for any
@@ -107,6 +127,7 @@ def kl_reverse_reinforce(p: Mixture, mean, std, eps, baseline: str = "none") -> 
     grad log q (1 + log q - log p)); "leave-one-out" (b_i = mean of the other
     K - 1 samples' log q - log p, which keeps the estimate unbiased). Unbiased.
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logp = p.logpdf(z)
     f = logq - logp
@@ -122,7 +143,7 @@ def kl_reverse_reinforce(p: Mixture, mean, std, eps, baseline: str = "none") -> 
     return _finish(_score_parts(adv, eps, std), z, -adv / K, -f)
 
 
-def kl_reverse_reparam(p: Mixture, mean, std, eps) -> Estimate:
+def kl_reverse_reparam(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Pathwise (reparameterization) estimator of the reverse-KL gradient.
 
     Identity: with z = mean + std * eps, KL(q ‖ p) = -H(q) - E_eps[log p(z)] and
@@ -132,6 +153,7 @@ def kl_reverse_reparam(p: Mixture, mean, std, eps) -> Estimate:
     `coef` is std * sign(eps_i) * d/dz log p(z_i) / K: positive when the
     particle pulls the mean toward itself.
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logp, slope = p.logpdf_and_dx(z)
     s = std[:, None]
@@ -140,7 +162,7 @@ def kl_reverse_reparam(p: Mixture, mean, std, eps) -> Estimate:
     return _finish(parts, z, s * np.sign(eps) * slope / K, logp - logq)
 
 
-def chi2_forward_is(p: Mixture, mean, std, eps) -> Estimate:
+def chi2_forward_is(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Self-normalised importance sampling for the forward chi-square gradient.
 
     Identity: grad chi2(p ‖ q) = -E_q[(p/q)^2 grad log q]
@@ -148,6 +170,7 @@ def chi2_forward_is(p: Mixture, mean, std, eps) -> Estimate:
     Estimate: -K sum_i wbar_i^2 grad log q(z_i): squared self-normalised
     weights, so the ratio is consistent for unnormalised p. Biased for finite K.
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logw = p.logpdf(z) - logq
     wbar = _normalised(logw)
@@ -156,13 +179,14 @@ def chi2_forward_is(p: Mixture, mean, std, eps) -> Estimate:
     return _finish(_score_parts(-K * c, eps, std), z, c, logw)
 
 
-def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
+def chi2_reverse_score(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Score estimator of the reverse chi-square gradient.
 
     Identity: grad ∫ q^2/p = ∫ 2 q grad q / p = 2 E_q[(q/p) grad log q].
     Estimate: (2/K) sum_i (q/p)(z_i) grad log q(z_i). Unbiased. Every
     coefficient is negative: q is only ever pushed away from its samples.
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logw = p.logpdf(z) - logq
     K = eps.shape[1]
@@ -172,7 +196,7 @@ def chi2_reverse_score(p: Mixture, mean, std, eps) -> Estimate:
         return _finish(_score_parts(2.0 * ratio, eps, std), z, -2.0 * ratio / K, logw)
 
 
-def alpha_is(p: Mixture, mean, std, eps, alpha: float) -> Estimate:
+def alpha_is(p: Mixture, mean, std, noise: Noise, alpha: float) -> Estimate:
     """Importance sampling from q for the alpha-divergence gradient D_a(p ‖ q).
 
     Identity: grad D_a = -(1/a) E_q[(p/q)^a grad log q]
@@ -181,8 +205,9 @@ def alpha_is(p: Mixture, mean, std, eps, alpha: float) -> Estimate:
     is the reverse-KL score-function identity, and at a = 1 it is plain
     (not self-normalised) importance sampling of the forward-KL gradient.
     Estimate: -(1/K) sum_i expm1(a r_i)/a grad log q(z_i), z_i ~ q. Unbiased.
-    `alpha` is the a of D_a(p ‖ q) (the caller maps a reverse run to 1 - a).
+    `alpha` is the a of D_a(p ‖ q) (`bind` maps a reverse run's alpha to 1 - a).
     """
+    eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logw = p.logpdf(z) - logq
     K = eps.shape[1]
@@ -191,21 +216,114 @@ def alpha_is(p: Mixture, mean, std, eps, alpha: float) -> Estimate:
         return _finish(_score_parts(-k, eps, std), z, k / K, logw)
 
 
-# (divergence, direction) -> {estimator name: function}; "exact" is handled by the caller
-MONTE_CARLO = {
-    ("kl", "forward"): {"is": kl_forward_is, "data": kl_forward_data},
-    ("kl", "reverse"): {"reinforce": kl_reverse_reinforce, "reparam": kl_reverse_reparam},
-    ("chi2", "forward"): {"is": chi2_forward_is},
-    ("chi2", "reverse"): {"score": chi2_reverse_score},
-    ("alpha", "forward"): {"is": alpha_is},
-    ("alpha", "reverse"): {"is": alpha_is},
-}
+# ---------------------------------------------------------------- the registry
 
-NEEDS_UNIFORMS = {kl_forward_data}
+EXACT = "exact"
+
+BASELINE = Option(
+    "baseline",
+    "Control variate b subtracted from log q - log p.",
+    Registry("baseline", (
+        Choice("none", "no baseline", "b = 0"),
+        Choice("plus-one", "+1 term", "b = -1: the textbook derivation's grad log q (1 + log q - log p)"),
+        Choice("leave-one-out", "leave-one-out baseline",
+               "b_i = the mean of the other K - 1 samples' log q - log p", min_samples=2),
+    )),
+    default="none",
+)
 
 
-def get(divergence: str, direction: str, estimator: str):
+@dataclass(frozen=True)
+class Estimator:
+    """A gradient estimator: its key, its labels, its options, and the function
+    it uses for each (divergence, direction) it applies to (None for `exact`,
+    which is the divergence's own gradient)."""
+
+    key: str
+    label: str  # short, for figure titles: "REINFORCE"
+    long_label: str  # for tables: "REINFORCE (score function)"
+    doc: str
+    methods: Mapping[tuple[str, str], Callable | None]
+    options: tuple[Option, ...] = ()
+    needs_uniforms: bool = False  # samples p as well as q
+    # its samples are weighted by (p/q)^power, which the renderers draw as a curve
+    draws_weights: bool = False
+    # a long label for particular (divergence, direction)s
+    long_labels: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def monte_carlo(self) -> bool:
+        return self.key != EXACT
+
+    def long_label_for(self, divergence: str, direction: str) -> str:
+        return self.long_labels.get((divergence, direction), self.long_label)
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+ESTIMATORS = Registry("estimator", (
+    Estimator(EXACT, "exact gradient", "exact gradient",
+              "the deterministic gradient (closed form, else quadrature)",
+              {pair: None for pair in divergences.pairs()}),
+    Estimator("is", "importance sampling", "self-normalised importance sampling",
+              "importance sampling from q",
+              {("kl", "forward"): kl_forward_is, ("chi2", "forward"): chi2_forward_is,
+               ("alpha", "forward"): alpha_is, ("alpha", "reverse"): alpha_is},
+              draws_weights=True,
+              # alpha's weights (p/q)^a are not normalised
+              long_labels={("alpha", "forward"): "importance sampling", ("alpha", "reverse"): "importance sampling"}),
+    Estimator("data", "samples from p", "samples from p (maximum likelihood)",
+              "K samples drawn from p: maximum likelihood",
+              {("kl", "forward"): kl_forward_data}, needs_uniforms=True),
+    Estimator("reinforce", "REINFORCE", "REINFORCE (score function)", "score function (REINFORCE)",
+              {("kl", "reverse"): kl_reverse_reinforce}, options=(BASELINE,)),
+    Estimator("reparam", "reparameterization", "reparameterization (pathwise)", "pathwise (reparameterization)",
+              {("kl", "reverse"): kl_reverse_reparam}),
+    Estimator("score", "score function", "score function, weighted by q/p", "score weighted by q/p",
+              {("chi2", "reverse"): chi2_reverse_score}),
+))
+
+
+def for_pair(divergence: str, direction: str) -> tuple[str, ...]:
+    """The estimators that apply to a divergence and direction, exact first."""
+    return tuple(e.key for e in ESTIMATORS.values() if (divergence, direction) in e.methods)
+
+
+def option_keys() -> tuple[str, ...]:
+    """Every option any estimator takes, in registry order."""
+    return tuple(dict.fromkeys(o.key for e in ESTIMATORS.values() for o in e.options))
+
+
+def bind(divergence: str, direction: str, estimator: str, alpha: float | None = None,
+         **options) -> Callable[[Mixture, np.ndarray, np.ndarray, Noise], Estimate]:
+    """The Monte Carlo estimator of a resolved run as fn(p, mean, std, noise):
+    the options it declares bound (others must be at their defaults) and a
+    divergence's alpha bound as the a of D_a(p ‖ q)."""
+    est = ESTIMATORS[estimator]
     try:
-        return MONTE_CARLO[divergence, direction][estimator]
+        fn = est.methods[divergence, direction]
     except KeyError:
-        raise ValueError(f"no Monte Carlo estimator {estimator!r} for {divergence} {direction}") from None
+        raise ValueError(f"estimator {estimator!r} does not apply to {divergence} {direction}; "
+                         f"allowed: {', '.join(for_pair(divergence, direction))}") from None
+    if fn is None:
+        raise ValueError("the exact gradient is the divergence's own (divergences.get(...).grad)")
+    bound = {}
+    for key, value in options.items():
+        opt = est.option(key)
+        if opt is None:
+            if value is not None and value != _default(key):
+                raise ValueError(f"estimator {estimator!r} takes no {key}")
+            continue
+        bound[key] = opt.choices[value].key
+    if divergences.DIVERGENCES[divergence].has_alpha:
+        bound["alpha"] = divergences.forward_alpha(alpha, direction)
+    return functools.partial(fn, **bound) if bound else fn
+
+
+def _default(key: str) -> str | None:
+    for e in ESTIMATORS.values():
+        opt = e.option(key)
+        if opt is not None:
+            return opt.default
+    return None

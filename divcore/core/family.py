@@ -6,21 +6,37 @@ the coordinates in which q's Fisher information is diagonal, diag(1/std^2, 2)
 A parameterization (see `parameterizations`) maps theta to the coordinates
 the optimizer moves in.
 
-`gaussian-fixed-std` frees only the mean; `FREE[family]` is the mask of
-theta coordinates a family lets move.
+`gaussian-fixed-std` frees only the mean; a family's `free` is the mask of
+theta coordinates it lets move.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .registry import Registry
 from .target import LOG_SQRT_2PI
 
-FAMILIES = ("gaussian", "gaussian-fixed-std")
-FREE = {
-    "gaussian": np.array([True, True]),
-    "gaussian-fixed-std": np.array([True, False]),
-}
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    label: str
+    doc: str
+    free: tuple[bool, bool]  # which of (mean, log std) move
+
+    @property
+    def fixed_std(self) -> bool:
+        return not self.free[1]
+
+
+FAMILIES = Registry("family", (
+    Family("gaussian", "Gaussian", "q = N(mean, std^2), both free", (True, True)),
+    Family("gaussian-fixed-std", "Gaussian with fixed std", "q = N(mean, std^2) with std held at its start",
+           (True, False)),
+), default="gaussian")
 
 # Outside these bounds q is numerically degenerate; a trajectory that gets there
 # has left the family (see runner status codes).
@@ -30,10 +46,7 @@ MAX_STD = 1e6
 
 
 def free_mask(family: str) -> np.ndarray:
-    try:
-        return FREE[family]
-    except KeyError:
-        raise ValueError(f"unknown family {family!r}; allowed: {', '.join(FAMILIES)}") from None
+    return np.array(FAMILIES[family].free)
 
 
 def in_family(mean, std):

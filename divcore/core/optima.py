@@ -89,7 +89,7 @@ def find(p: Mixture, div: Divergence, fixed_std: float | None = None) -> Optima:
 
 
 def _find(p: Mixture, div: Divergence, fixed_std: float | None) -> Optima:
-    if (div.divergence, div.direction) == ("kl", "forward"):
+    if div.moment_matching:
         std = fixed_std if fixed_std is not None else np.sqrt(p.variance())
         m = p.mean()
         return Optima(np.array([m]), np.array([std]), np.atleast_1d(div.value(p, m, std)))

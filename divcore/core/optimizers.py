@@ -5,7 +5,9 @@ shape (B, 2): `init(phi) -> state` and `update(g, state, phi) -> (g', state')`.
 `chain` composes them left to right; the last one in a divfit optimizer scales
 by the (negative) learning rate, so `phi + update` is the step. States are
 tuples of arrays with the batch axis first, so a batch of trajectories is
-advanced with array operations only.
+advanced with array operations only. Every state is a named tuple (an
+empty one for stateless transforms), so a run's optimizer state reads as what
+it holds: `(EmptyState(), AdamState(count, m, v), ScheduleState(count))`.
 
 The order for a run is: natural-gradient preconditioning (optional), norm
 clipping (optional), then adam / momentum / sgd, then lr / (1 + lr_decay * t).
@@ -13,16 +15,30 @@ clipping (optional), then adam / momentum / sgd, then lr / (1 + lr_decay * t).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from .parameterizations import Parameterization
+from .registry import Registry
 
 
 class Transform(NamedTuple):
     init: Callable[[np.ndarray], Any]
     update: Callable[[np.ndarray, Any, np.ndarray], tuple[np.ndarray, Any]]
+
+
+class EmptyState(NamedTuple):
+    """The state of a transform that keeps none."""
+
+
+class TraceState(NamedTuple):
+    velocity: np.ndarray
+
+
+class ScheduleState(NamedTuple):
+    count: int  # steps taken so far
 
 
 def chain(*transforms: Transform) -> Transform:
@@ -40,7 +56,7 @@ def chain(*transforms: Transform) -> Transform:
 
 
 def _stateless(fn) -> Transform:
-    return Transform(lambda phi: (), lambda g, state, phi: (fn(g, phi), state))
+    return Transform(lambda phi: EmptyState(), lambda g, state, phi: (fn(g, phi), state))
 
 
 def natural_gradient(param: Parameterization, free: np.ndarray) -> Transform:
@@ -90,11 +106,11 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
 def trace(decay: float = 0.9) -> Transform:
     """Heavy-ball momentum: v <- decay * v + g."""
 
-    def update(g, velocity, phi):
-        velocity = decay * velocity + g
-        return velocity, velocity
+    def update(g, state, phi):
+        velocity = decay * state.velocity + g
+        return velocity, TraceState(velocity)
 
-    return Transform(np.zeros_like, update)
+    return Transform(lambda phi: TraceState(np.zeros_like(phi)), update)
 
 
 def identity() -> Transform:
@@ -104,13 +120,26 @@ def identity() -> Transform:
 def scale_by_schedule(lr: float, lr_decay: float) -> Transform:
     """Multiply by -lr / (1 + lr_decay * t), t = 0, 1, ... the step index."""
 
-    def update(g, t, phi):
-        return g * (-lr / (1.0 + lr_decay * t)), t + 1
+    def update(g, state, phi):
+        t = state.count
+        return g * (-lr / (1.0 + lr_decay * t)), ScheduleState(t + 1)
 
-    return Transform(lambda phi: 0, update)
+    return Transform(lambda phi: ScheduleState(0), update)
 
 
-DIRECTIONS = {"adam": scale_by_adam, "momentum": trace, "sgd": identity}
+@dataclass(frozen=True)
+class Optimizer:
+    key: str
+    label: str
+    doc: str
+    direction: Callable[[], Transform]  # the update direction, before the learning rate
+
+
+OPTIMIZERS = Registry("optimizer", (
+    Optimizer("adam", "Adam", "Adam (b1 = 0.9, b2 = 0.999)", scale_by_adam),
+    Optimizer("sgd", "SGD", "plain gradient descent", identity),
+    Optimizer("momentum", "momentum", "heavy-ball momentum (0.9)", trace),
+), default="adam")
 
 
 def build(
@@ -124,10 +153,7 @@ def build(
     lr_decay: float,
 ) -> Transform:
     """The run's optimizer, from its scenario settings."""
-    try:
-        direction = DIRECTIONS[optimizer]()
-    except KeyError:
-        raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(DIRECTIONS)}") from None
+    direction = OPTIMIZERS[optimizer].direction()
     parts = []
     if natural:
         parts.append(natural_gradient(param, free))

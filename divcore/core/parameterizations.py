@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from .registry import Registry
 
 
 def _pair(a, b):
@@ -32,7 +33,13 @@ def _pair(a, b):
 
 @dataclass(frozen=True)
 class Parameterization:
-    name: str
+    key: str
+    label: str  # for readers, e.g. "(μ, log σ)"
+    axes_plain: tuple[str, str]  # the axis names, Unicode
+    axes_tex: tuple[str, str]  # the axis names, mathtext
+    # phi as monomials, for pages that map (mean, std) themselves:
+    # phi0 = mean * std^a, phi1 = c * std^b, or log std where b is None
+    monomials: tuple[float, float, float | None]
     to_phi: Callable  # (mean, std) -> phi
     from_phi: Callable  # phi -> (mean, std)
     # phi -> (d mean/d phi0, d mean/d phi1, d log std/d phi1); d log std/d phi0 = 0 in all four
@@ -83,7 +90,7 @@ class Parameterization:
 
 def _mu_sigma():
     return Parameterization(
-        "mu-sigma",
+        "mu-sigma", "(μ, σ)", ("μ", "σ"), (r"$\mu$", r"$\sigma$"), (0.0, 1.0, 1.0),
         to_phi=lambda m, s: _pair(m, s),
         from_phi=lambda p: (p[..., 0], p[..., 1]),
         jacobian_entries=lambda p: (1.0, 0.0, 1.0 / p[..., 1]),
@@ -94,7 +101,7 @@ def _mu_sigma():
 
 def _mu_logsigma():
     return Parameterization(
-        "mu-logsigma",
+        "mu-logsigma", "(μ, log σ)", ("μ", "log σ"), (r"$\mu$", r"$\log\,\sigma$"), (0.0, 1.0, None),
         to_phi=lambda m, s: _pair(m, np.log(s)),
         from_phi=lambda p: (p[..., 0], np.exp(p[..., 1])),
         jacobian_entries=lambda p: (1.0, 0.0, 1.0),
@@ -105,7 +112,7 @@ def _mu_logsigma():
 
 def _mu_tau():
     return Parameterization(
-        "mu-tau",
+        "mu-tau", "(μ, precision τ = 1/σ²)", ("μ", "τ = 1/σ²"), (r"$\mu$", r"$\tau = 1/\sigma^2$"), (0.0, 1.0, -2.0),
         to_phi=lambda m, s: _pair(m, 1.0 / np.square(s)),
         from_phi=lambda p: (p[..., 0], 1.0 / np.sqrt(p[..., 1])),
         # log std = -log(tau) / 2
@@ -128,7 +135,8 @@ def _natural_entries(p):
 
 def _natural():
     return Parameterization(
-        "natural",
+        "natural", "natural parameters (η₁, η₂)", ("η₁ = μ/σ²", "η₂ = −1/(2σ²)"),
+        (r"$\eta_1 = \mu/\sigma^2$", r"$\eta_2 = -1/(2\sigma^2)$"), (-2.0, -0.5, -2.0),
         to_phi=lambda m, s: _pair(m / np.square(s), -0.5 / np.square(s)),
         from_phi=_natural_from,
         jacobian_entries=_natural_entries,
@@ -137,12 +145,9 @@ def _natural():
     )
 
 
-PARAMETERIZATIONS = {p.name: p for p in (_natural(), _mu_sigma(), _mu_logsigma(), _mu_tau())}
+PARAMETERIZATIONS = Registry("parameterization", (_natural(), _mu_sigma(), _mu_logsigma(), _mu_tau()),
+                             default="mu-logsigma")
 
 
 def get(name: str) -> Parameterization:
-    try:
-        return PARAMETERIZATIONS[name]
-    except KeyError:
-        allowed = ", ".join(PARAMETERIZATIONS)
-        raise ValueError(f"unknown parameterization {name!r}; allowed: {allowed}") from None
+    return PARAMETERIZATIONS[name]

@@ -67,7 +67,7 @@ def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOT
     return fig
 
 
-def alpha_sweep(title: str, sweep: dict, target, shown=(-1.0, 0.0, 0.25, 0.5, 1.0, 2.0)):
+def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25, 0.5, 1.0, 2.0)):
     """Minka's picture: left, p with the globally optimal Gaussian for a few
     alpha; right, the optimal mean and std against alpha, global optima as a
     line of dots and local ones as rings, with the alpha where the global
@@ -75,6 +75,12 @@ def alpha_sweep(title: str, sweep: dict, target, shown=(-1.0, 0.0, 0.25, 0.5, 1.
     import numpy as np
 
     from ..core.sweep import jumps
+    from ..core.target import Mixture
+
+    (sweep,) = sweeps
+    t = sweep["config"]["target"]
+    target = Mixture.create(t["means"], t["stds"], t["weights"])
+    title = rf"{scenario_title} (the optima of $D_\alpha(p\,\|\,q)$ against $\alpha$)"
     from ..style import palette
     from .view import gaussian_pdf
 
@@ -125,11 +131,15 @@ def alpha_sweep(title: str, sweep: dict, target, shown=(-1.0, 0.0, 0.25, 0.5, 1.
     return fig
 
 
-def diagnostics(title: str, table: dict):
+def diagnostics(scenario_title: str, tables: list[dict]):
     """Mean squared error of every estimator against K, log-log, one row per
     divergence and direction, one column per coordinate of theta; error bars
     are two standard errors; the dashed line falls like 1/K."""
     import numpy as np
+
+    (table,) = tables
+    d = table["config"]["diagnostics"]
+    title = f"{scenario_title} (q = N({d['mean']:g}, {d['std']:g}²), {d['repeats']} estimates per point)"
 
     cases = table["config"]["cases"]
     ks = table["samples"].astype(float)
@@ -188,9 +198,11 @@ def _cell_edges(centres, log: bool = False):
     return np.exp(edges) if log else edges
 
 
-def basins(title: str, maps: list[dict]):
+def basins(scenario_title: str, maps: list[dict]):
     """One panel per run: every start of the grid coloured by the optimum it
     ends in; the optima marked (star: global), their number beside them."""
+    b = maps[0]["config"]["basins"]
+    title = f"{scenario_title} ({b['size']} × {b['size']} starts, {b['steps']} steps each)"
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -240,6 +252,11 @@ def basins(title: str, maps: list[dict]):
         fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 4), fontsize=8, frameon=False)
         fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
     return fig
+
+
+# the figure of each analysis a scenario may ask for (see pipeline.analyses),
+# each made from the scenario's title and the analysis's data files
+ANALYSES = {"alpha-sweep": alpha_sweep, "diagnostics": diagnostics, "basins": basins}
 
 
 def save(fig, base: Path) -> list[Path]:

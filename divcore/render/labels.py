@@ -1,36 +1,28 @@
-"""Text of figures: mathtext formulas (no LaTeX install needed) and plain labels."""
+"""Reader-facing text about a run, composed from the core's registries (which
+hold every name and label once): formulas in three notations (mathtext for
+figures, Pango markup for videos, plain Unicode for readouts and pages),
+estimator, optimizer and parameterization labels, and number formatting."""
 
 from __future__ import annotations
 
-_ARGS = {"forward": r"p\,\|\,q_\phi", "reverse": r"q_\phi\,\|\,p"}
-_NAMES = {"kl": r"\mathrm{KL}", "chi2": r"\chi^2"}
-
-AXES = {
-    "mu-sigma": (r"$\mu$", r"$\sigma$"),
-    "mu-logsigma": (r"$\mu$", r"$\log\,\sigma$"),
-    "mu-tau": (r"$\mu$", r"$\tau = 1/\sigma^2$"),
-    "natural": (r"$\eta_1 = \mu/\sigma^2$", r"$\eta_2 = -1/(2\sigma^2)$"),
-}
-
-_ESTIMATORS = {
-    "exact": "exact gradient",
-    "is": "importance sampling",
-    "data": "samples from p",
-    "reinforce": "REINFORCE",
-    "reparam": "reparameterization",
-    "score": "score function",
-}
-_BASELINES = {"plus-one": "+1 term", "leave-one-out": "leave-one-out baseline"}
+from ..core.divergences import DIVERGENCES
+from ..core.estimators import ESTIMATORS
+from ..core.family import FAMILIES
+from ..core.optimizers import OPTIMIZERS
+from ..core.parameterizations import PARAMETERIZATIONS
 
 
 def alpha_text(run: dict) -> str:
     return f"{run['alpha']:g}"
 
 
+def _formula(run: dict, notation: str) -> str:
+    return DIVERGENCES[run["divergence"]].formula(run["direction"], notation, run.get("alpha"))
+
+
 def divergence_tex(run: dict) -> str:
     """e.g. \\mathrm{KL}(q_\\phi\\,\\|\\,p), or D_{0.5}(p\\,\\|\\,q_\\phi) for an alpha-divergence"""
-    name = f"D_{{{alpha_text(run)}}}" if run["divergence"] == "alpha" else _NAMES[run["divergence"]]
-    return f"{name}({_ARGS[run['direction']]})"
+    return _formula(run, "tex")
 
 
 def divergence(run: dict) -> str:
@@ -38,26 +30,63 @@ def divergence(run: dict) -> str:
     return f"${divergence_tex(run)}$"
 
 
-_SUBSCRIPT = str.maketrans("0123456789-.", "₀₁₂₃₄₅₆₇₈₉₋.")
-
-
 def divergence_plain(run: dict) -> str:
     """Plain Unicode for readouts, e.g. KL(q‖p), χ²(p‖q), D₀.₅(p‖q)."""
-    name = {"kl": "KL", "chi2": "χ²"}.get(run["divergence"])
-    if run["divergence"] == "alpha":
-        name = "D" + alpha_text(run).translate(_SUBSCRIPT)
-    return name + {"forward": "(p‖q)", "reverse": "(q‖p)"}[run["direction"]]
+    return _formula(run, "plain")
+
+
+def divergence_markup(run: dict) -> str:
+    """Pango markup, e.g. KL(q<sub>φ</sub> ‖ p) with a real subscript."""
+    return _formula(run, "markup")
+
+
+def _options(run: dict) -> str:
+    """The run's non-default estimator options, e.g. ", +1 term"."""
+    est = ESTIMATORS[run["estimator"]]
+    return "".join(f", {o.choices[run[o.key]].label}" for o in est.options
+                   if run.get(o.key, o.default) != o.default)
 
 
 def estimator(run: dict) -> str:
-    text = _ESTIMATORS[run["estimator"]]
-    if run.get("baseline", "none") != "none":
-        text += f", {_BASELINES[run['baseline']]}"
-    if run["estimator"] != "exact":
+    """Short, for figure titles: "REINFORCE, +1 term, K = 16"."""
+    text = ESTIMATORS[run["estimator"]].label + _options(run)
+    if ESTIMATORS[run["estimator"]].monte_carlo:
         text += f", K = {run['samples']}"
     if run.get("natural_gradient"):
         text += ", natural gradient"
     return text
+
+
+def estimator_long(run: dict) -> str:
+    """For tables: "REINFORCE (score function), leave-one-out baseline" (no K)."""
+    est = ESTIMATORS[run["estimator"]]
+    return est.long_label_for(run["divergence"], run["direction"]) + _options(run)
+
+
+def optimizer(run: dict) -> str:
+    """e.g. "Adam, lr 0.05", with the decay and clipping where they apply."""
+    text = f"{OPTIMIZERS.label(run['optimizer'])}, lr {run['lr']:g}"
+    if run.get("lr_decay"):
+        text += f" / (1 + {run['lr_decay']:g} t)"
+    if run.get("natural_gradient"):
+        text += ", natural gradient"
+    return text
+
+
+def parameterization(run: dict) -> str:
+    return PARAMETERIZATIONS.label(run["parameterization"])
+
+
+def family(run: dict) -> str:
+    return FAMILIES.label(run["family"])
+
+
+def axes_tex(run: dict) -> tuple[str, str]:
+    return PARAMETERIZATIONS[run["parameterization"]].axes_tex
+
+
+def axes_plain(run: dict) -> tuple[str, str]:
+    return PARAMETERIZATIONS[run["parameterization"]].axes_plain
 
 
 def run_title(run: dict) -> str:
@@ -65,6 +94,8 @@ def run_title(run: dict) -> str:
 
 
 def fmt(value: float) -> str:
+    """A readout value: 4 significant digits, exponent form from 1e4 (the
+    scrubber's page script formats the same way)."""
     if value == float("inf"):
         return "∞"
     if value != value:

@@ -18,9 +18,8 @@ from matplotlib.patches import Patch
 
 from ..style import palette, rug_level, shades
 from . import labels
-from .view import RunView, gaussian_pdf
+from .view import DistributionModel, RunView
 
-_X_POINTS = 400
 
 
 def plain_log_ticks(axis, span_decades: float = 2.0):
@@ -40,7 +39,7 @@ def legend_handles(views: list[RunView]) -> list:
         h.append(Line2D([], [], color=pal["q_star_global"], dashes=pal["dash"]["global"], lw=1.1, label="$q^*$ global"))
     if n_star > 1:
         h.append(Line2D([], [], color=pal["q_star_local"], dashes=pal["dash"]["local"], lw=1.1, label="$q^*$ local"))
-    if any(v.run["estimator"] == "is" for v in views):
+    if any(v.weight_exponent is not None for v in views):
         h.append(Line2D([], [], color=pal["weight"], lw=1.2, label="importance weight (scaled)"))
     if any("particles" in v.record for v in views):
         h.append(Line2D([], [], color=pal["positive"], marker="|", ls="none", ms=9, mew=1.5, label="sample pulls $q$ closer"))
@@ -76,42 +75,34 @@ def landscape_rgba(view: RunView) -> np.ndarray:
 class DistributionPanel:
     """p shaded, q solid, q* dashed (global) / dotted (local), the importance-weight
     curve (IS runs, scaled to the axes), the particle rug coloured by the sign of
-    each particle's coefficient and shaded by its magnitude, and a readout."""
+    each particle's coefficient and shaded by its magnitude, and a readout; every
+    number from the run's `DistributionModel`."""
 
     def __init__(self, ax, view: RunView, readout: bool = True, show_step: bool = True, xlim=None):
         pal = palette()
         self.ax, self.view, self.show_step = ax, view, show_step
-        lo, hi = view.x_range() if xlim is None else xlim
-        self.x = np.linspace(lo, hi, _X_POINTS)
-        p = view.p_pdf(self.x)
-        # tall enough for q along the whole run and for q*, but never so tall that p is flattened
-        q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
-        om, os_, _ = view.optima
-        star_peak = 1.0 / (np.sqrt(2 * np.pi) * os_.min()) if os_.size else 0.0
-        # and with headroom for the readout above the tallest curve
-        self.top = 1.35 * min(max(float(p.max()) * 1.1, q_peak, star_peak), 4.0 * float(p.max()))
-        ax.fill_between(self.x, p, color=pal["p_fill"], lw=0, label="target $p$")
-        ax.plot(self.x, p, color=pal["p_line"], lw=1.0)
-        for i, (m, s) in enumerate(zip(om, os_)):
-            kind = "global" if i == 0 else "local"
-            qs = gaussian_pdf(self.x, m, s)
-            ax.plot(self.x, qs, color=pal[f"q_star_{kind}"], lw=1.1, dashes=pal["dash"][kind],
-                    label=f"$q^*$ ({kind})" if i < 2 else None)
-        (self.q_line,) = ax.plot(self.x, view.q_pdf(self.x, 0), color=pal["q"], lw=2.0, label=r"$q_\phi$")
+        self.model = m = DistributionModel(view, xlim)
+        self.x, self.top = m.x, m.top
+        ax.fill_between(m.x, m.p, color=pal["p_fill"], lw=0, label="target $p$")
+        ax.plot(m.x, m.p, color=pal["p_line"], lw=1.0)
+        for i, o in enumerate(m.optima):
+            ax.plot(m.x, m.star(o), color=pal[f"q_star_{o.role}"], lw=1.1, dashes=pal["dash"][o.role],
+                    label=f"$q^*$ ({o.role})" if i < 2 else None)
+        (self.q_line,) = ax.plot(m.x, m.q(0), color=pal["q"], lw=2.0, label=r"$q_\phi$")
         self.w_line = None
-        if view.weight_curve(self.x, 0) is not None:
-            e = view.weight_exponent
+        if m.weight_exponent is not None:
+            e = m.weight_exponent
             w_label = r"$w = p/q_\phi$" if e == 1.0 else rf"$w^{{{e:g}}} = (p/q_\phi)^{{{e:g}}}$"
-            (self.w_line,) = ax.plot(self.x, self._scaled_w(0), color=pal["weight"], lw=1.2, label=w_label + " (scaled)")
+            (self.w_line,) = ax.plot(m.x, m.weight(0), color=pal["weight"], lw=1.2, label=w_label + " (scaled)")
         self.rug = None
-        self.rug_y = -0.06 * self.top
-        if "particles" in view.record:
+        self.rug_y = m.rug_y
+        if m.has_rug:
             self.rug = ax.scatter([], [], marker="|", s=90, linewidths=1.2)
             # shades of the sign's colour by magnitude, opaque: exact colours in every GIF palette
             self.rgba_pos = np.array([mcolors.to_rgba(c) for c in shades(pal["positive"])])
             self.rgba_neg = np.array([mcolors.to_rgba(c) for c in shades(pal["negative"])])
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(-0.12 * self.top if self.rug is not None else 0.0, self.top)
+        ax.set_xlim(*m.xlim)
+        ax.set_ylim(m.bottom, m.top)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("$x$")
@@ -121,25 +112,15 @@ class DistributionPanel:
                             ) if readout else None
         self.update(0)
 
-    def _scaled_w(self, t):
-        """The weight curve scaled so its largest value where q has mass sits at
-        90% of the axes; where q thins out the weights explode, and are clipped."""
-        w = self.view.weight_curve(self.x, t)
-        q = self.view.q_pdf(self.x, t)
-        bulk = w[q > 1e-3 * q.max()]
-        scale = float(bulk.max()) if bulk.size and np.isfinite(bulk.max()) and bulk.max() > 0 else 1.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            return np.minimum(w / scale * 0.9 * self.top, 1.05 * self.top)
-
     def update(self, t: int) -> list:
-        v = self.view
+        m = self.model
         moved = [self.q_line]
-        self.q_line.set_ydata(np.minimum(v.q_pdf(self.x, t), 10 * self.top))
+        self.q_line.set_ydata(m.q(t))
         if self.w_line is not None:
-            self.w_line.set_ydata(self._scaled_w(t))
+            self.w_line.set_ydata(m.weight(t))
             moved.append(self.w_line)
         if self.rug is not None:
-            parts = v.particles(min(t, v.steps - 1))  # the final state has no step of its own
+            parts = m.particles(t)
             if parts is None or parts[0].size == 0:
                 self.rug.set_offsets(np.empty((0, 2)))
             else:
@@ -150,14 +131,7 @@ class DistributionPanel:
                 self.rug.set_edgecolors(rgba)
             moved.append(self.rug)
         if self.text is not None:
-            value = float(v.values[min(t, v.steps)])
-            line = f"{labels.divergence(v.run)} = {labels.fmt(value)}"
-            ess = v.ess(min(t, v.steps - 1))  # as the rug: the final state shows the last step's samples
-            if ess is not None:
-                line += f"\nESS = {ess:.1f} / {v.samples}"
-            if self.show_step:
-                line += f"\nstep {min(t, v.steps)} / {v.steps}"
-            self.text.set_text(line)
+            self.text.set_text("\n".join(m.readout(t).lines("tex", step=self.show_step)))
             moved.append(self.text)
         return moved
 
@@ -193,7 +167,7 @@ class LandscapePanel:
         if view.curve_limits is not None:
             ax.set_ylim(*view.curve_limits)
         ax.set_xlim(phi0[0], phi0[-1])
-        ax.set_xlabel(labels.AXES[view.run["parameterization"]][0])
+        ax.set_xlabel(labels.axes_tex(view.run)[0])
         ax.set_ylabel(labels.divergence(view.run) + f"  (σ = {view.state(0)[1]:g})")
 
     def _surface(self, ax, view: RunView, colorbar: bool):
@@ -229,7 +203,7 @@ class LandscapePanel:
         (self.trail,) = ax.plot(phi[:1, 0], phi[:1, 1], color=pal["trail"], lw=1.4, zorder=5, path_effects=outline)
         (self.marker,) = ax.plot(phi[0, 0], phi[0, 1], marker="o", ms=7, color=pal["marker"], mec="black",
                                  mew=1.0, zorder=6, ls="none")
-        xl, yl = labels.AXES[view.run["parameterization"]]
+        xl, yl = labels.axes_tex(view.run)
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
         ax.set_xlim(extent[0], extent[1])

@@ -7,11 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import trajectory
+from . import labels
 from ..core import divergences, landscape, parameterizations
+from ..core.estimators import ESTIMATORS
+from ..core.family import FAMILIES
 from ..core.target import LOG_SQRT_2PI, Mixture
 
 
@@ -70,7 +74,7 @@ class RunView:
 
     @property
     def monte_carlo(self) -> bool:
-        return self.run["estimator"] != "exact"
+        return ESTIMATORS[self.run["estimator"]].monte_carlo
 
     @property
     def samples(self) -> int:
@@ -126,11 +130,11 @@ class RunView:
         """The power of w = p/q that importance sampling weights samples by: 1 for
         forward KL, 2 for forward chi-square, a for D_a(p ‖ q); None without IS."""
         run = self.run
-        if run["estimator"] != "is":
+        if not ESTIMATORS[run["estimator"]].draws_weights:
             return None
-        if run["divergence"] == "alpha":
-            return run["alpha"] if run["direction"] == "forward" else 1.0 - run["alpha"]
-        return 2.0 if run["divergence"] == "chi2" else 1.0
+        kind = divergences.DIVERGENCES[run["divergence"]]
+        a = divergences.forward_alpha(run["alpha"], run["direction"]) if kind.has_alpha else None
+        return kind.weight_power(a)
 
     def weight_curve(self, x, t: int):
         """w^e (see weight_exponent) along x at step t, or None."""
@@ -156,7 +160,7 @@ class RunView:
 
     @property
     def fixed_std(self) -> bool:
-        return self.run["family"] == "gaussian-fixed-std"
+        return FAMILIES[self.run["family"]].fixed_std
 
     @cached_property
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -211,3 +215,106 @@ def shared_x_range(views: list[RunView]) -> tuple[float, float]:
     """One x-range for all runs of a scenario, so their panels line up."""
     ranges = [v.x_range() for v in views]
     return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+# ------------------------------------------------------------ the distribution panel, for every backend
+
+X_POINTS = 400  # where every backend evaluates p, q and the weight curve
+ROLES = ("global", "local")  # an optimum's role: the first is the global one
+# below the axis, as fractions of the panel's top: where the panel ends when it
+# has a rug of particles, the rug's band and its ticks' centre
+RUG_BOTTOM, RUG_BAND, RUG_Y = -0.12, (-0.11, -0.01), -0.06
+
+
+class Optimum(NamedTuple):
+    mean: float
+    std: float
+    value: float
+    role: str  # "global" or "local": the style's q_star_<role> colour and dash
+
+
+class Readout(NamedTuple):
+    """What a distribution panel prints at one step; `lines(notation)` is the
+    same text in mathtext (figures) or plain Unicode (videos, the scrubber)."""
+
+    run: dict
+    value: float
+    ess: float | None
+    samples: int
+    step: int
+    steps: int
+
+    def lines(self, notation: str = "plain", step: bool = True) -> list[str]:
+        formula = labels.divergence(self.run) if notation == "tex" else labels.divergence_plain(self.run)
+        out = [f"{formula} = {labels.fmt(self.value)}"]
+        if self.ess is not None:
+            out.append(f"ESS = {self.ess:.1f} / {self.samples}")
+        if step:
+            out.append(f"step {self.step} / {self.steps}")
+        return out
+
+
+class DistributionModel:
+    """Everything the distribution panel of one run shows, computed once, for
+    the figures, the GIFs, the videos and the scrubber alike: the x grid, p,
+    the panel's top (tall enough for q along the whole run and for every q*,
+    never so tall that p is flattened), the optima in their roles, q and the
+    scaled importance-weight curve at a step, and the readout. Backends only
+    draw these numbers."""
+
+    def __init__(self, view: RunView, xlim: tuple[float, float] | None = None):
+        self.view = view
+        lo, hi = view.x_range() if xlim is None else xlim
+        self.xlim = (float(lo), float(hi))
+        self.x = np.linspace(lo, hi, X_POINTS)
+        self.p = view.p_pdf(self.x)
+        om, os_, ov = view.optima
+        self.optima = [Optimum(float(m), float(s), float(v), ROLES[min(i, 1)])
+                       for i, (m, s, v) in enumerate(zip(om, os_, ov))]
+        q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
+        star_peak = 1.0 / (np.sqrt(2 * np.pi) * os_.min()) if os_.size else 0.0
+        p_peak = float(self.p.max())
+        # with headroom above the tallest curve for the readout
+        self.top = float(1.35 * min(max(p_peak * 1.1, q_peak, star_peak), 4.0 * p_peak))
+        self.has_rug = "particles" in view.record
+        # the rug of particles sits in a band below the axis, ticks centred on rug_y
+        self.bottom = RUG_BOTTOM * self.top if self.has_rug else 0.0
+        self.rug_band = (RUG_BAND[0] * self.top, RUG_BAND[1] * self.top)
+        self.rug_y = RUG_Y * self.top
+        self.weight_exponent = view.weight_exponent
+
+    def q(self, t: int) -> np.ndarray:
+        """q at step t, cut at ten times the top (a narrow q's spike need not be drawn whole)."""
+        return np.minimum(self.view.q_pdf(self.x, t), 10 * self.top)
+
+    def star(self, o: Optimum) -> np.ndarray:
+        return gaussian_pdf(self.x, o.mean, o.std)
+
+    def weight_scale(self, t: int) -> float | None:
+        """The weight curve's divisor at step t: its largest value where q has mass
+        (None without a weight curve). The curve is drawn as w / scale at 90% of the
+        top; where q thins out the weights explode, and are cut at 1.05 x top."""
+        if self.weight_exponent is None:
+            return None
+        w = self.view.weight_curve(self.x, t)
+        q = self.view.q_pdf(self.x, t)
+        bulk = w[q > 1e-3 * q.max()]
+        return float(bulk.max()) if bulk.size and np.isfinite(bulk.max()) and bulk.max() > 0 else 1.0
+
+    def weight(self, t: int) -> np.ndarray | None:
+        """The importance-weight curve at step t, in the panel's units."""
+        scale = self.weight_scale(t)
+        if scale is None:
+            return None
+        w = self.view.weight_curve(self.x, t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.minimum(w / scale * 0.9 * self.top, 1.05 * self.top)
+
+    def particles(self, t: int):
+        """The samples of step t (the final state shows the last step's), or None."""
+        return self.view.particles(min(t, self.view.steps - 1))
+
+    def readout(self, t: int) -> Readout:
+        v = self.view
+        ess = v.ess(min(t, v.steps - 1))  # as the rug: the final state shows the last step's samples
+        return Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps)

@@ -12,6 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import divergences as _divergences
+from ..core import estimators as _estimators
+from ..core import family as _family
+from ..core import optimizers as _optimizers
+from ..core import parameterizations as _parameterizations
+from ..core.registry import Option
+
 
 class _Missing:
     """Marks a field without a default (required, or resolved from [fit])."""
@@ -46,26 +53,45 @@ MAX_PARTICLES = 100_000_000  # batch * steps * samples, when particles are recor
 
 NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"
 
-DIVERGENCES = ("kl", "chi2", "alpha")
-DIRECTIONS = ("forward", "reverse")
+# The names a run may use come from the core's registries; nothing here lists them.
+DIVERGENCES = _divergences.DIVERGENCES.keys()
+DIRECTIONS = _divergences.DIRECTIONS.keys()
 ESTIMATORS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("kl", "forward"): ("exact", "is", "data"),
-    ("kl", "reverse"): ("exact", "reinforce", "reparam"),
-    ("chi2", "forward"): ("exact", "is"),
-    ("chi2", "reverse"): ("exact", "score"),
-    ("alpha", "forward"): ("exact", "is"),
-    ("alpha", "reverse"): ("exact", "is"),
+    pair: _estimators.for_pair(*pair) for pair in _divergences.pairs()
 }
 ALPHA_LIMIT = 20.0
-ALL_ESTIMATORS = tuple(dict.fromkeys(e for es in ESTIMATORS.values() for e in es))
-EXACT = "exact"
+ALL_ESTIMATORS = _estimators.ESTIMATORS.keys()
+EXACT = _estimators.EXACT
 MONTE_CARLO = tuple(e for e in ALL_ESTIMATORS if e != EXACT)
-BASELINES = ("none", "plus-one", "leave-one-out")
-BASELINE_ESTIMATOR = "reinforce"  # the only estimator a baseline applies to
-LEAVE_ONE_OUT = "leave-one-out"
-FAMILIES = ("gaussian", "gaussian-fixed-std")
-PARAMETERIZATIONS = ("natural", "mu-sigma", "mu-logsigma", "mu-tau")
-OPTIMIZERS = ("adam", "sgd", "momentum")
+# estimator options (a run key each): which estimators take each one
+ESTIMATOR_OPTIONS: dict[str, Option] = {
+    o.key: o for e in _estimators.ESTIMATORS.values() for o in e.options
+}
+OPTION_TAKERS: dict[str, tuple[str, ...]] = {
+    key: tuple(e.key for e in _estimators.ESTIMATORS.values() if e.option(key)) for key in ESTIMATOR_OPTIONS
+}
+BASELINES = _estimators.BASELINE.choices.keys()
+FAMILIES = _family.FAMILIES.keys()
+FULL_FAMILY = next(f.key for f in _family.FAMILIES.values() if all(f.free))  # what basin maps need
+ALPHA_DIVERGENCES = tuple(k.key for k in _divergences.DIVERGENCES.values() if k.has_alpha)
+PARAMETERIZATIONS = _parameterizations.PARAMETERIZATIONS.keys()
+OPTIMIZERS = _optimizers.OPTIMIZERS.keys()
+
+
+def _estimator_doc() -> str:
+    """Which estimators apply where, e.g. "kl/forward: exact, is, data; ...; alpha: exact, is"."""
+    parts = []
+    for div in DIVERGENCES:
+        lists = {d: ESTIMATORS[div, d] for d in DIRECTIONS}
+        if len(set(lists.values())) == 1:
+            parts.append(f"{div}: {', '.join(lists[DIRECTIONS[0]])}")
+        else:
+            parts += [f"{div}/{d}: {', '.join(v)}" for d, v in lists.items()]
+    return "Gradient estimator; " + "; ".join(parts) + "."
+
+
+def _listing(registry) -> str:
+    return "; ".join(e.doc for e in registry.values())
 
 
 @dataclass(frozen=True)
@@ -212,27 +238,29 @@ NAME = Field(
     f"at most {MAX_NAME} characters",
 )
 
+def _option_field(o: Option) -> Field:
+    takers = ", ".join(OPTION_TAKERS[o.key])
+    choices = "; ".join(f"{c.key}: {c.doc}" for c in o.choices.values())
+    return _enum(o.key, f"{o.doc} For estimator {takers} only: {choices}.", o.choices.keys(), o.default)
+
+
 RUN_FIELDS: tuple[Field, ...] = (
     NAME,
-    _enum("divergence", "kl, chi2 (Pearson) or alpha (Amari's alpha-divergence; set alpha). "
-          "Required in the run or in [fit].", DIVERGENCES),
+    _enum("divergence", _listing(_divergences.DIVERGENCES) + ". Required in the run or in [fit].", DIVERGENCES),
     Field("alpha", "number", "For divergence alpha only, required there: D_alpha(p || q) = "
           "(1 - ∫ p^alpha q^(1-alpha)) / (alpha (1 - alpha)); 1 is KL(p || q), 0 is KL(q || p), "
           "2 and -1 are half of chi2(p || q) and chi2(q || p).", minimum=-ALPHA_LIMIT, maximum=ALPHA_LIMIT),
-    _enum("direction", "forward: D(p || q); reverse: D(q || p). Required in the run or in [fit].", DIRECTIONS),
-    _enum(
-        "estimator",
-        "Gradient estimator; kl/forward: exact, is, data; kl/reverse: exact, reinforce, "
-        "reparam; chi2/forward: exact, is; chi2/reverse: exact, score; alpha: exact, is.",
-        ALL_ESTIMATORS,
-        EXACT,
-    ),
-    _enum("baseline", "Control variate for estimator reinforce only.", BASELINES, "none"),
-    _enum("family", "Variational family of q.", FAMILIES, "gaussian"),
-    _enum("parameterization", "Coordinates the optimizer steps in.", PARAMETERIZATIONS, "mu-logsigma"),
+    _enum("direction", _listing(_divergences.DIRECTIONS) + ". Required in the run or in [fit].", DIRECTIONS),
+    _enum("estimator", _estimator_doc(), ALL_ESTIMATORS, EXACT),
+    *(_option_field(o) for o in ESTIMATOR_OPTIONS.values()),
+    _enum("family", "Variational family of q; " + _listing(_family.FAMILIES) + ".", FAMILIES,
+          _family.FAMILIES.default),
+    _enum("parameterization", "Coordinates the optimizer steps in.", PARAMETERIZATIONS,
+          _parameterizations.PARAMETERIZATIONS.default),
     START,
     STARTS,
-    _enum("optimizer", "Update rule.", OPTIMIZERS, "adam"),
+    _enum("optimizer", "Update rule; " + _listing(_optimizers.OPTIMIZERS) + ".", OPTIMIZERS,
+          _optimizers.OPTIMIZERS.default),
     Field("natural_gradient", "boolean", "Precondition by q's Fisher inverse.", default=False),
     Field("clip", "number", "Max gradient norm after preconditioning; 0 disables.", default=5.0, minimum=0.0),
     Field(

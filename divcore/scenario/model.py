@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..core.estimators import EXACT
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Start):
@@ -76,7 +78,7 @@ class RunConfig:
 
     @property
     def monte_carlo(self) -> bool:
-        return self.estimator != "exact"
+        return self.estimator != EXACT
 
     def to_dict(self) -> dict:
         # alpha only where it applies, so other runs' configurations (and keys) stay as they were

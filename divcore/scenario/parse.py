@@ -312,9 +312,10 @@ class _Reader:
             self.fail("basins.size", f"size^2 x steps = {states} recorded states exceed {F.MAX_STATES}",
                       "a smaller grid or fewer steps")
         for run in runs:
-            if run.family != "gaussian":
+            if run.family != F.FULL_FAMILY:
                 self.fail("basins", f"run {_show(run.name)} uses family {_show(run.family)}; "
-                          "basin maps need the full Gaussian family", 'family = "gaussian" in every run, or no [basins]')
+                          "basin maps need the full Gaussian family",
+                          f"family = {_show(F.FULL_FAMILY)} in every run, or no [basins]")
             if run.seed + size * size - 1 > F.MAX_SEED:
                 self.fail("basins.size", f"the map's {size * size} starts from run {_show(run.name)}'s seed {run.seed} "
                           f"run seeds past {F.MAX_SEED}", f"seed + size^2 - 1 <= {F.MAX_SEED}")
@@ -347,16 +348,20 @@ class _Reader:
                 "start and starts are both given",
                 "give either start = { mean, std } or starts = { mean = [...], std = [...] }",
             )
-        baseline, estimator = given.get("baseline", "none"), given.get("estimator")
-        if baseline != "none" and estimator is not None and estimator != F.BASELINE_ESTIMATOR:
-            self._baseline_misuse(_join(path, "baseline"), baseline, estimator)
+        estimator = given.get("estimator")
+        for key, option in F.ESTIMATOR_OPTIONS.items():
+            value = given.get(key, option.default)
+            if value != option.default and estimator is not None and estimator not in F.OPTION_TAKERS[key]:
+                self._option_misuse(_join(path, key), key, value, estimator)
 
-    def _baseline_misuse(self, path: str, baseline: str, estimator: str):
+    def _option_misuse(self, path: str, key: str, value: str, estimator: str):
+        takers = F.OPTION_TAKERS[key]
+        default = F.ESTIMATOR_OPTIONS[key].default
         self.fail(
             path,
-            f'baseline {_show(baseline)} applies only to estimator "{F.BASELINE_ESTIMATOR}", '
+            f"{key} {_show(value)} applies only to estimator {_quoted(takers).replace(', ', ' or ')}, "
             f"not {_show(estimator)}",
-            f'baseline = "none" for estimator {_show(estimator)}',
+            f"{key} = {_show(default)} for estimator {_show(estimator)}",
         )
 
     def run(self, i: int, item: Any, where: str, fit: dict, seen: dict[str, int]) -> RunConfig:
@@ -387,12 +392,14 @@ class _Reader:
                 )
         div, direction, est = (setting(k) for k in ("divergence", "direction", "estimator"))
         alpha = setting("alpha")
-        if div.value == "alpha" and alpha.value is F.MISSING:
-            self.fail(f"{where}.alpha", "missing required key for divergence \"alpha\"",
+        takes_alpha = div.value in F.ALPHA_DIVERGENCES
+        takers = _quoted(F.ALPHA_DIVERGENCES)
+        if takes_alpha and alpha.value is F.MISSING:
+            self.fail(f"{where}.alpha", f"missing required key for divergence {_show(div.value)}",
                       f"set alpha in the run or in [fit]: a number from {-F.ALPHA_LIMIT:g} to {F.ALPHA_LIMIT:g}")
-        if div.value != "alpha" and alpha.path == f"{where}.alpha":
-            self.fail(alpha.path, f"alpha applies only to divergence \"alpha\", not {_show(div.value)}",
-                      'divergence = "alpha", or remove alpha')
+        if not takes_alpha and alpha.path == f"{where}.alpha":
+            self.fail(alpha.path, f"alpha applies only to divergence {takers}, not {_show(div.value)}",
+                      f"divergence = {takers}, or remove alpha")
         valid = F.ESTIMATORS[(div.value, direction.value)]
         def inherited(s: _Setting) -> str:  # errors found at a [fit] key name the run
             return f' (run "{name}")' if s.path and s.path.startswith("fit.") else ""
@@ -406,22 +413,27 @@ class _Reader:
             )
         monte_carlo = est.value != F.EXACT
 
-        baseline = setting("baseline")
-        if baseline.value != "none" and est.value != F.BASELINE_ESTIMATOR:
-            if baseline.path == f"{where}.baseline":
-                self._baseline_misuse(baseline.path, baseline.value, est.value)
-            baseline = _Setting("none", None)  # an inherited default that does not apply
+        options = {}
+        for key, option in F.ESTIMATOR_OPTIONS.items():
+            chosen = setting(key)
+            if chosen.value != option.default and est.value not in F.OPTION_TAKERS[key]:
+                if chosen.path == f"{where}.{key}":
+                    self._option_misuse(chosen.path, key, chosen.value, est.value)
+                chosen = _Setting(option.default, None)  # an inherited default that does not apply
+            options[key] = chosen
 
         samples = setting("samples")
         if monte_carlo:
             note = f" for Monte Carlo estimator {_show(est.value)}{inherited(samples)}"
             self.in_range(samples.value, samples.value, F.RUN.child("samples"), samples.path, note)
-            if baseline.value == F.LEAVE_ONE_OUT and samples.value < 2:
-                self.fail(
-                    samples.path,
-                    f'baseline "leave-one-out" needs samples >= 2, got {samples.value}{inherited(samples)}',
-                    "samples >= 2, or another baseline",
-                )
+            for key, chosen in options.items():
+                need = F.ESTIMATOR_OPTIONS[key].choices[chosen.value].min_samples
+                if samples.value < need:
+                    self.fail(
+                        samples.path,
+                        f"{key} {_show(chosen.value)} needs samples >= {need}, got {samples.value}{inherited(samples)}",
+                        f"samples >= {need}, or another {key}",
+                    )
 
         starts, grid = _starts(setting("start"), setting("starts"), where)
         values = {k: setting(k).value for k in F.RUN.names}
@@ -430,7 +442,7 @@ class _Reader:
             divergence=div.value,
             direction=direction.value,
             estimator=est.value,
-            baseline=baseline.value,
+            baseline=options["baseline"].value,
             family=values["family"],
             parameterization=values["parameterization"],
             starts=starts,
@@ -445,7 +457,7 @@ class _Reader:
             seed=values["seed"],
             repeat=values["repeat"],
             record_particles=values["record_particles"] and monte_carlo,
-            alpha=float(alpha.value) if div.value == "alpha" else None,
+            alpha=float(alpha.value) if takes_alpha else None,
         )
         self.size_guard(config, where)
         return config

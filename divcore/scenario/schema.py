@@ -59,13 +59,13 @@ def _when(condition: dict[str, Any], required: list[str], then: dict[str, Any]) 
 
 def _same_table_rules() -> list[dict[str, Any]]:
     """Rules the validator applies to [fit] and to each run alike."""
-    return [
-        {"not": {"required": ["start", "starts"]}},
+    return [{"not": {"required": ["start", "starts"]}}] + [
         _when(
-            {"baseline": {"enum": [b for b in F.BASELINES if b != "none"]}},
-            ["baseline"],
-            {"estimator": {"const": F.BASELINE_ESTIMATOR}},
-        ),
+            {key: {"enum": [c for c in option.choices if c != option.default]}},
+            [key],
+            {"estimator": {"enum": list(F.OPTION_TAKERS[key])}},
+        )
+        for key, option in F.ESTIMATOR_OPTIONS.items()
     ]
 
 
@@ -87,9 +87,10 @@ def _run_rules() -> list[dict[str, Any]]:
             {"samples": {"minimum": samples.minimum, "maximum": samples.maximum}},
         )
     )
-    rules.append(
-        _when({"baseline": {"const": F.LEAVE_ONE_OUT}}, ["baseline"], {"samples": {"minimum": 2}})
-    )
+    for key, option in F.ESTIMATOR_OPTIONS.items():
+        for choice in option.choices.values():
+            if choice.min_samples > 1:
+                rules.append(_when({key: {"const": choice.key}}, [key], {"samples": {"minimum": choice.min_samples}}))
     return rules
 
 

@@ -17,12 +17,11 @@ from . import payload
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
 
 
-def outputs(out_dir: Path, run_names: list[str], sweep: bool = False, diagnostics: bool = False,
-            basins: bool = False) -> list[Path]:
+def outputs(out_dir: Path, run_names: list[str], analyses=()) -> list[Path]:
+    """What `make` writes; `analyses` are the kinds of analysis the scenario has."""
     out_dir = Path(out_dir)
-    extra = [out_dir / f"{name}.csv" for name, wanted in
-             (("alpha-sweep", sweep), ("diagnostics", diagnostics), ("basins", basins)) if wanted]
-    return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names), *extra]
+    return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names),
+            *(out_dir / f"{kind}.csv" for kind in analyses)]
 
 
 def sweep_csv(sweep: dict) -> str:
@@ -96,8 +95,15 @@ def basins_csv(maps: list[dict]) -> str:
     return buf.getvalue()
 
 
-def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, sweep: Path | None = None,
-         diagnostics: Path | None = None, basins: tuple[Path, ...] = ()) -> None:
+# the CSV of each analysis a scenario may ask for, from its data files
+ANALYSES = {"alpha-sweep": lambda data: sweep_csv(data[0]), "diagnostics": lambda data: diagnostics_csv(data[0]),
+            "basins": lambda data: basins_csv(data)}
+
+
+def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
+         analyses: dict[str, list[Path]] | None = None) -> None:
+    """The scrubber payload, landscape images and CSVs; `analyses` maps each
+    kind of analysis to its data files."""
     from ..render.panels import landscape_rgba
     from ..trajectory import load
 
@@ -113,11 +119,7 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path, swe
             atomic_write(out_dir / name, buf.getvalue())
             images[v.name] = name
         atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
-    if sweep is not None:
-        atomic_write(out_dir / "alpha-sweep.csv", sweep_csv(load(sweep)).encode())
-    if diagnostics is not None:
-        atomic_write(out_dir / "diagnostics.csv", diagnostics_csv(load(diagnostics)).encode())
-    if basins:
-        atomic_write(out_dir / "basins.csv", basins_csv([load(p) for p in basins]).encode())
+    for kind, paths in (analyses or {}).items():
+        atomic_write(out_dir / f"{kind}.csv", ANALYSES[kind]([load(p) for p in paths]).encode())
     data = payload.scenario_payload(scenario, title, views, images)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())

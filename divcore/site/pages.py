@@ -22,6 +22,8 @@ from PIL import Image
 
 from ..atomic import atomic_write
 from ..errors import BuildError
+from ..core.estimators import ESTIMATORS
+from ..core.family import FAMILIES
 from ..render import labels
 from ..scenario import Scenario
 from ..style import palette
@@ -34,15 +36,6 @@ EXTRA_FIGURES = ("alpha-sweep", "diagnostics", "basins")  # drawn for scenarios 
 # the figure previews and video posters pages show (the downloads are full size)
 PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
 POSTER_WIDTH, POSTER_BYTES = 960, 30_000
-
-ESTIMATORS = {
-    "exact": "exact gradient",
-    "is": "self-normalised importance sampling",
-    "reinforce": "REINFORCE (score function)",
-    "reparam": "reparameterization",
-    "pathwise": "pathwise",
-    "data": "samples from p (maximum likelihood)",
-}
 
 
 @dataclass
@@ -117,9 +110,8 @@ def _diagnostics_table(path: Path) -> list[dict]:
             key = (row["divergence"], row["direction"], row["alpha"], row["estimator"], row["baseline"])
             run = {"divergence": row["divergence"], "direction": row["direction"],
                    "alpha": float(row["alpha"]) if row["alpha"] else None}
-            g = groups.setdefault(key, {"formula": labels.divergence_tex(run), "estimator": labels.estimator(
-                {"estimator": row["estimator"], "baseline": row["baseline"], "samples": 0}).split(", K =")[0],
-                "rows": {}})
+            g = groups.setdefault(key, {"formula": labels.divergence_tex(run), "estimator": labels.estimator_long(
+                {**run, "estimator": row["estimator"], "baseline": row["baseline"]}), "rows": {}})
             cell = g["rows"].setdefault(int(row["K"]), {})
             for stat in ("mse", "bias", "bias_se", "snr"):
                 cell[f"{stat}_{row['coordinate']}"] = float(row[stat]) if row[stat] else None
@@ -211,15 +203,16 @@ def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
     runs = []
     for run in scn.runs:
         d = scn.run_dict(run)["run"]
+        where = labels.parameterization(d)
+        if FAMILIES[d["family"]].fixed_std:
+            where += ", σ fixed"
         runs.append({
             "name": run.name,
             "formula": labels.divergence_tex(d),
-            # alpha's estimator weights by (p/q)^a without normalising
-            "estimator": "importance sampling" if (d["divergence"], d["estimator"]) == ("alpha", "is")
-            else ESTIMATORS.get(d["estimator"], d["estimator"]),
-            "samples": d["samples"], "steps": d["steps"], "optimizer": d["optimizer"], "lr": d["lr"],
-            "parameterization": d["parameterization"], "natural": d["natural_gradient"],
+            "estimator": labels.estimator_long(d), "samples": d["samples"], "steps": d["steps"],
+            "optimizer": labels.optimizer(d), "coordinates": where,
             "grid": d.get("start_grid"),
+            "draws_weights": ESTIMATORS[d["estimator"]].draws_weights, "monte_carlo": run.monte_carlo,
         })
     return {"scenario": scn, "runs": runs, "files": files,
             "has_grid": any(r["grid"] for r in runs)}

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..render import labels
 from ..render.animate import frame_steps
-from ..render.view import RunView, featured_member
+from ..render.view import RUG_BAND, RUG_BOTTOM, DistributionModel, RunView, featured_member
 from ..style import RUG_LEVELS, palette, rug_level
 
 MAX_FRAMES = 600
@@ -87,12 +87,19 @@ def _member(view: RunView, member: int, steps: np.ndarray, x_range, rug_size: in
     t = np.minimum(steps, view.steps)
     rec = view.record
     ess = rec["ess"][member, np.minimum(t, view.steps - 1)] if "ess" in rec else None
+    # the panel's scales, from the model the figures and videos draw
+    model = DistributionModel(RunView(rec, member), x_range)
+    weight = None
+    if model.weight_exponent is not None:
+        weight = _round([model.weight_scale(int(s)) for s in t])
     return {
         "start": _round([rec["mean"][member, 0], rec["std"][member, 0]]),
         "mean": _round(rec["mean"][member, t]),
         "std": _round(rec["std"][member, t]),
         "value": _round(rec["divergence"][member, t]),
         "ess": None if ess is None else _round(ess),
+        "top": _round([model.top])[0],
+        "weightScale": weight,
         "rug": _rug(view, member, steps, x_range, rug_size),
     }
 
@@ -103,16 +110,17 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
     phi_opt = view.param.to_phi(om, os_) if om.size else np.zeros((0, 2))
     payload = {
         "name": view.name,
-        "divergence": run["divergence"],
-        "direction": run["direction"],
-        "estimator": run["estimator"],
-        "parameterization": run["parameterization"],
+        "axes": list(labels.axes_plain(run)),
+        # phi0 = mean * std^a, phi1 = c * std^b (log std where b is null): the page maps states itself
+        "phiForm": list(view.param.monomials),
         "samples": view.samples if view.monte_carlo else 0,
         "steps": view.steps,
         "label": labels.divergence_plain(run),
         "weightExponent": view.weight_exponent,
-        "optima": [{"mean": m, "std": s, "value": v, "phi": p} for m, s, v, p in zip(
-            _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt])],
+        "optima": [{"mean": m, "std": s, "value": v, "phi": p, "role": o.role} for m, s, v, p, o in zip(
+            _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt],
+            DistributionModel(view, x_range).optima)],
+        "panel": {"bottom": RUG_BOTTOM if "particles" in view.record else 0.0, "rugBand": list(RUG_BAND)},
         "grid": run.get("start_grid"),
         "featured": featured_member(run),
         "rugMax": rug_size,

@@ -14,68 +14,53 @@ from manim import (
 
 from ..render import labels
 from ..render.panels import landscape_rgba
-from ..render.view import RunView, gaussian_pdf
+from ..render.view import DistributionModel, RunView, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
 from .glyphs import GlyphLine
 
 FONT = "DejaVu Sans"
-AXIS_NAMES = {
-    "mu-sigma": ("μ", "σ"),
-    "mu-logsigma": ("μ", "log σ"),
-    "mu-tau": ("μ", "τ = 1/σ²"),
-    "natural": ("η₁ = μ/σ²", "η₂ = −1/(2σ²)"),
-}
+READOUT_GAP = "    "
+# (dash, gap) lengths of an optimum's q* curve by its role, as the style's dashes in the figures
+DASHES = {"global": (0.12, 0.08), "local": (0.03, 0.06)}
 TITLE_SECONDS = 2.5
 HOLD_SECONDS = 2.0
-_X_POINTS = 160
-
-_ARG = {"forward": "p ‖ q<sub>φ</sub>", "reverse": "q<sub>φ</sub> ‖ p"}
-_NAME = {"kl": "KL", "chi2": "χ<sup>2</sup>"}
-
-
-def formula(run: dict) -> str:
-    """Pango markup of the run's divergence, e.g. KL(q_φ ‖ p) with a real subscript."""
-    name = f"D<sub>{labels.alpha_text(run)}</sub>" if run["divergence"] == "alpha" else _NAME[run["divergence"]]
-    return f"{name}({_ARG[run['direction']]})"
 
 
 class RunPanels:
     """One run's distribution axes and landscape, and the updaters that move them."""
 
     def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker,
-                 small: bool = False):
+                 small: bool = False, xlim: tuple[float, float] | None = None):
         pal = palette()
         self.font_size = 13 if small else 18
         self.view, self.times, self.tracker = view, times, tracker
-        lo, hi = view.x_range()
-        self.x = np.linspace(lo, hi, _X_POINTS)
-        p = view.p_pdf(self.x)
-        q_peak = 1.0 / (np.sqrt(2 * np.pi) * np.nanmin(view.record["std"][view.member]))
-        self.top = 1.3 * min(max(float(p.max()) * 1.1, q_peak), 4.0 * float(p.max()))
+        # what the panel shows is computed once for every backend; here it is only drawn
+        self.model = m = DistributionModel(view, xlim)
+        self.x, self.top = m.x, m.top
+        lo, hi = m.xlim
         dist_w, land_w = 0.6 * width, 0.3 * width
         self.width, self.dist_w, self.land_w = width, dist_w, land_w
-        self.dist = Axes(x_range=[lo, hi, max(1, round((hi - lo) / 6))], y_range=[-0.12 * self.top, self.top, self.top],
+        self.dist = Axes(x_range=[lo, hi, max(1, round((hi - lo) / 6))], y_range=[m.bottom, m.top, m.top],
                          x_length=dist_w, y_length=height, tips=False,
                          axis_config={"stroke_width": 1.5, "include_ticks": True, "color": "#555555"},
                          y_axis_config={"stroke_opacity": 0, "include_ticks": False})
-        p_curve = self.dist.plot_line_graph(self.x, p, add_vertex_dots=False, line_color=pal["p_line"], stroke_width=2)
+        to_dist = self._affine(self.dist)
+        p_curve = VMobject(stroke_color=pal["p_line"], stroke_width=2).set_points_as_corners(to_dist(m.x, m.p))
         p_area = VMobject(fill_color=pal["p_fill"], fill_opacity=1, stroke_width=0)
-        pts = [self.dist.c2p(x, y) for x, y in zip(self.x, p)]
-        p_area.set_points_as_corners([self.dist.c2p(lo, 0), *pts, self.dist.c2p(hi, 0), self.dist.c2p(lo, 0)])
+        edge = to_dist(np.array([hi, lo]), np.zeros(2))
+        p_area.set_points_as_corners(np.concatenate([to_dist(m.x, m.p), edge, to_dist(m.x[:1], m.p[:1])]))
         stars = VGroup()
-        om, os_, _ = view.optima
-        for i, (m, s) in enumerate(zip(om, os_)):
-            ys = np.minimum(gaussian_pdf(self.x, m, s), self.top)
-            curve = VMobject().set_points_as_corners([self.dist.c2p(x, y) for x, y in zip(self.x, ys)])
-            # dashed: global, dotted: local
-            stars.add(_dash(curve, 0.12 if i == 0 else 0.03, 0.08 if i == 0 else 0.06)
-                      .set_stroke(pal["q_star_global"], 2))
+        for o in m.optima:
+            curve = VMobject().set_points_as_corners(to_dist(m.x, np.minimum(m.star(o), m.top)))
+            dash, gap = DASHES[o.role]
+            stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
         self.q = VMobject(stroke_color=pal["q"], stroke_width=4)
+        self.weight = VMobject(stroke_color=pal["weight"], stroke_width=2.5) if m.weight_exponent is not None else None
         # eight tick layers: the four shades of the positive colour, then of the negative one
         self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
                             for c in shades(pal["positive"]) + shades(pal["negative"])))
-        self.readout = Readout(view, self.font_size, max_width=dist_w)
+        self.readout = ReadoutLine(self.font_size, max_width=dist_w)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
         if view.fixed_std:
@@ -83,6 +68,7 @@ class RunPanels:
         else:
             self._surface_panel(view, land_w, height)
         self.minima = VGroup()
+        om, os_, _ = view.optima
         if om.size:
             phi = view.param.to_phi(om, os_)
             if view.fixed_std:  # a bead on the curve: (phi0, divergence)
@@ -100,7 +86,7 @@ class RunPanels:
         self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
         if self.label.width > land_w:  # a long name in a small cell would run into the next cell's readout
             self.label.scale_to_fit_width(land_w)
-        xl, yl = AXIS_NAMES[view.run["parameterization"]]
+        xl, yl = labels.axes_plain(view.run)
         if view.fixed_std:
             yl = f"{labels.divergence_plain(view.run)}, σ = {view.state(0)[1]:g}"
         self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
@@ -125,7 +111,8 @@ class RunPanels:
                 self.axis_names]
 
     def moving(self):
-        return [self.trail_edge, self.trail, self.marker, self.q, self.rug, self.readout]
+        weight = [self.weight] if self.weight is not None else []
+        return [self.trail_edge, self.trail, self.marker, *weight, self.q, self.rug, self.readout]
 
     def _surface_panel(self, view: RunView, width: float, height: float) -> None:
         """The divergence over the parameterization as a colour wash (as in the figures)."""
@@ -176,9 +163,12 @@ class RunPanels:
         return lambda x, y: o + np.outer(x, ex - o) + np.outer(y, ey - o)
 
     def update_to(self, t: int) -> None:
-        v = self.view
+        m = self.model
         to_dist, to_land = self._affine(self.dist), self._affine(self.land)
-        self.q.set_points_as_corners(to_dist(self.x, np.minimum(v.q_pdf(self.x, t), self.top)))
+        self.q.set_points_as_corners(to_dist(m.x, np.minimum(m.q(t), m.top)))
+        if self.weight is not None:
+            # cut at the panel's edge, as the figures' axes cut it
+            self.weight.set_points_as_corners(to_dist(m.x, np.minimum(m.weight(t), m.top)))
         phi = self._land_xy(slice(0, t + 1))
         shown = np.concatenate([phi[:: max(1, len(phi) // 400)], phi[-1:]])
         pts = to_land(shown[:, 0], shown[:, 1])
@@ -186,12 +176,12 @@ class RunPanels:
         self.trail_edge.set_points(self.trail.points)
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
-        self.readout.show(float(v.values[min(t, v.steps)]), v.ess(min(t, v.steps - 1)), t)
+        self.readout.show(m.readout(t))
 
     def _rug(self, t: int, to_dist) -> None:
         """The step's particles as ticks, one VMobject per colour (a shade of the
         sign's colour by magnitude), each holding all its ticks as subpaths."""
-        parts = self.view.particles(min(t, self.view.steps - 1))
+        parts = self.model.particles(t)
         for tick in self.rug:
             tick.clear_points()
         if parts is None or parts[0].size == 0:
@@ -200,7 +190,8 @@ class RunPanels:
         inside = (z >= self.x[0]) & (z <= self.x[-1])
         z, c = z[inside], c[inside]
         level = rug_level(c)
-        bottom, top = to_dist(z, np.full_like(z, -0.11 * self.top)), to_dist(z, np.full_like(z, -0.01 * self.top))
+        low, high = self.model.rug_band
+        bottom, top = to_dist(z, np.full_like(z, low)), to_dist(z, np.full_like(z, high))
         # a straight tick as manim's cubic Bezier: anchors at its ends, handles a third of the way
         ticks = np.stack([bottom, (2 * bottom + top) / 3, (bottom + 2 * top) / 3, top], axis=1)
         for i, tick in enumerate(self.rug):
@@ -214,26 +205,26 @@ class RunPanels:
         self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
 
 
-class Readout(GlyphLine):
-    """'KL(q‖p) = 0.6907   ESS 11.6 / 16   step 120 / 600', re-laid out every frame
-    from cached glyphs (see `glyphs`)."""
+class ReadoutLine(GlyphLine):
+    """The model's readout on one line, 'KL(q‖p) = 0.6907    ESS = 11.6 / 16    step 120 / 600',
+    re-laid out every frame from cached glyphs (see `glyphs`)."""
 
-    def __init__(self, view: RunView, font_size: float, max_width: float):
+    def __init__(self, font_size: float, max_width: float):
         super().__init__(font_size, palette()["text"], FONT)
         self.max_width = max_width
-        self.label = labels.divergence_plain(view.run)
-        self.samples = view.samples if "ess" in view.record else None
-        self.steps = view.steps
 
-    def show(self, value: float, ess: float | None, step: int) -> None:
-        shown = "∞" if not np.isfinite(value) else f"{value:.3e}" if abs(value) >= 1e4 else f"{value:.4f}"
-        fields = [f"{self.label} = {shown}"]
-        if self.samples is not None and ess is not None:
-            fields.append(f"ESS {ess:.1f} / {self.samples}")
-        fields.append(f"step {step} / {self.steps}")
-        self.set_text("    ".join(fields))
+    def show(self, readout) -> None:
+        self.set_text(READOUT_GAP.join(readout.lines("plain")))
         if self.width > self.max_width:  # small cells: shrink the line rather than overrun the landscape
             self.scale(self.max_width / self.width, about_point=self.origin)
+
+
+def title_lines(views: list[RunView]) -> list[str]:
+    """The title card's lines (Pango markup): one per divergence, naming the runs that minimise it."""
+    groups: dict[str, list[str]] = {}
+    for v in views:
+        groups.setdefault(labels.divergence_markup(v.run), []).append(v.name)
+    return [f"{f}: {', '.join(names)}" for f, names in groups.items()]
 
 
 def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
@@ -273,12 +264,8 @@ class DivfitScene(Scene):
         title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
         if title.width > 13.0:  # the frame is 14.2 units wide
             title.scale_to_fit_width(13.0)
-        # one line per divergence, naming the runs that minimise it
-        groups: dict[str, list[str]] = {}
-        for v in views:
-            groups.setdefault(formula(v.run), []).append(v.name)
-        formulas = VGroup(*(MarkupText(f"{f}: {', '.join(names)}", font_size=30, color=palette()["text"], font=FONT)
-                            for f, names in groups.items()))
+        formulas = VGroup(*(MarkupText(line, font_size=30, color=palette()["text"], font=FONT)
+                            for line in title_lines(views)))
         if formulas.width > 13.0:
             formulas.scale_to_fit_width(13.0)
         formulas.arrange(DOWN, buff=0.25).next_to(title, DOWN, buff=0.6)
@@ -290,6 +277,7 @@ class DivfitScene(Scene):
     def lay_out(self, views, times, tracker):
         """One run per row, in two columns from four runs on; each cell has room
         above for its label and readout and below for its axis names."""
+        xlim = shared_x_range(views)  # runs share the x-axis, as in the figures and the scrubber
         cols = 1 if len(views) <= 3 else 2
         rows = -(-len(views) // cols)
         cell_w, cell_h = 13.2 / cols - 0.3 * (cols - 1), 7.5 / rows
@@ -297,7 +285,7 @@ class DivfitScene(Scene):
         for i, v in enumerate(views):
             r, c = divmod(i, cols)
             centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.75 - (r + 0.5) * cell_h - 0.05, 0.0])
-            p = RunPanels(v, cell_w, cell_h - 0.8, times, tracker, small=cols > 1 or rows > 2)
+            p = RunPanels(v, cell_w, cell_h - 0.8, times, tracker, small=cols > 1 or rows > 2, xlim=xlim)
             p.arrange(centre)
             panels.append(p)
         return panels

@@ -16,20 +16,16 @@
   var RUG_LEVELS = 4;
   var X_POINTS = 240;
   var PLAY_SECONDS = 12; // a whole run at 1x
+  var READOUT_GAP = "   ";
+  var DASHES = { global: [6, 3], local: [1.5, 3] };  // q*'s dash by the optimum's role
   var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  var AXES = {
-    "mu-sigma": ["μ", "σ"], "mu-logsigma": ["μ", "log σ"], "mu-tau": ["μ", "τ = 1/σ²"],
-    "natural": ["η₁ = μ/σ²", "η₂ = −1/(2σ²)"]
-  };
-
-  // (mean, std) -> the run's coordinates phi, as in divcore/core/parameterizations.py
-  var PHI = {
-    "mu-sigma": function (m, s) { return [m, s]; },
-    "mu-logsigma": function (m, s) { return [m, Math.log(s)]; },
-    "mu-tau": function (m, s) { return [m, 1 / (s * s)]; },
-    "natural": function (m, s) { return [m / (s * s), -0.5 / (s * s)]; }
-  };
+  // (mean, std) -> the run's coordinates phi from the payload's monomials
+  // [a, c, b]: phi0 = mean * std^a, phi1 = c * std^b, or log std where b is null
+  function phiMap(form) {
+    var a = form[0], c = form[1], b = form[2];
+    return function (m, s) { return [a ? m * Math.pow(s, a) : m, b === null ? Math.log(s) : c * Math.pow(s, b)]; };
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -67,10 +63,23 @@
     return out;
   }
 
-  function fmt(v, digits) {
-    if (v === null || v === undefined || !isFinite(v)) return "∞";
-    return Math.abs(v) >= 1e4 ? v.toExponential(digits - 1) : v.toFixed(digits);
+  /* Python's "{:.4g}" (divcore/render/labels.fmt): 4 significant digits, trailing zeros
+   * dropped, exponent form (e+05) below 1e-4 and from 1e4; null (infinite) is ∞. */
+  function fmt4g(v) {
+    if (v === null || v === undefined || v === Infinity) return "∞";
+    if (isNaN(v)) return "–";
+    if (v === 0) return "0";
+    var exp = Number(v.toExponential(3).split("e")[1]);
+    if (exp < -4 || exp >= 4) {
+      var parts = v.toExponential(3).split("e");
+      var mant = parts[0].indexOf(".") >= 0 ? parts[0].replace(/0+$/, "").replace(/\.$/, "") : parts[0];
+      var e = Number(parts[1]);
+      return mant + "e" + (e < 0 ? "-" : "+") + (Math.abs(e) < 10 ? "0" : "") + Math.abs(e);
+    }
+    var fixed = v.toFixed(Math.max(0, 3 - exp));
+    return fixed.indexOf(".") >= 0 ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
   }
+  window.divfitFormat = fmt4g;  // for the tests that hold it to Python's
 
   /* A canvas that keeps its backing store at the device's pixel density. */
   function Panel(canvas, aspect) {
@@ -103,7 +112,7 @@
     this.pos = shades(S.colours.positive);
     this.neg = shades(S.colours.negative);
     this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
-    var phi = PHI[run.parameterization];
+    var phi = phiMap(run.phiForm);
     run.members.forEach(function (m) {
       m.phi0 = []; m.phi1 = [];
       for (var f = 0; f < m.mean.length; f++) {
@@ -126,7 +135,7 @@
     dist.setAttribute("aria-label", "p, q and the optimal q for run " + run.name);
     var land = el("canvas", "sc-land");
     land.setAttribute("role", "img");
-    var axes = AXES[run.parameterization] || ["φ₀", "φ₁"];
+    var axes = run.axes;
     land.setAttribute("aria-label", (run.curve ? "divergence along " + axes[0] : "landscape over " + axes.join(", ")) +
       " with q's path" + (run.grid ? "; click to start from the nearest precomputed start" : ""));
     var trace = el("canvas", "sc-trace");
@@ -207,11 +216,12 @@
       var p = mixturePdf(S.target, x);
       xs.push(x); ps.push(p); pmax = Math.max(pmax, p);
     }
-    var smin = Infinity;
-    m.std.forEach(function (s) { if (s !== null && s > 0) smin = Math.min(smin, s); });
-    var qpeak = 1 / (Math.sqrt(TAU) * smin);
     this.xs = xs; this.ps = ps;
-    this.top = 1.3 * Math.min(Math.max(pmax * 1.1, qpeak), 4 * pmax);
+    // the panel's y-range and rug band, as the figures and videos have them (divcore/render/view.py)
+    var F = this.run.panel;
+    this.top = m.top;
+    this.bottom = F.bottom * m.top;
+    this.rugBand = [F.rugBand[0] * m.top, F.rugBand[1] * m.top];
     var vals = m.value.filter(function (v) { return v !== null && v > 0; });
     this.vmin = vals.length ? Math.min.apply(null, vals) : 1e-3;
     this.vmax = vals.length ? Math.max.apply(null, vals) : 1;
@@ -227,12 +237,17 @@
     };
   };
 
+  /* The readout's lines, as Readout.lines in divcore/render/view.py writes them. */
+  Run.prototype.readoutText = function (st) {
+    var parts = [this.label + " = " + fmt4g(st.value)];
+    if (this.run.samples && st.ess !== null) parts.push("ESS = " + st.ess.toFixed(1) + " / " + this.run.samples);
+    parts.push("step " + st.step + " / " + this.run.steps);
+    return parts.join(READOUT_GAP);
+  };
+
   Run.prototype.draw = function (frame) {
     var st = this.at(frame);
-    var text = this.label + " = " + fmt(st.value, 4);
-    if (this.run.samples) text += "   ESS " + fmt(st.ess, 1) + " / " + this.run.samples;
-    text += "   step " + st.step + " / " + this.run.steps;
-    this.readout.textContent = text;
+    this.readout.textContent = this.readoutText(st);
     this.readout.dataset.step = String(st.step);
     this.readout.dataset.value = st.value === null ? "inf" : String(st.value);
     this.readout.dataset.member = String(this.member);
@@ -243,10 +258,10 @@
 
   Run.prototype.drawDistribution = function (frame, st) {
     var c = this.dist.fit(), w = this.dist.w, h = this.dist.h, C = this.colours;
-    var xs = this.xs, lo = xs[0], hi = xs[xs.length - 1], top = this.top;
-    var base = h * 0.82, rugH = h * 0.14;
+    var xs = this.xs, lo = xs[0], hi = xs[xs.length - 1], top = this.top, bottom = this.bottom;
     var X = function (x) { return 4 + (w - 8) * (x - lo) / (hi - lo); };
-    var Y = function (y) { return base - (base - 6) * Math.min(y, top) / top; };
+    var Y = function (y) { return h - 2 - (h - 8) * (Math.min(y, top) - bottom) / (top - bottom); };
+    var base = Y(0);
     var i;
     // p, shaded with its outline
     c.beginPath(); c.moveTo(X(lo), Y(0));
@@ -256,37 +271,30 @@
     c.strokeStyle = C.p_line; c.lineWidth = 1.5; c.stroke();
     // q*: dashed for the global optimum, dotted for local ones
     var self = this;
-    this.run.optima.forEach(function (o, k) {
+    this.run.optima.forEach(function (o) {
       c.beginPath();
       for (i = 0; i < xs.length; i++) {
         var y = Y(normalPdf(xs[i], o.mean, o.std));
         if (i) c.lineTo(X(xs[i]), y); else c.moveTo(X(xs[i]), y);
       }
-      c.setLineDash(k === 0 ? [6, 3] : [1.5, 3]);
-      c.strokeStyle = k === 0 ? C.q_star_global : C.q_star_local; c.lineWidth = 1.4; c.stroke();
+      c.setLineDash(DASHES[o.role]);
+      c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.4; c.stroke();
     });
     c.setLineDash([]);
     if (st.mean === null || st.std === null) return;
-    // the importance weight w = p/q to the power the estimator uses, scaled as in the figures: its
-    // largest value where q has mass at 90% of the panel; where q thins out the
-    // weights explode and are clipped at the top
-    if (this.run.weightExponent !== null) {
-      var qs = xs.map(function (x) { return normalPdf(x, st.mean, st.std); });
-      var qmax = Math.max.apply(null, qs), wmax = 0;
-      var ws = xs.map(function (x, j) {
-        var r = self.ps[j] / qs[j];
-        r = Math.pow(r, self.run.weightExponent);
-        if (qs[j] > 1e-3 * qmax && isFinite(r)) wmax = Math.max(wmax, r);
-        return r;
-      });
-      if (wmax > 0) {
-        c.beginPath();
-        for (i = 0; i < xs.length; i++) {
-          var yw = base - (base - 6) * Math.min(0.9 * ws[i] / wmax, 1.05);
-          if (i) c.lineTo(X(xs[i]), yw); else c.moveTo(X(xs[i]), yw);
-        }
-        c.strokeStyle = C.weight; c.lineWidth = 1.2; c.stroke();
+    // the importance weight w = p/q to the power the estimator uses, divided by the frame's
+    // scale (its largest value where q has mass, from the payload) and drawn at 90% of the
+    // top; where q thins out the weights explode and are cut at the top
+    var scale = this.run.members[this.member].weightScale;
+    if (scale && scale[frame] !== null) {
+      var e = this.run.weightExponent, k = 0.9 * top / scale[frame];
+      c.beginPath();
+      for (i = 0; i < xs.length; i++) {
+        var r = Math.pow(self.ps[i] / normalPdf(xs[i], st.mean, st.std), e);
+        var yw = Y(isFinite(r) ? Math.min(r * k, 1.05 * top) : 1.05 * top);
+        if (i) c.lineTo(X(xs[i]), yw); else c.moveTo(X(xs[i]), yw);
       }
+      c.strokeStyle = C.weight; c.lineWidth = 1.2; c.stroke();
     }
     // q
     c.beginPath();
@@ -308,7 +316,7 @@
         if (!level) continue;
         var x = 4 + (w - 8) * rug[off + 2 * i] / 255;
         c.strokeStyle = level <= RUG_LEVELS ? this.pos[level - 1] : this.neg[level - 1 - RUG_LEVELS];
-        c.beginPath(); c.moveTo(x, base + 3); c.lineTo(x, base + 3 + rugH); c.stroke();
+        c.beginPath(); c.moveTo(x, Y(this.rugBand[1])); c.lineTo(x, Y(this.rugBand[0])); c.stroke();
       }
     }
   };
