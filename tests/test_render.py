@@ -180,3 +180,11 @@ def test_fixed_std_landscape_is_a_curve_with_q_sliding_on_it(tmp_path):
     mean, std = v.param.from_phi(np.stack([phi0, np.full_like(phi0, v.record["phi"][0, 0, 1])], -1))
     np.testing.assert_allclose(value, v.divergence.value(v.target, mean, std))
     plt.close(fig)
+
+
+def test_rug_shades_are_relative_and_rounding_noise_is_faintest():
+    from divcore.style import RUG_LEVELS, rug_level
+
+    np.testing.assert_array_equal(rug_level(np.array([1.0, -0.5, 0.2, 0.0])), [RUG_LEVELS - 1, 1, 0, 0])
+    # coefficients of 1e-16 (a pathwise pull at q = p) are not drawn as full-strength pulls
+    np.testing.assert_array_equal(rug_level(np.array([3e-16, -1e-16, 2e-17])), [0, 0, 0])

@@ -42,12 +42,17 @@ def shades(colour: str, levels: int = RUG_LEVELS) -> list[str]:
     return out
 
 
+RUG_FLOOR = 1e-9
+
+
 def rug_level(coef):
     """Which shade (0 faintest .. RUG_LEVELS - 1 full) each particle is drawn in:
-    its coefficient's magnitude relative to the step's largest."""
+    its coefficient's magnitude relative to the step's largest. Coefficients
+    below `RUG_FLOOR` are rounding noise (sticking the landing at q = p, say)
+    and are drawn faintest, however the step's others compare."""
     import numpy as np
 
-    mag = np.abs(coef) / max(float(np.abs(coef).max(initial=0.0)), 1e-300)
+    mag = np.abs(coef) / max(float(np.abs(coef).max(initial=0.0)), RUG_FLOOR)
     return np.clip(np.ceil(mag * RUG_LEVELS).astype(int) - 1, 0, RUG_LEVELS - 1)
 
 
