@@ -1,6 +1,6 @@
 """Estimator diagnostics against closed forms: for a Gaussian target the
-variance of the reparameterization and REINFORCE estimators of the reverse-KL
-gradient can be written down exactly."""
+variance of the reparameterization, sticking-the-landing and REINFORCE
+estimators of the reverse-KL gradient can be written down exactly."""
 
 import numpy as np
 import pytest
@@ -29,6 +29,16 @@ def reparam_variance(m, s, mu, sigma):
     return np.array([sigma**2 / s**4, (sigma**2 * d**2 + 2 * sigma**4) / s**4])
 
 
+def stl_variance(m, s, mu, sigma):
+    """Sticking the landing drops the score term: with d = mu - m the per-sample
+    terms are t_mean = d/s^2 + eps (sigma/s^2 - 1/sigma) and
+    t_logstd = sigma d eps / s^2 - (1 - sigma^2/s^2) eps^2, so
+    Var t_mean = (sigma/s^2 - 1/sigma)^2, Var t_logstd = sigma^2 d^2/s^4 + 2 (1 - sigma^2/s^2)^2:
+    both zero at q = p."""
+    d = mu - m
+    return np.array([(sigma / s**2 - 1 / sigma) ** 2, sigma**2 * d**2 / s**4 + 2 * (1 - sigma**2 / s**2) ** 2])
+
+
 def reinforce_variance(m, s, mu, sigma):
     """f = log q(z) - log p(z) = a + b eps + c eps^2 with a = log(s/sigma) + d^2/(2 s^2),
     b = sigma d / s^2, c = sigma^2/(2 s^2) - 1/2; t_mean = f eps / sigma gives
@@ -49,12 +59,30 @@ CASES = [(0.0, 1.0, 0.5, 0.8), (1.0, 2.0, -1.5, 1.5), (0.0, 0.5, 0.3, 0.45)]
 
 
 @pytest.mark.parametrize("m,s,mu,sigma", CASES)
-@pytest.mark.parametrize("estimator,closed", [("reparam", reparam_variance), ("reinforce", reinforce_variance)])
+@pytest.mark.parametrize("estimator,closed", [("reparam", reparam_variance), ("stl", stl_variance),
+                                              ("reinforce", reinforce_variance)])
 def test_variances_match_the_closed_forms(m, s, mu, sigma, estimator, closed):
     p = Mixture.create([m], [s])
     for K, cell in zip((1, 8), diagnostics.measure(p, mu, sigma, "kl", "reverse", estimator, (1, 8), 60_000, seed=3)):
         np.testing.assert_array_less(np.abs(cell.variance - closed(m, s, mu, sigma) / K), Z * cell.variance_se)
         np.testing.assert_array_less(np.abs(cell.bias), Z * cell.bias_se)  # both are unbiased
+
+
+def test_sticking_the_landing_has_no_variance_at_the_optimum_and_reparameterization_has():
+    """Where p is in the family and q = p, every STL term is zero to rounding;
+    the reparameterization gradient's terms there are (eps/s, eps^2 - 1)."""
+    p = Mixture.create([1.3], [0.7])
+    stl, rep = (diagnostics.measure(p, 1.3, 0.7, "kl", "reverse", est, (4,), 20_000, seed=5)[0]
+                for est in ("stl", "reparam"))
+    assert np.all(stl.variance < 1e-28) and np.all(np.abs(stl.mean) < 1e-14)
+    np.testing.assert_array_less(np.abs(rep.variance - np.array([1 / 0.7**2, 2.0]) / 4), Z * rep.variance_se)
+
+
+def test_the_diagnostics_measure_every_reverse_kl_estimator():
+    cases = diagnostics.cases([{"divergence": "kl", "direction": "reverse"}])
+    assert [(c["estimator"], c["baseline"]) for c in cases] == [
+        ("reinforce", "none"), ("reinforce", "plus-one"), ("reinforce", "leave-one-out"), ("reparam", "none"),
+        ("stl", "none")]
 
 
 def test_mse_is_bias_squared_plus_variance_and_falls_like_one_over_k():

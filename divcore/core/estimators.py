@@ -162,6 +162,32 @@ def kl_reverse_reparam(p: Mixture, mean, std, noise: Noise) -> Estimate:
     return _finish(parts, z, s * np.sign(eps) * slope / K, logp - logq)
 
 
+def kl_reverse_stl(p: Mixture, mean, std, noise: Noise) -> Estimate:
+    """Pathwise estimator of the reverse-KL gradient that "sticks the landing"
+    (Roeder, Wu & Duvenaud, 2017).
+
+    Identity: with z = mean + std * eps, KL(q ‖ p) = E_eps[log q_theta(z) - log p(z)],
+    and its gradient through both the path z(theta) and q's own parameters is
+    grad KL = E_eps[(d/dz log q(z) - d/dz log p(z)) dz/dtheta] + E_q[grad_theta log q_theta(z)],
+    whose last term, the score at fixed z, is zero. Dropping it leaves, with
+    dz/dmean = 1, dz/dlog std = std * eps and d/dz log q = -eps / std,
+    grad KL = E[(-(eps/std + s(z)), -std * eps * (eps/std + s(z)))], s = d/dz log p.
+    Unbiased. Where p is in the family and q = p, s(z) = -eps/std and every
+    term is zero: the estimate's variance vanishes at the optimum, while the
+    `reparam` estimator's terms there are (eps/std, eps^2 - 1), of variance
+    (1/std^2, 2) per sample.
+    `coef` is the particle's pull on the mean, std * sign(eps_i) * (eps_i/std + s(z_i)) / K,
+    with the sign convention of `kl_reverse_reparam`.
+    """
+    eps = noise.normal
+    z, logq = _q_draw(mean, std, eps)
+    logp, slope = p.logpdf_and_dx(z)
+    s = std[:, None]
+    pull = eps / s + slope  # -(d/dz)(log q - log p): how far the sample pulls z
+    K = eps.shape[1]
+    return _finish((-pull, -s * eps * pull), z, s * np.sign(eps) * pull / K, logp - logq)
+
+
 def chi2_forward_is(p: Mixture, mean, std, noise: Noise) -> Estimate:
     """Self-normalised importance sampling for the forward chi-square gradient.
 
@@ -280,6 +306,9 @@ ESTIMATORS = Registry("estimator", (
               {("kl", "reverse"): kl_reverse_reinforce}, options=(BASELINE,)),
     Estimator("reparam", "reparameterization", "reparameterization (pathwise)", "pathwise (reparameterization)",
               {("kl", "reverse"): kl_reverse_reparam}),
+    Estimator("stl", "sticking the landing", "sticking the landing (pathwise, score term dropped)",
+              "pathwise with the score term dropped: zero variance where q = p (Roeder et al. 2017)",
+              {("kl", "reverse"): kl_reverse_stl}),
     Estimator("score", "score function", "score function, weighted by q/p", "score weighted by q/p",
               {("chi2", "reverse"): chi2_reverse_score}),
 ))
