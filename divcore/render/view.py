@@ -191,6 +191,13 @@ class RunView:
         span = hi - lo + 1e-9
         return lo - 0.08 * span, hi + 0.05 * span
 
+    @property
+    def curve_box(self) -> tuple[float, float]:
+        """`curve_limits`, or the unit box with the same margins for a curve
+        that is infinite everywhere: the value range the videos and the page
+        draw the fixed-std curve in."""
+        return self.curve_limits or (-0.08, 1.05)
+
     @cached_property
     def landscape(self) -> landscape.Landscape:
         """The divergence over a phi-box holding every member's trail, the optima

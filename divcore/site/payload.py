@@ -129,7 +129,8 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
     if view.fixed_std:
         phi0, values = view.curve
         keep = np.linspace(0, len(phi0) - 1, _CURVE_POINTS).round().astype(int)
-        payload["curve"] = {"phi0": _round(phi0[keep]), "value": _round(values[keep])}
+        payload["curve"] = {"phi0": _round(phi0[keep]), "value": _round(values[keep]),
+                            "limits": _round(view.curve_box)}
     else:
         L = view.landscape
         payload["landscape"] = {"image": land_image, "phi0": _round([L.phi0[0], L.phi0[-1]]),

@@ -128,8 +128,7 @@ class RunPanels:
         """The fixed-std family moves along one line: the divergence as a curve over
         it, on a light card of the wash's size, and q as a bead sliding along it."""
         phi0, value = view.curve
-        # the figures' range; a curve that is infinite everywhere gets the unit box with the same margins
-        lo, hi = self.curve_range = view.curve_limits or (-0.08, 1.05)
+        lo, hi = self.curve_range = view.curve_box  # the figures' range
         self.image = Rectangle(width=width, height=height).set_fill("#FFFFFF", 1).set_stroke("#BBBBBB", 1)
         self.land = Axes(x_range=[phi0[0], phi0[-1], (phi0[-1] - phi0[0]) / 4], y_range=[lo, hi, (hi - lo) / 4],
                          x_length=width, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})

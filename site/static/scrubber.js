@@ -376,18 +376,19 @@
 
   Run.prototype.drawCurve = function (frame, st) {
     var c = this.land.fit(), w = this.land.w, h = this.land.h, C = this.colours, K = this.run.curve;
-    var ok = K.value.filter(function (v) { return v !== null && v > 0; });
-    var lo = Math.log(Math.min.apply(null, ok)), hi = Math.log(Math.max.apply(null, ok));
+    // the value range of the figures and videos (RunView.curve_box): values above it are not drawn
+    var lo = K.limits[0], hi = K.limits[1];
     var X = function (a) { return 8 + (w - 16) * (a - K.phi0[0]) / (K.phi0[K.phi0.length - 1] - K.phi0[0]); };
-    var Y = function (v) { return h - 10 - (h - 20) * (Math.log(Math.max(v, 1e-300)) - lo) / Math.max(hi - lo, 1e-9); };
+    var Y = function (v) { return h - (h * (Math.min(Math.max(v, lo), hi) - lo)) / (hi - lo); };
     c.fillStyle = "#fff"; c.fillRect(0, 0, w, h);
     c.beginPath();
+    var drawing = false;
     K.phi0.forEach(function (a, i) {
       var v = K.value[i];
-      if (v === null) return;
-      if (i) c.lineTo(X(a), Y(v)); else c.moveTo(X(a), Y(v));
+      if (v === null || v > hi) { drawing = false; return; }
+      if (drawing) c.lineTo(X(a), Y(v)); else { c.moveTo(X(a), Y(v)); drawing = true; }
     });
-    c.strokeStyle = C.q; c.lineWidth = 2; c.stroke();
+    c.strokeStyle = C.p_line; c.lineWidth = 2; c.stroke();
     this.run.optima.forEach(function (o, k) {
       if (o.phi && o.phi[0] !== null && o.value !== null) star(c, X(o.phi[0]), Y(o.value), k === 0 ? 8 : 6, k === 0);
     });
