@@ -365,7 +365,7 @@ def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
 
 
 def _plan_gallery(P: Plan, scenes: list[Scene], code: str) -> list[Job]:
-    cells = [(s.scn.title, s.paths[[r.name for r in s.scn.runs].index(s.scn.media.headline)]) for s in scenes]
+    cells = [(s.scn.title, record_path(P.data_dir, s.scn, s.scn.run_named(s.scn.media.headline))) for s in scenes]
     key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in scenes))
     gallery = P.media_dir / "gallery.gif"
     return [Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), [gallery], _make_gallery,

@@ -106,7 +106,7 @@ class Kernel(NamedTuple):
     step: Callable[[RunState, estimators.Noise | None], tuple[RunState, StepInfo]]
 
 
-def kernel(p: Mixture, cfg: RunConfig, steps: int | None = None) -> Kernel:
+def kernel(p: Mixture, cfg: RunConfig) -> Kernel:
     """The run's step. A member stops (and keeps its state) when its gradient is
     not finite, when a step would take q out of the family, or, with exact
     gradients, when it has converged."""
@@ -121,7 +121,7 @@ def kernel(p: Mixture, cfg: RunConfig, steps: int | None = None) -> Kernel:
     mc = cfg.monte_carlo
     estimate = estimators.bind(cfg.divergence, cfg.direction, cfg.estimator, cfg.alpha,
                                baseline=cfg.baseline) if mc else None
-    S = cfg.steps if steps is None else steps
+    S = cfg.steps
 
     def init(mean0, std0) -> RunState:
         phi = param.to_phi(mean0, std0)

@@ -380,8 +380,8 @@ class Direction:
 
 
 DIRECTIONS = Registry("direction", (
-    Direction("forward", "forward", "forward: D(p || q)", "(p‖q)", r"(p\,\|\,q_\phi)", "(p ‖ q<sub>φ</sub>)"),
-    Direction("reverse", "reverse", "reverse: D(q || p)", "(q‖p)", r"(q_\phi\,\|\,p)", "(q<sub>φ</sub> ‖ p)"),
+    Direction("forward", "forward", "D(p || q)", "(p‖q)", r"(p\,\|\,q_\phi)", "(p ‖ q<sub>φ</sub>)"),
+    Direction("reverse", "reverse", "D(q || p)", "(q‖p)", r"(q_\phi\,\|\,p)", "(q<sub>φ</sub> ‖ p)"),
 ))
 
 _SUBSCRIPT = str.maketrans("0123456789-.", "₀₁₂₃₄₅₆₇₈₉₋.")
@@ -443,11 +443,11 @@ _CHI2 = {"forward": Divergence("chi2", "forward", chi2_forward, chi2_forward_gra
          "reverse": Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite)}
 
 DIVERGENCES = Registry("divergence", (
-    Kind("kl", "Kullback–Leibler divergence", "kl: Kullback-Leibler", "KL", r"\mathrm{KL}", "KL",
+    Kind("kl", "Kullback–Leibler divergence", "Kullback-Leibler", "KL", r"\mathrm{KL}", "KL",
          functools.partial(_fixed, pair=_KL), lambda a: 1.0),
-    Kind("chi2", "Pearson chi-square divergence", "chi2: Pearson's chi-square", "χ²", r"\chi^2",
+    Kind("chi2", "Pearson chi-square divergence", "Pearson's chi-square", "χ²", r"\chi^2",
          "χ<sup>2</sup>", functools.partial(_fixed, pair=_CHI2), lambda a: 2.0),
-    Kind("alpha", "alpha-divergence", "alpha: Amari's alpha-divergence (set alpha)", "D", "D", "D", _alpha,
+    Kind("alpha", "alpha-divergence", "Amari's alpha-divergence (set alpha)", "D", "D", "D", _alpha,
          lambda a: a, has_alpha=True),
 ))
 

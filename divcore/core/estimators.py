@@ -319,11 +319,6 @@ def for_pair(divergence: str, direction: str) -> tuple[str, ...]:
     return tuple(e.key for e in ESTIMATORS.values() if (divergence, direction) in e.methods)
 
 
-def option_keys() -> tuple[str, ...]:
-    """Every option any estimator takes, in registry order."""
-    return tuple(dict.fromkeys(o.key for e in ESTIMATORS.values() for o in e.options))
-
-
 def bind(divergence: str, direction: str, estimator: str, alpha: float | None = None,
          **options) -> Callable[[Mixture, np.ndarray, np.ndarray, Noise], Estimate]:
     """The Monte Carlo estimator of a resolved run as fn(p, mean, std, noise):

@@ -76,13 +76,13 @@ def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25,
 
     from ..core.sweep import jumps
     from ..core.target import Mixture
+    from ..style import palette
+    from .view import gaussian_pdf
 
     (sweep,) = sweeps
     t = sweep["config"]["target"]
     target = Mixture.create(t["means"], t["stds"], t["weights"])
     title = rf"{scenario_title} (the optima of $D_\alpha(p\,\|\,q)$ against $\alpha$)"
-    from ..style import palette
-    from .view import gaussian_pdf
 
     pal = palette()
     a, mean, std = sweep["alpha"], sweep["mean"], sweep["std"]

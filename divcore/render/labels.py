@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..core.divergences import DIVERGENCES
 from ..core.estimators import ESTIMATORS
-from ..core.family import FAMILIES
 from ..core.optimizers import OPTIMIZERS
 from ..core.parameterizations import PARAMETERIZATIONS
 
@@ -75,10 +74,6 @@ def optimizer(run: dict) -> str:
 
 def parameterization(run: dict) -> str:
     return PARAMETERIZATIONS.label(run["parameterization"])
-
-
-def family(run: dict) -> str:
-    return FAMILIES.label(run["family"])
 
 
 def axes_tex(run: dict) -> tuple[str, str]:

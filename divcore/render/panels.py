@@ -21,7 +21,6 @@ from . import labels
 from .view import DistributionModel, RunView
 
 
-
 def plain_log_ticks(axis, span_decades: float = 2.0):
     """Log-axis tick labels as plain numbers (0.5, 2, 10) rather than 5x10^-1; an
     axis spanning less than a decade or two labels more of its minor ticks."""

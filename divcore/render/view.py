@@ -297,23 +297,25 @@ class DistributionModel:
     def star(self, o: Optimum) -> np.ndarray:
         return gaussian_pdf(self.x, o.mean, o.std)
 
-    def weight_scale(self, t: int) -> float | None:
-        """The weight curve's divisor at step t: its largest value where q has mass
-        (None without a weight curve). The curve is drawn as w / scale at 90% of the
-        top; where q thins out the weights explode, and are cut at 1.05 x top."""
-        if self.weight_exponent is None:
-            return None
+    def _weights(self, t: int) -> tuple[np.ndarray, float]:
+        """The weights along x at step t and their divisor: their largest value
+        where q has mass."""
         w = self.view.weight_curve(self.x, t)
         q = self.view.q_pdf(self.x, t)
         bulk = w[q > 1e-3 * q.max()]
-        return float(bulk.max()) if bulk.size and np.isfinite(bulk.max()) and bulk.max() > 0 else 1.0
+        return w, float(bulk.max()) if bulk.size and np.isfinite(bulk.max()) and bulk.max() > 0 else 1.0
+
+    def weight_scale(self, t: int) -> float | None:
+        """The weight curve's divisor at step t (None without a weight curve). The
+        curve is drawn as w / scale at 90% of the top; where q thins out the
+        weights explode, and are cut at 1.05 x top."""
+        return None if self.weight_exponent is None else self._weights(t)[1]
 
     def weight(self, t: int) -> np.ndarray | None:
         """The importance-weight curve at step t, in the panel's units."""
-        scale = self.weight_scale(t)
-        if scale is None:
+        if self.weight_exponent is None:
             return None
-        w = self.view.weight_curve(self.x, t)
+        w, scale = self._weights(t)
         with np.errstate(over="ignore", invalid="ignore"):
             return np.minimum(w / scale * 0.9 * self.top, 1.05 * self.top)
 

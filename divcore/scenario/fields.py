@@ -87,11 +87,12 @@ def _estimator_doc() -> str:
             parts.append(f"{div}: {', '.join(lists[DIRECTIONS[0]])}")
         else:
             parts += [f"{div}/{d}: {', '.join(v)}" for d, v in lists.items()]
-    return "Gradient estimator; " + "; ".join(parts) + "."
+    return "Gradient estimator; " + "; ".join(parts) + ". " + _listing(_estimators.ESTIMATORS) + "."
 
 
 def _listing(registry) -> str:
-    return "; ".join(e.doc for e in registry.values())
+    """Each entry's key and what it is, e.g. "adam: Adam (b1 = 0.9, b2 = 0.999); sgd: ..."."""
+    return "; ".join(f"{e.key}: {e.doc}" for e in registry.values())
 
 
 @dataclass(frozen=True)

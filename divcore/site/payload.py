@@ -83,12 +83,12 @@ def _rug(view: RunView, member: int, steps: np.ndarray, x_range, size: int) -> s
     return base64.b64encode(out.tobytes()).decode("ascii")
 
 
-def _member(view: RunView, member: int, steps: np.ndarray, x_range, rug_size: int) -> dict:
+def _member(view: RunView, member: int, model: DistributionModel, steps: np.ndarray, x_range,
+            rug_size: int) -> dict:
+    """One member's frames; `model` is its distribution panel, as the figures and videos draw it."""
     t = np.minimum(steps, view.steps)
     rec = view.record
     ess = rec["ess"][member, np.minimum(t, view.steps - 1)] if "ess" in rec else None
-    # the panel's scales, from the model the figures and videos draw
-    model = DistributionModel(RunView(rec, member), x_range)
     weight = None
     if model.weight_exponent is not None:
         weight = _round([model.weight_scale(int(s)) for s in t])
@@ -108,6 +108,7 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
     run = view.run
     om, os_, ov = view.optima
     phi_opt = view.param.to_phi(om, os_) if om.size else np.zeros((0, 2))
+    models = [DistributionModel(RunView(view.record, b), x_range) for b in range(view.record["mean"].shape[0])]
     payload = {
         "name": view.name,
         "axes": list(labels.axes_plain(run)),
@@ -118,13 +119,12 @@ def run_payload(view: RunView, steps: np.ndarray, x_range, land_image: str | Non
         "label": labels.divergence_plain(run),
         "weightExponent": view.weight_exponent,
         "optima": [{"mean": m, "std": s, "value": v, "phi": p, "role": o.role} for m, s, v, p, o in zip(
-            _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt],
-            DistributionModel(view, x_range).optima)],
-        "panel": {"bottom": RUG_BOTTOM if "particles" in view.record else 0.0, "rugBand": list(RUG_BAND)},
+            _round(om), _round(os_), _round(ov), [_round(row) for row in phi_opt], models[0].optima)],
+        "panel": {"bottom": RUG_BOTTOM if models[0].has_rug else 0.0, "rugBand": list(RUG_BAND)},
         "grid": run.get("start_grid"),
         "featured": featured_member(run),
         "rugMax": rug_size,
-        "members": [_member(view, b, steps, x_range, rug_size) for b in range(view.record["mean"].shape[0])],
+        "members": [_member(view, b, m, steps, x_range, rug_size) for b, m in enumerate(models)],
     }
     if view.fixed_std:
         phi0, values = view.curve
@@ -151,6 +151,7 @@ def scenario_payload(name: str, title: str, views: list[RunView], land_images: d
         "frames": [int(s) for s in steps],
         "x": _round(x_range),
         "target": {"means": t["means"], "stds": t["stds"], "weights": t["weights"]},
+        "dash": pal["dash"],  # q*'s dash pattern by the optimum's role, as in the figures
         "colours": {k: pal[k] for k in ("p_line", "p_fill", "q", "q_star_global", "q_star_local", "weight",
                                        "positive", "negative", "marker", "trail", "trail_edge", "text",
                                        "infinite") if k in pal},

@@ -17,7 +17,6 @@
   var X_POINTS = 240;
   var PLAY_SECONDS = 12; // a whole run at 1x
   var READOUT_GAP = "   ";
-  var DASHES = { global: [6, 3], local: [1.5, 3] };  // q*'s dash by the optimum's role
   var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   // (mean, std) -> the run's coordinates phi from the payload's monomials
@@ -277,7 +276,7 @@
         var y = Y(normalPdf(xs[i], o.mean, o.std));
         if (i) c.lineTo(X(xs[i]), y); else c.moveTo(X(xs[i]), y);
       }
-      c.setLineDash(DASHES[o.role]);
+      c.setLineDash(self.s.data.dash[o.role]);
       c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.4; c.stroke();
     });
     c.setLineDash([]);
