@@ -44,7 +44,6 @@ from .registry import Registry
 from .family import logpdf as q_logpdf
 from .target import LOG_SQRT_2PI, Mixture
 
-_Q_RANGE = 12.0
 _CHUNK = 1024  # states per quadrature batch in Divergence.value
 
 
@@ -56,17 +55,17 @@ def _arrays(mean, std):
 # ---------------------------------------------------------------- E_q[f(log p)]
 
 
-def _q_rule(p: Mixture, mean, std):
-    """Nodes x and weights w with sum(w * f(x)) ~= E_q[f]."""
-    x, w = quadrature.rule(p, mean[..., None], std[..., None], mean - _Q_RANGE * std, mean + _Q_RANGE * std)
-    return x, w * np.exp(q_logpdf(x, mean[..., None], std[..., None]))
+def _q_rule(p: Mixture, mean, std) -> quadrature.Rule:
+    """A rule whose weights carry q, so rule.total(f) ~= E_q[f]."""
+    r = quadrature.rule(p, mean, std, (1.0, 0.0))
+    return r._replace(w=r.w * np.exp(q_logpdf(r.x, r.of(mean), r.of(std))))
 
 
 def expected_logp(p: Mixture, mean, std):
     """E_q[log p] for q = N(mean, std^2)."""
     mean, std = _arrays(mean, std)
-    x, w = _q_rule(p, mean, std)
-    return (w * p.logpdf(x)).sum(-1)
+    r = _q_rule(p, mean, std)
+    return r.total(p.logpdf(r.x))
 
 
 @lru_cache(maxsize=64)
@@ -99,11 +98,11 @@ def kl_reverse(p: Mixture, mean, std):
 
 
 def kl_reverse_grad(p: Mixture, mean, std):
+    """-E_q[(d/dx log p) (1, x - mean)] - (0, 1), pathwise."""
     mean, std = _arrays(mean, std)
-    x, w = _q_rule(p, mean, std)
-    _, slope = p.logpdf_and_dx(x)
-    ws = w * slope
-    return np.stack([-ws.sum(-1), -1.0 - (ws * (x - mean[..., None])).sum(-1)], axis=-1)
+    r = _q_rule(p, mean, std)
+    _, slope = p.logpdf_and_dx(r.x)
+    return np.stack([-r.total(slope), -1.0 - r.total(slope * (r.x - r.of(mean)))], axis=-1)
 
 
 # ---------------------------------------------------------------- chi2(p || q), closed form
@@ -184,47 +183,31 @@ def chi2_reverse_finite(p: Mixture, std):
     return _chi2_reverse_exponent(p, std) > 0
 
 
-def _chi2_reverse_rule(p: Mixture, mean, std):
-    """Nodes and plain dx-weights covering q^2/p: q^2's own bulk, and the
-    Gaussian envelope q^2 / (w N) of p's widest component, which bounds the
-    integrand's tails (p >= w N)."""
-    j = _widest(p)
-    m, s = p.means[j], p.stds[j]
-    a = _chi2_reverse_exponent(p, std)
-    centre = (2.0 * mean / std**2 - m / s**2) / a
-    width = 1.0 / np.sqrt(a)
-    q2 = std / np.sqrt(2.0)
-    centres = np.stack([mean, centre], axis=-1)
-    scales = np.stack([q2, width], axis=-1)
-    lo = np.minimum(mean - _Q_RANGE * q2, centre - _Q_RANGE * width)
-    hi = np.maximum(mean + _Q_RANGE * q2, centre + _Q_RANGE * width)
-    return quadrature.rule(p, centres, scales, lo, hi)
-
-
 def _chi2_reverse_parts(p: Mixture, mean, std):
+    """The rule over q^2/p's mass, the integrand's value times the weight at each
+    node, and q's standardised coordinate there."""
     ok = chi2_reverse_finite(p, std)
-    std = np.where(ok, std, 0.5 * p.max_std)
-    x, w = _chi2_reverse_rule(p, mean, std)
-    with np.errstate(over="ignore", invalid="ignore"):
-        # an integrand beyond float range overflows to inf honestly; zero-width
-        # panels (w = 0) must not turn that into nan
-        f = np.where(w > 0, w * np.exp(2.0 * q_logpdf(x, mean[..., None], std[..., None]) - p.logpdf(x)), 0.0)
-    return ok, x, f, std
+    std = np.where(ok, std, 0.5 * p.max_std)  # a placeholder where infinite; masked by callers
+    r = quadrature.rule(p, mean, std, (2.0, -1.0))
+    m, s = r.of(mean), r.of(std)
+    with np.errstate(over="ignore"):
+        # an integrand beyond float range overflows to inf honestly
+        f = r.w * np.exp(2.0 * q_logpdf(r.x, m, s) - p.logpdf(r.x))
+    return ok, r, f, (r.x - m) / s, std
 
 
 def chi2_reverse(p: Mixture, mean, std):
     mean, std = _arrays(mean, std)
-    ok, _, f, _ = _chi2_reverse_parts(p, mean, std)
+    ok, r, f, _, _ = _chi2_reverse_parts(p, mean, std)
     with np.errstate(over="ignore"):  # a finite integral beyond float range is reported as inf
-        return np.where(ok, f.sum(-1) - 1.0, np.inf)
+        return np.where(ok, r.sum(f) - 1.0, np.inf)
 
 
 def chi2_reverse_grad(p: Mixture, mean, std):
     mean, std = _arrays(mean, std)
-    ok, x, f, sd = _chi2_reverse_parts(p, mean, std)
-    eps = (x - mean[..., None]) / sd[..., None]
+    ok, r, f, eps, sd = _chi2_reverse_parts(p, mean, std)
     with np.errstate(invalid="ignore", over="ignore"):
-        g = 2.0 * np.stack([(f * eps).sum(-1) / sd, (f * (eps * eps - 1.0)).sum(-1)], axis=-1)
+        g = 2.0 * np.stack([r.sum(f * eps) / sd, r.sum(f * (eps * eps - 1.0))], axis=-1)
     return np.where(ok[..., None], g, np.nan)
 
 
@@ -249,40 +232,31 @@ def _expm1_over(a: float, t):
 
 
 def _alpha_parts(p: Mixture, mean, std, a: float):
-    """Quadrature nodes over q's bulk, every component of p and the envelope of
-    the integrand's tails, with log q, log p and q's score there."""
+    """The rule over the mass of p^a q^(1-a) and of the density it is compared
+    with (q for a <= 1/2, p above), with log q, log p, q's standardised
+    coordinate and q's std at each node."""
     ok = alpha_finite(p, std, a)
     std = np.where(ok, std, p.max_std)  # a placeholder where infinite; masked by callers
-    j = _widest(p)
-    m, s = p.means[j], p.stds[j]
-    prec = _alpha_exponent(p, std, a)
-    centre = (a * m / s**2 + (1.0 - a) * mean / std**2) / prec
-    width = 1.0 / np.sqrt(prec)
-    centres = np.stack([mean, centre], axis=-1)
-    scales = np.stack([std, width], axis=-1)
-    p_lo, p_hi = float((p.means - 8 * p.stds).min()), float((p.means + 8 * p.stds).max())
-    lo = np.minimum(np.minimum(mean - _Q_RANGE * std, centre - _Q_RANGE * width), p_lo)
-    hi = np.maximum(np.maximum(mean + _Q_RANGE * std, centre + _Q_RANGE * width), p_hi)
-    x, w = quadrature.rule(p, centres, scales, lo, hi)
-    logq = q_logpdf(x, mean[..., None], std[..., None])
-    return ok, x, w, logq, p.logpdf(x), std
+    r = quadrature.rule(p, mean, std, (1.0 - a, a), (1.0, 0.0) if a <= 0.5 else (0.0, 1.0))
+    m, s = r.of(mean), r.of(std)
+    return ok, r, q_logpdf(r.x, m, s), p.logpdf(r.x), (r.x - m) / s, s
 
 
 def alpha_value(p: Mixture, mean, std, a: float):
     mean, std = _arrays(mean, std)
-    ok, _, w, logq, logp, _ = _alpha_parts(p, mean, std, a)
+    ok, rule, logq, logp, _, _ = _alpha_parts(p, mean, std, a)
     r = logp - logq
     with np.errstate(over="ignore", invalid="ignore"):
         if a <= 0.5:
             # -E_q[expm1(a r)] / (a (1 - a)); where a r is large the product is formed in logs
             term = np.where(a * r < 1.0, np.exp(logq) * -_expm1_over(a, r),
                             (np.exp(logq) - np.exp(logq + a * r)) / (a if a != 0.0 else 1.0))
-            value = (w * term).sum(-1) / (1.0 - a)
+            value = rule.total(term) / (1.0 - a)
         else:
             b = 1.0 - a
             term = np.where(-b * r < 1.0, np.exp(logp) * -_expm1_over(b, -r),
                             (np.exp(logp) - np.exp(logp - b * r)) / (b if b != 0.0 else 1.0))
-            value = (w * term).sum(-1) / a
+            value = rule.total(term) / a
     return np.where(ok, value, np.inf)
 
 
@@ -291,18 +265,16 @@ def alpha_grad(p: Mixture, mean, std, a: float):
     -E_q[expm1(a r)/a grad log q] (E_q[grad log q] = 0), which tends to the
     reverse-KL gradient -E_q[r grad log q]."""
     mean, std = _arrays(mean, std)
-    ok, x, w, logq, logp, sd = _alpha_parts(p, mean, std, a)
-    eps = (x - mean[..., None]) / sd[..., None]
-    score = (eps / sd[..., None], eps * eps - 1.0)  # d log q / d(mean, log std)
+    ok, rule, logq, logp, eps, s = _alpha_parts(p, mean, std, a)
+    score = (eps / s, eps * eps - 1.0)  # d log q / d(mean, log std)
     r = logp - logq
     with np.errstate(over="ignore", invalid="ignore"):
         if a <= 0.5:
             c = np.where(a * r < 1.0, np.exp(logq) * _expm1_over(a, r),
                          (np.exp(logq + a * r) - np.exp(logq)) / (a if a != 0.0 else 1.0))
-            c = -w * c
         else:
-            c = -w * np.exp(a * logp + (1.0 - a) * logq) / a
-        g = np.stack([(c * score[0]).sum(-1), (c * score[1]).sum(-1)], axis=-1)
+            c = np.exp(a * logp + (1.0 - a) * logq) / a
+        g = -np.stack([rule.total(c * score[0]), rule.total(c * score[1])], axis=-1)
     return np.where(ok[..., None], g, np.nan)
 
 
