@@ -2,8 +2,9 @@
 
 Every output is a `Job` keyed by a hash of exactly what it depends on (the
 resolved configuration, the code that makes it, the style); a job whose key
-matches the one stored beside the last build is skipped. Jobs of a stage are
-independent and run in a process pool. `run_files` is `divfit run`: no cache,
+matches the one stored beside the last build is skipped. A job names the jobs
+whose outputs it reads and starts as soon as they are done (a scenario's
+figures do not wait for another one's video), in a process pool. `run_files` is `divfit run`: no cache,
 and nothing written unless every run succeeds.
 """
 
@@ -13,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ _CODE = {
     "assets": ["core", "render", "style", "site/payload.py", "site/assets.py", "trajectory.py", "atomic.py"],
     "site": ["site", "atomic.py", "../site"],
 }
-# videos are the heaviest outputs, so they start as soon as the data is there
+# every job reads only outputs of stages before its own
 STAGES = ("data", "video", "figures", "gif", "gallery", "assets", "site")
 _SOURCE_SUFFIXES = {".py", ".json", ".mplstyle", ".html", ".css", ".js", ".md"}
 
@@ -99,8 +100,8 @@ class Job:
     outputs: list[Path]
     fn: Callable  # a module-level function, so it can run in a worker process
     args: tuple
-    weight: float = 1.0  # expected cost, to start the heavy ones first
-    seconds: float = field(default=0.0, compare=False)
+    weight: float = 1.0  # expected cost relative to the other jobs of its stage
+    needs: tuple["Job", ...] = ()  # the jobs whose outputs this one reads
 
     def up_to_date(self) -> bool:
         return (
@@ -403,54 +404,153 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         "gif": lambda s: _plan_gif(P, s, code["media"]),
         "assets": lambda s: _plan_assets(P, s, code["assets"]),
     }
+    headlines = []
     for s in scenes:
-        P.stages["data"] += _plan_data(P, s)
+        data = _plan_data(P, s)
+        P.stages["data"] += data
+        records = data[: len(s.scn.runs)]  # then the analyses
+        headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
+        needs = {"video": records, "gif": records, "figures": data, "assets": data}
         for stage, planner in per_scene.items():
             if stage in stages:
-                P.stages[stage] += planner(s)
+                P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
     if "gallery" in stages and scenes:
-        P.stages["gallery"] += _plan_gallery(P, scenes, code["media"])
+        P.stages["gallery"] += [_needing(j, headlines) for j in _plan_gallery(P, scenes, code["media"])]
     if "site" in stages and scenes:
         from .site.pages import CONTENT
 
-        P.stages["site"] += _plan_site(P, scenes, stages, quality, Path(content or CONTENT))
+        everything = [j for stage in STAGES[:-1] for j in P.stages[stage]]
+        P.stages["site"] += [_needing(j, everything) for j in _plan_site(P, scenes, stages, quality,
+                                                                          Path(content or CONTENT))]
     return P
+
+
+def _needing(job: Job, needs: list[Job]) -> Job:
+    job.needs = tuple(needs)
+    return job
 
 
 @dataclass
 class Report:
     built: dict[str, int] = field(default_factory=dict)
     reused: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # the stage's jobs' time, summed
+    wall: float = 0.0
+    critical: list[tuple[str, str, float]] = field(default_factory=list)  # (stage, label, seconds), in order
+
+
+# What a job of each stage takes on one core at medium quality, for jobs not
+# timed yet; a build remembers what each of its jobs took for the next one.
+_GUESS = {"data": 5.0, "video": 40.0, "figures": 10.0, "gif": 8.0, "gallery": 60.0, "assets": 1.0, "site": 15.0}
+
+
+def _timings_path(P: Plan) -> Path:
+    return P.cache_dir / "timings.json"
+
+
+def _priorities(P: Plan, todo: list[Job], dependents: dict[int, list[Job]]) -> dict[int, float]:
+    """Each stale job's expected seconds plus the longest chain of stale jobs
+    waiting on it: the build starts the job that holds the most back."""
+    try:
+        timings = json.loads(_timings_path(P).read_text())
+    except (OSError, ValueError):
+        timings = {}
+    typical = {stage: float(np.median([j.weight for j in todo if j.stage == stage]) or 1.0)
+               for stage in {j.stage for j in todo}}
+    rank: dict[int, float] = {}
+    for job in sorted(todo, key=lambda j: -STAGES.index(j.stage)):  # dependents come first
+        guess = _GUESS[job.stage] * float(np.clip(job.weight / typical[job.stage], 0.1, 20.0))
+        own = timings.get(f"{job.stage}:{job.label}", guess)
+        rank[id(job)] = own + max((rank[id(d)] for d in dependents.get(id(job), ())), default=0.0)
+    return rank
 
 
 def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None] | None = None) -> Report:
-    """Run every stale job, stage after stage; independent jobs in parallel.
+    """Run every stale job, each as soon as the jobs it needs are done (the one
+    with the longest chain behind it first), up to `jobs` at a time.
     `report(stage, done, total, label)` hears of each finished job."""
+    start = time.monotonic()
     out = Report()
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    todo = []
+    for stage in STAGES:
+        stale = [j for j in P.stages[stage] if not j.up_to_date()]
+        out.built[stage], out.reused[stage] = len(stale), len(P.stages[stage]) - len(stale)
+        out.seconds[stage] = 0.0
+        todo += stale
+    pending = {id(j) for j in todo}
+    waiting = {id(j): {id(n) for n in j.needs if id(n) in pending} for j in todo}
+    dependents: dict[int, list[Job]] = {}
+    for j in todo:
+        for n in j.needs:
+            if id(n) in pending:
+                dependents.setdefault(id(n), []).append(j)
+    rank = _priorities(P, todo, dependents)
+    ready = [j for j in todo if not waiting[id(j)]]
+    done = {stage: 0 for stage in STAGES}
+    chain: dict[int, tuple[float, list]] = {}  # the longest measured path ending at each job
+    timings: dict[str, float] = {}
+
+    def finished(job: Job, seconds: float) -> None:
+        done[job.stage] += 1
+        out.seconds[job.stage] += seconds
+        timings[f"{job.stage}:{job.label}"] = round(seconds, 2)
+        before = max((chain[id(n)] for n in job.needs if id(n) in chain), default=(0.0, []), key=lambda c: c[0])
+        chain[id(job)] = (before[0] + seconds, before[1] + [(job.stage, job.label, seconds)])
+        if report is not None:
+            report(job.stage, done[job.stage], out.built[job.stage], f"{job.label} ({seconds:.1f}s)")
+        for d in dependents.get(id(job), ()):
+            waiting[id(d)].discard(id(job))
+            if not waiting[id(d)]:
+                ready.append(d)
+
+    def failed(job: Job, err: Exception) -> BuildError:
+        return BuildError(f"{job.stage} of {job.label} failed: {type(err).__name__}: {err}")
+
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(todo) > 1 else None
+    running: dict = {}
     try:
-        for stage in STAGES:
-            todo = [j for j in P.stages[stage] if not j.up_to_date()]
-            out.reused[stage] = len(P.stages[stage]) - len(todo)
-            out.built[stage] = len(todo)
-            start = time.monotonic()
-            todo.sort(key=lambda j: -j.weight)
-            if report is not None and todo:
-                report(stage, 0, len(todo), "starting")
-            results = iter(pool.map(_execute, todo) if pool and len(todo) > 1 else map(_execute, todo))
-            for i, job in enumerate(todo, 1):
-                try:
-                    seconds = next(results)
-                except Exception as err:
-                    raise BuildError(f"{stage} of {job.label} failed: {type(err).__name__}: {err}") from err
-                if report is not None:
-                    report(stage, i, len(todo), f"{job.label} ({seconds:.1f}s)")
-            out.seconds[stage] = time.monotonic() - start
+        while ready or running:
+            ready.sort(key=lambda j: rank[id(j)])
+            while ready and (pool is None or len(running) < jobs):
+                job = ready.pop()
+                if pool is None:
+                    try:
+                        seconds = _execute(job)
+                    except Exception as err:
+                        raise failed(job, err) from err
+                    finished(job, seconds)
+                    break  # what it released may outrank the rest
+                running[pool.submit(_execute, job)] = job
+            if running:
+                complete, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in complete:
+                    job = running.pop(fut)
+                    try:
+                        seconds = fut.result()
+                    except Exception as err:
+                        raise failed(job, err) from err
+                    finished(job, seconds)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+        if timings:
+            _remember(P, timings)
+    out.wall = time.monotonic() - start
+    out.critical = max(chain.values(), default=(0.0, []), key=lambda c: c[0])[1]
     return out
+
+
+def _remember(P: Plan, timings: dict[str, float]) -> None:
+    path = _timings_path(P)
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known.update(timings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+    os.replace(tmp, path)
 
 
 @contextmanager

@@ -65,8 +65,12 @@ def _summary(P, rep, start: float) -> None:
     for stage in rep.built:
         total = rep.built[stage] + rep.reused[stage]
         if total:
-            print(f"{stage:>8}: {rep.built[stage]} built, {rep.reused[stage]} up to date ({rep.seconds[stage]:.1f}s)")
+            work = f" ({rep.seconds[stage]:.1f}s of work)" if rep.built[stage] else ""
+            print(f"{stage:>8}: {rep.built[stage]} built, {rep.reused[stage]} up to date{work}")
     print(f"   total: {time.monotonic() - start:.1f}s")
+    if rep.critical:
+        path = " -> ".join(f"{stage} {label} {seconds:.1f}s" for stage, label, seconds in rep.critical)
+        print(f"critical path: {sum(s for _, _, s in rep.critical):.1f}s ({path})")
     index = P.site_dir / "index.html"
     if index.exists():
         print(f"site: {index}")
