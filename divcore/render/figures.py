@@ -272,5 +272,7 @@ def save(fig, base: Path) -> list[Path]:
             buf = io.BytesIO()
             fig.savefig(buf, format=ext, dpi=PNG_DPI if ext == "png" else None, metadata=meta)
             written.append(atomic_write(base.with_suffix(f".{ext}"), buf.getvalue()))
+            # the layout is in figure units, the same for every format: solved once
+            fig.set_layout_engine("none")
     plt.close(fig)
     return written
