@@ -19,7 +19,7 @@ therefore, up to b * r, the quadratic Q(x) = a log q(x) + b l_k(x), so:
 * its maximum M over the line is at a piece's vertex or at a breakpoint;
 * its mass lies where Q >= M - TAIL (TAIL counts the b log C slack), a union of
   at most two intervals per piece; everything outside is below e^-46 of the peak;
-* panel edges go at each piece's level sets Q = top - t^2/2 (t = 1 .. 9.6, from
+* panel edges go at each piece's level sets Q = top - t^2/2 (t = 1 .. 8, from
   the piece's highest point: a Gaussian's standard offsets where Q is concave,
   graded steps down an exponential where it is not), at each breakpoint
   graded by 1/D (D the jump in slope, the width over which r turns) and at
@@ -45,11 +45,12 @@ from .target import LOG_SQRT_2PI, Mixture
 NODES = 10
 _U, _W = np.polynomial.legendre.leggauss(NODES)
 # drops t^2/2 below a piece's top (a Gaussian's t-std offsets), out to the tail cut
-_LEVELS = 0.5 * np.array([1, 2, 3, 4.5, 6, 8, 9.6]) ** 2
+_STEPS = np.array([1, 2, 3, 4.5, 6, 8], dtype=float)
+_LEVELS = 0.5 * _STEPS**2
 # r turns from 0 to log 2 and back over about 1/D: graded out to where e^-64 is left
 _JUMP_OFFSETS = np.array([-64, -24, -8, -3, -1, -0.3, 0.3, 1, 3, 8, 24, 64], dtype=float)
 _COMPONENT_OFFSETS = np.array([-8, -4, -2, -1, 0, 1, 2, 4, 8], dtype=float)
-TAIL = 46.0  # e^-46 ~ 1e-20 of the peak is left out
+TAIL = 46.0  # e^-46 ~ 1e-20 of the peak is left out (9.6 std of a Gaussian)
 
 
 def _crossings(p: Mixture) -> np.ndarray:
@@ -76,22 +77,19 @@ def _crossings(p: Mixture) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class Envelope:
     """The pieces of E(x) = max_k l_k(x): breakpoints (P,), the component owning
-    each of the P + 1 pieces, and the jump in E's slope at each breakpoint."""
+    each of the P + 1 pieces and its parameters, and `fixed`, the panel edges
+    that depend on p alone: each breakpoint graded by the jump D in E's slope
+    there, and the offsets of each component whose mode lies on a piece another
+    one owns (there it is a bump in r)."""
 
     breaks: np.ndarray
     owners: np.ndarray
-    jumps: np.ndarray
-    # components whose mode lies on a piece another one owns: there they are a
-    # bump in r, which gets panels of the component's own width
-    hidden: np.ndarray
-
-    @property
-    def lower(self) -> np.ndarray:
-        return np.concatenate([[-np.inf], self.breaks])
-
-    @property
-    def upper(self) -> np.ndarray:
-        return np.concatenate([self.breaks, [np.inf]])
+    lower: np.ndarray  # (P+1,) each piece's ends, -inf and inf outermost
+    upper: np.ndarray
+    mean: np.ndarray  # (P+1,) the owner's mean, std and log(w N) at its mean
+    std: np.ndarray
+    log_norm: np.ndarray
+    fixed: np.ndarray
 
 
 def _owner(p: Mixture, x) -> np.ndarray:
@@ -114,9 +112,13 @@ def envelope(p: Mixture) -> Envelope:
     left, right = owners[:-1], owners[1:]
     jumps = np.abs((breaks - p.means[left]) * prec[left] - (breaks - p.means[right]) * prec[right])
     hidden = np.nonzero(owners[np.searchsorted(breaks, p.means)] != np.arange(p.size))[0]
-    for a in (breaks, owners, jumps, hidden):
+    fixed = np.concatenate([breaks, (breaks[:, None] + _JUMP_OFFSETS / jumps[:, None]).ravel(),
+                            (p.means[hidden, None] + p.stds[hidden, None] * _COMPONENT_OFFSETS).ravel()])
+    env = Envelope(breaks, owners, np.concatenate([[-np.inf], breaks]), np.concatenate([breaks, [np.inf]]),
+                   p.means[owners], p.stds[owners], p.log_norm[owners], np.sort(fixed))
+    for a in vars(env).values():
         a.setflags(write=False)
-    return Envelope(breaks, owners, jumps, hidden)
+    return env
 
 
 class Rule(NamedTuple):
@@ -148,16 +150,56 @@ def rule(p: Mixture, mean, std, *exponents) -> Rule:
     std of one shape), for every (a, b) in `exponents` at once: its panels
     cover the mass of each."""
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
-    m, s = mean.reshape(-1, 1), std.reshape(-1, 1)
-    edges = np.concatenate([_edges(p, m, s, a, b) for a, b in exponents], axis=1)
-    return _panels(edges, mean.shape)
+    if mean.size == 1:
+        return _one(p, float(mean.flat[0]), float(std.flat[0]), exponents)._replace(shape=mean.shape)
+    return _batch(p, mean.reshape(-1, 1), std.reshape(-1, 1), exponents)._replace(shape=mean.shape)
+
+
+def _batch(p: Mixture, m, s, exponents) -> Rule:
+    return _panels(np.concatenate([_edges(p, m, s, a, b) for a, b in exponents], axis=1), (m.shape[0],))
+
+
+@lru_cache(maxsize=16)
+def _one(p: Mixture, mean: float, std: float, exponents) -> Rule:
+    """One state's rule, kept: an optimizer asks for the value and the gradient
+    at the same point."""
+    out = _batch(p, np.array([[mean]]), np.array([[std]]), exponents)
+    for a in out[:3]:
+        a.setflags(write=False)
+    return out
+
+
+# q's own mass in its standard units: the same level sets, and the tail cut
+_Q_OFFSETS = np.concatenate([_STEPS[_STEPS < np.sqrt(2 * TAIL)], [np.sqrt(2 * TAIL)]])
+_Q_OFFSETS = np.concatenate([-_Q_OFFSETS[::-1], _Q_OFFSETS])
 
 
 def _edges(p: Mixture, m, s, a: float, b: float):
     """Candidate panel edges (B, n) for one integrand, NaN where unused."""
+    if a == 0.0:  # p^b alone: the same edges for every q
+        x = _target_edges(p, b)
+        return np.broadcast_to(x, (m.shape[0], x.size))
+    if b == 0.0:
+        # q^a alone: its mass is q's own, with p's features counted within it
+        fixed = envelope(p).fixed
+        reach = np.sqrt(2.0 * TAIL / a) * s
+        return np.concatenate([m + (s / np.sqrt(a)) * _Q_OFFSETS,
+                               np.where(np.abs(fixed - m) <= reach, fixed, np.nan)], axis=1)
+    return _piece_edges(p, m, s, a, b)
+
+
+@lru_cache(maxsize=64)
+def _target_edges(p: Mixture, b: float) -> np.ndarray:
+    x = _piece_edges(p, np.zeros((1, 1)), np.ones((1, 1)), 0.0, b)[0]
+    x = x[~np.isnan(x)]
+    x.setflags(write=False)
+    return x
+
+
+def _piece_edges(p: Mixture, m, s, a: float, b: float):
+    """The general case: Q's level sets on every piece of the envelope."""
     env = envelope(p)
-    k = env.owners
-    mk, sk, ck = p.means[k], p.stds[k], p.log_norm[k]
+    mk, sk, ck = env.mean, env.std, env.log_norm
     lo, hi = env.lower, env.upper
 
     # Q on each piece (B, P+1): Q(x) = -A/2 (x - v)^2 + Q(v)
@@ -165,56 +207,35 @@ def _edges(p: Mixture, m, s, a: float, b: float):
     with np.errstate(divide="ignore", invalid="ignore"):
         v = (a * m / s**2 + b * mk / sk**2) / A
 
-    def Q(x):
+    def Q(x, mk=mk, sk=sk, ck=ck):
         return a * (-0.5 * ((x - m) / s) ** 2 - np.log(s) - LOG_SQRT_2PI) + b * (ck - 0.5 * ((x - mk) / sk) ** 2)
 
     with np.errstate(invalid="ignore", over="ignore"):
-        q_lo, q_hi, q_v = Q(lo), Q(hi), Q(v)
-        q_lo = np.where(np.isfinite(lo), q_lo, -np.inf)
-        q_hi = np.where(np.isfinite(hi), q_hi, -np.inf)
+        finite_lo, finite_hi = np.isfinite(lo), np.isfinite(hi)
+        q_lo, q_hi, q_v = Q(np.stack([np.where(finite_lo, lo, 0.0) + 0 * m, np.where(finite_hi, hi, 0.0) + 0 * m, v]))
+        q_lo, q_hi = np.where(finite_lo, q_lo, -np.inf), np.where(finite_hi, q_hi, -np.inf)
         v_inside = (A > 0) & (v > lo) & (v < hi)
         top = np.where(v_inside, q_v, np.maximum(q_lo, q_hi))  # each piece's highest value
         level = np.max(top, axis=1, keepdims=True) - (TAIL + abs(b) * np.log(p.size))
 
-        # each branch of each piece (left of v, right of v) as a level-set inverter
-        pts = []
-        for side in (-1.0, 1.0):
-            # the highest point of this branch within the piece
-            end = lo if side > 0 else hi
-            if_concave = np.where((v - end) * side > 0, q_v, np.where(side > 0, q_lo, q_hi))
-            # where A < 0, Q rises away from v: the branch's top is its far end
-            branch_top = np.where(A > 0, if_concave, np.where(side > 0, q_hi, q_lo))
-            drops = branch_top[..., None] - _LEVELS
-            keep = drops >= level[..., None]
-            radius = 2.0 * (q_v[..., None] - drops) / A[..., None]
-            x = v[..., None] + side * np.sqrt(np.maximum(radius, 0.0))
-            ok = keep & (radius >= 0) & (x >= lo[:, None]) & (x <= hi[:, None])
-            pts.append(np.where(ok, x, np.nan).reshape(m.shape[0], -1))
-            # the piece's mass boundary on this branch
-            radius = 2.0 * (q_v - level) / A
-            x = v + side * np.sqrt(np.maximum(radius, 0.0))
-            ok = (radius >= 0) & (x >= lo) & (x <= hi)
-            pts.append(np.where(ok, x, np.nan))
-        # breakpoints graded by the width of r's turn, and the components' bumps
-        if env.breaks.size:
-            pts.append(np.broadcast_to((env.breaks[:, None] + _JUMP_OFFSETS / env.jumps[:, None]).ravel(),
-                                       (m.shape[0], env.breaks.size * _JUMP_OFFSETS.size)))
-            pts.append(np.broadcast_to(env.breaks, (m.shape[0], env.breaks.size)))
-        h = env.hidden
-        pts.append(np.broadcast_to((p.means[h, None] + p.stds[h, None] * _COMPONENT_OFFSETS).ravel(),
-                                   (m.shape[0], h.size * _COMPONENT_OFFSETS.size)))
-        x = np.concatenate(pts, axis=1)
-        x = np.where(np.isfinite(x) & (np.abs(x) < 1e300), x, np.nan)
+        # each branch of each piece (left and right of v) inverted at its level sets:
+        # the branch's highest point in the piece is v if the branch holds it, else
+        # the piece's end nearest v; where A < 0, Q rises away from v to the far end
+        side = np.array([-1.0, 1.0])[:, None, None]
+        near = np.stack([q_hi, q_lo])
+        holds_v = (v - np.stack([hi + 0 * m, lo + 0 * m])) * side > 0
+        branch_top = np.where(A > 0, np.where(holds_v, q_v, near), np.stack([q_lo, q_hi]))
+        drops = np.concatenate([branch_top[..., None] - _LEVELS, np.broadcast_to(level[..., None], branch_top.shape + (1,))], -1)
+        radius = 2.0 * (q_v[..., None] - drops) / A[..., None]
+        x = v[..., None] + side[..., None] * np.sqrt(np.maximum(radius, 0.0))
+        ok = (drops >= level[..., None]) & (radius >= 0) & (x >= lo[:, None]) & (x <= hi[:, None])
+        x = np.concatenate([np.where(ok, x, np.nan).transpose(1, 0, 2, 3).reshape(m.shape[0], -1),
+                            np.broadcast_to(env.fixed, (m.shape[0], env.fixed.size))], axis=1)
         # keep only edges inside the mass: Q >= level on the piece holding them
-        piece = np.searchsorted(env.breaks, x)
-        piece = np.where(np.isnan(x), 0, piece)
-        xm = np.where(np.isnan(x), 0.0, x)
-        qx = (a * (-0.5 * ((xm - m) / s) ** 2 - np.log(s) - LOG_SQRT_2PI)
-              + b * (ck[piece] - 0.5 * ((xm - mk[piece]) / sk[piece]) ** 2))
-        x = np.where(qx >= level - 1e-9 * np.abs(level), x, np.nan)
-    return x
-
-
+        xs = np.where(np.isnan(x), 0.0, x)
+        piece = np.searchsorted(env.breaks, xs)
+        qx = Q(xs, mk[piece], sk[piece], ck[piece])
+        return np.where(qx >= level - 1e-9 * np.abs(level), x, np.nan)
 
 
 def _panels(x, shape) -> Rule:
