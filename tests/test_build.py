@@ -31,6 +31,7 @@ lr = 0.05
 steps = {steps}
 [media]
 video_seconds = 2
+snapshots = [1.0]
 [[runs]]
 name = "rev"
 divergence = "kl"

@@ -1,6 +1,9 @@
 """The `divfit` command line: exit codes, one-line errors, nothing written on failure."""
 
+import contextlib
+import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ components = [{ mean = -2.0, std = 0.8, weight = 1.0 }, { mean = 2.0, std = 0.8,
 steps = 30
 [media]
 video_seconds = 2
+snapshots = [1.0]
 [[runs]]
 name = "fwd"
 divergence = "kl"
@@ -110,25 +114,39 @@ def test_python_dash_m_and_exit_status_2_without_traceback(tmp_path):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "line 1" in proc.stderr
 
 
+def _build_args(root: Path) -> list[str]:
+    return ["build", "--scenes", str(root / "scenes"), "--out", str(root / "build"), "--jobs", "1",
+            "--quality", "low", "--content", str(root / "content")]
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory):
+    """A site of SMALL built from nothing, and what that build printed: built
+    once, as the tests below only rebuild copies of it."""
+    root = tmp_path_factory.mktemp("small-site")
+    (root / "scenes").mkdir()
+    write(root / "scenes", "small.toml", SMALL)
+    (root / "content").mkdir()
+    write(root / "content", "index.md", "A small site about $q_\\phi$.\n")
+    write(root / "content", "article.md", "# Small\n\n::: scrubber small\n\n::: video small\n\n::: figure small\n")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(_build_args(root)) == 0
+    return root, printed.getvalue()
+
+
 @pytest.fixture
-def small_site(tmp_path):
-    """A scenes folder holding SMALL, and the build command for it."""
-    scenes = tmp_path / "scenes"
-    scenes.mkdir()
-    write(scenes, "small.toml", SMALL)
-    content = tmp_path / "content"
-    content.mkdir()
-    write(content, "index.md", "A small site about $q_\\phi$.\n")
-    write(content, "article.md", "# Small\n\n::: scrubber small\n\n::: video small\n\n::: figure small\n")
-    return scenes, ["build", "--scenes", str(scenes), "--out", str(tmp_path / "build"), "--jobs", "1",
-                    "--quality", "low", "--content", str(content)]
+def small_site(built_once, tmp_path):
+    """A copy of that site in tmp_path: its scenes folder, the build command
+    for it, and what its first build printed."""
+    root, printed = built_once
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "scenes", _build_args(tmp_path), printed
 
 
 def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys, small_site):
-    scenes, args = small_site
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "data: 2 built, 0 up to date" in out and "gallery: 1 built" in out
+    scenes, args, printed = small_site
+    assert "data: 2 built, 0 up to date" in printed and "gallery: 1 built" in printed
     first = (tmp_path / "build/data/small/fwd.npz").read_bytes()
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -140,9 +158,7 @@ def test_build_runs_every_scene_then_reuses_them(tmp_path, capsys, small_site):
 
 
 def test_a_title_edit_redraws_the_media_but_keeps_the_data(capsys, small_site):
-    scenes, args = small_site
-    assert main(args) == 0
-    capsys.readouterr()
+    scenes, args, _ = small_site
     write(scenes, "small.toml", SMALL.replace('title = "Small"', 'title = "Smaller"'))
     assert main(args) == 0
     out = capsys.readouterr().out

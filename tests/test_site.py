@@ -5,6 +5,7 @@ Playwright) against the site served on 127.0.0.1."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import gzip
 import http.server
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import threading
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,11 +22,13 @@ import av
 import numpy as np
 import pytest
 
-from divcore import pipeline, trajectory
+from divcore import pipeline, runner, trajectory
+from divcore.core import divergences
 from divcore.errors import BuildError
 from divcore.render import labels
 from divcore.render.view import RunView, featured_member
-from divcore.scenario import load_scenario
+from divcore.scenario import fields as F
+from divcore.scenario import load_scenario, parse_scenario
 from divcore.site import assets, payload, prose
 from divcore.style import RUG_LEVELS, rug_level
 
@@ -84,19 +88,122 @@ def test_the_articles_directives_name_real_scenes():
 # ------------------------------------------------------------ built site
 
 
-# The site the browser tests read is every scene as written but for the two
-# analyses whose size only makes their numbers finer: a 9 x 9 basin map instead
-# of 41 x 41 and 400 estimates per diagnostics point instead of 4000 (the
-# full-size scene files are validated with the others in test_cli).
-TEST_SCALE = {
-    "basins.toml": [("size = 41", "size = 9")],
-    "estimator-noise.toml": [("repeats = 4000", "repeats = 400")],
+# The site these tests read has every scene of scenes/ (so every page is there
+# and every scene the article names), each cut down to what the tests below
+# look at: its headline run (the gallery's) and the runs named in SMALL_RUNS,
+# at most SMALL_STEPS steps (a GIF has a frame per step up to 150), a 7 x 7
+# basin map, 400 estimates per diagnostics point, one snapshot and the
+# shortest video. Built as written, its 69 runs took over 15 minutes on two
+# cores, mostly in figures, GIFs and videos whose cost grows with the runs,
+# not the steps. test_every_scene_file_runs_as_written runs the scene files
+# as written for a few steps.
+SMALL_STEPS = 40
+SMALL_RUNS = {  # scene: (runs kept beside the headline, steps)
+    # the weight curve is drawn for importance sampling and for no other run
+    "importance-sampling-k": (("exact", "k256"), SMALL_STEPS),
+    # starts picked on two landscapes; more frames than a 15-start grid may ship, and a replay past step 60
+    "forward-reverse-kl": (("forward",), 200),
+    "chi-square": (("forward",), SMALL_STEPS),  # two runs that the keyboard moves together
+    # the diagnostics table: every estimator of KL and chi-square, both ways
+    "estimator-noise": (("kl-forward", "chi2-forward", "chi2-reverse"), SMALL_STEPS),
+    "basins": (("reverse-exact",), SMALL_STEPS),  # an exact map beside a Monte Carlo one
+    "k-sweep": (("is-k256", "reinforce-k256"), 400),  # rugs past the rug budget
 }
+SMALL_BASINS = 7
+FEW_STEPS = 5  # the scene files as written, in test_every_scene_file_runs_as_written
+SMALL_REPEATS = 400
+
+
+def _toml(value) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    return repr(value)
+
+
+def _toml_file(doc: dict) -> str:
+    lines = [f"{k} = {_toml(v)}" for k, v in doc.items() if not isinstance(v, (dict, list))]
+    for key, value in doc.items():
+        for table in [value] if isinstance(value, dict) else value if isinstance(value, list) else []:
+            lines.append(f"[{key}]" if isinstance(value, dict) else f"[[{key}]]")
+            lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def small_scene(path: Path) -> str:
+    """The scene file at `path` cut down for the test site."""
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    extra, steps = SMALL_RUNS.get(path.stem, ((), SMALL_STEPS))
+    names = [r["name"] for r in doc["runs"]]
+    assert set(extra) <= set(names), f"{path.name} has no run {sorted(set(extra) - set(names))}: update SMALL_RUNS"
+    media = doc.setdefault("media", {})
+    keep = {media.get("headline", names[0]), *extra}
+    doc["runs"] = [r for r in doc["runs"] if r["name"] in keep]
+    fit = doc.setdefault("fit", {})
+    fit["steps"] = min(fit.get("steps", steps), steps)
+    for run in doc["runs"]:
+        run["steps"] = min(run.get("steps", steps), steps)
+    if "basins" in doc:
+        doc["basins"].update(size=SMALL_BASINS, steps=min(doc["basins"].get("steps", steps), steps))
+    if "diagnostics" in doc:
+        doc["diagnostics"]["repeats"] = min(doc["diagnostics"].get("repeats", SMALL_REPEATS), SMALL_REPEATS)
+    media["video_seconds"] = F.MEDIA.child("video_seconds").minimum
+    media["snapshots"] = [1.0]  # the snapshots figure draws a panel per run and snapshot
+    return _toml_file(doc)
+
+
+def test_the_small_scenes_are_the_scene_files_cut_down():
+    for path in sorted((ROOT / "scenes").glob("*.toml")):
+        real, small = load_scenario(path), parse_scenario(small_scene(path), path.name)
+        _, steps = SMALL_RUNS.get(path.stem, ((), SMALL_STEPS))
+        assert small.target == real.target and small.title == real.title and small.description == real.description
+        assert real.media.headline in [r.name for r in small.runs]
+        for run in small.runs:
+            want = real.run_named(run.name)
+            assert run == dataclasses.replace(want, steps=min(want.steps, steps))
+        assert (small.basins is None) == (real.basins is None) and (small.diagnostics is None) == (real.diagnostics is None)
+        if small.basins:
+            assert small.basins.size == SMALL_BASINS and small.basins.steps <= steps
+        if small.diagnostics:
+            assert small.diagnostics == dataclasses.replace(real.diagnostics,
+                                                            repeats=min(real.diagnostics.repeats, SMALL_REPEATS))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenes").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_scene_file_runs_as_written(path, tmp_path):
+    """What the small site leaves out: every run of every scene file, with its
+    own starts, estimator and settings, a few steps; its basin maps' starts and
+    its diagnostics at their fewest; the runs table of its page."""
+    from types import SimpleNamespace
+
+    from divcore.site import pages
+
+    scn = load_scenario(path)
+    p = runner.mixture(scn.target)
+    fewest = dataclasses.replace(scn.basins, size=F.BASINS.child("size").minimum) if scn.basins else None
+    for run in scn.runs:
+        for cfg in [run] + ([runner.basin_config(run, fewest)] if fewest else []):
+            rec = runner.simulate(p, dataclasses.replace(cfg, steps=FEW_STEPS))
+            value = divergences.get(cfg.divergence, cfg.direction, cfg.alpha).value(p, rec["mean"], rec["std"])
+            assert rec["mean"].shape == (cfg.batch_size, FEW_STEPS + 1), run.name
+            assert (rec["status"] == runner.RAN_ALL_STEPS).all() and not np.isnan(value).any(), run.name
+            assert (rec["phi"][:, -1] != rec["phi"][:, 0]).any(axis=1).all(), run.name  # every member moved
+    if scn.diagnostics is not None:
+        d = dataclasses.replace(scn.diagnostics, repeats=F.DIAGNOSTICS.child("repeats").minimum)
+        pipeline._make_diagnostics(dataclasses.replace(scn, diagnostics=d), tmp_path / "diagnostics.npz")
+        assert assets.ANALYSES["diagnostics"]([trajectory.load(tmp_path / "diagnostics.npz")]).count("\n") > 1
+    runs = pages._scenario_context(SimpleNamespace(scenario=scn), {})["runs"]
+    assert [prose.math(r["formula"]).count("<math") for r in runs] == [1] * len(scn.runs)
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """Every starter scene plus one with hostile text, built at low quality.
+    """Every starter scene, cut down, plus one with hostile text, built at low quality.
     DIVFIT_TEST_BUILD=DIR keeps the build in DIR, so a rerun only rebuilds what changed."""
     kept = os.environ.get("DIVFIT_TEST_BUILD")
     tmp = Path(kept) if kept else tmp_path_factory.mktemp("site")
@@ -104,14 +211,14 @@ def built(tmp_path_factory):
     shutil.rmtree(scenes, ignore_errors=True)
     scenes.mkdir(parents=True)
     for f in (ROOT / "scenes").glob("*.toml"):
-        text = f.read_text(encoding="utf-8")
-        for before, after in TEST_SCALE.get(f.name, ()):
-            assert before in text, f"{f.name} no longer has {before!r}: update TEST_SCALE"
-            text = text.replace(before, after)
-        (scenes / f.name).write_text(text, encoding="utf-8")
+        (scenes / f.name).write_text(small_scene(f), encoding="utf-8")
     (scenes / "evil.toml").write_text(EVIL)
     P, _ = pipeline.build(sorted(scenes.glob("*.toml")), tmp / "build", jobs=os.cpu_count() or 1, quality="low")
     return P
+
+
+def _scene(P, scenario: str):
+    return load_scenario(P.data_dir.parent.parent / "scenes" / f"{scenario}.toml")
 
 
 def _record(P, scenario: str, run: str) -> dict:
@@ -161,6 +268,9 @@ def test_a_start_grid_ships_every_member_within_the_frame_budget(built):
         assert len(run["members"]) == 15 and run["grid"]
         assert run["members"][run["featured"]]["start"] == [1.0, 1.2]
     assert len(data["frames"]) * 30 <= payload.MEMBER_FRAMES
+    # the budget binds: a frame for every step would not fit
+    steps = max(r["steps"] for r in data["runs"])
+    assert len(payload.frame_steps(steps, payload.MAX_FRAMES)) * 30 > payload.MEMBER_FRAMES
 
 
 def test_csv_has_every_state_of_every_member(built):
@@ -420,10 +530,11 @@ def test_the_video_draws_the_weight_curve_for_importance_sampling(built):
     counts = {}
     for scenario in ("importance-sampling-k", "forward-reverse-kl"):
         video = built.media_dir / scenario / f"{scenario}.mp4"
+        side = json.loads(video.with_suffix(".video.json").read_text())
+        middle = int(side["fps"] * (side["animation_start"] + side["step_times"][-1] / 2))  # of the animation
         with av.open(str(video)) as c:
-            n = c.streams.video[0].frames
             for j, frame in enumerate(c.decode(video=0)):
-                if j >= n // 2:
+                if j == middle:
                     counts[scenario] = _orange_pixels(np.asarray(frame.to_image().convert("RGB")).astype(int))
                     break
     assert counts["importance-sampling-k"] > 100 and counts["forward-reverse-kl"] < 5
@@ -560,6 +671,7 @@ def test_rug_sizes_ship_k_up_to_the_cap_and_fit_the_budget(built):
     views = [RunView.load(p) for p in sorted((built.data_dir / "k-sweep").glob("*.npz"))]
     frames = len(payload.scenario_frames(views))
     sizes = payload.rug_sizes(views, frames)
+    assert sizes != [min(v.samples, payload.RUG_MAX) for v in views]  # the budget binds here
     assert sum(2 * frames * n for n in sizes) <= payload.RUG_BYTES + 2 * frames * payload.RUG_MIN * len(views)
     for v, n in zip(views, sizes):
         assert 1 <= n <= min(v.samples, payload.RUG_MAX)
@@ -608,7 +720,7 @@ def test_the_basins_table_shows_the_shares_of_the_maps(built):
     assert "basins-preview.webp" in page and "basins.csv" in page
     table = re.search(r'<table class="basins">(.*?)</table>', page, re.S).group(1)
     rows = re.findall(r"<tr><td>([a-z0-9-]+)</td><td>(\d+)</td><td>([\d.]+) %</td>", table)
-    assert [r[0] for r in rows] == [r.name for r in load_scenario(ROOT / "scenes/basins.toml").runs]
+    assert [r[0] for r in rows] == [r.name for r in _scene(built, "basins").runs] and len(rows) > 1
     for name, starts, share in rows:
         m = trajectory.load(built.data_dir / "basins" / "sweeps" / f"basins-{name}.npz")
         assert int(starts) == m["label"].size

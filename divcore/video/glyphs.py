@@ -14,6 +14,12 @@ import numpy as np
 from manim import RIGHT, Text, VMobject
 
 
+# outlines by (font size, font, character), shared by every line of the process:
+# a video's runs each have their own readout, all in the same few fonts
+_GLYPHS: dict[tuple[float, str, str], tuple[np.ndarray, float]] = {}
+_ZERO_ADVANCES: dict[tuple[float, str], float] = {}
+
+
 class GlyphLine(VMobject):
     """`GlyphLine(font_size=18, color=..., font=...)`, then `.set_text("KL = 0.6907")`;
     the line's left end on its baseline stays where `.anchor` puts it."""
@@ -21,11 +27,13 @@ class GlyphLine(VMobject):
     def __init__(self, font_size: float, color: str, font: str, **kwargs):
         super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0, **kwargs)
         self._style = {"font_size": font_size, "font": font}
-        self._glyphs: dict[str, tuple[np.ndarray, float]] = {}
+        self._key = (font_size, font)
         self.origin = np.zeros(3)
         self.text = ""
-        zero = Text("00", **self._style)
-        self._zero_advance = zero[1].get_left()[0] - zero[0].get_left()[0]
+        if self._key not in _ZERO_ADVANCES:
+            zero = Text("00", **self._style)
+            _ZERO_ADVANCES[self._key] = zero[1].get_left()[0] - zero[0].get_left()[0]
+        self._zero_advance = _ZERO_ADVANCES[self._key]
         # how far a descender ("p", "(") reaches below the baseline
         self.descent = -float(min(self._glyph(ch)[0][:, 1].min() for ch in "p("))
 
@@ -34,14 +42,15 @@ class GlyphLine(VMobject):
 
         Typeset between two zeros: the zeros' left edges differ exactly by the
         advances in between, whatever the middle glyph's own bearing."""
-        if ch not in self._glyphs:
+        key = (*self._key, ch)
+        if key not in _GLYPHS:
             probe = Text(f"0{ch}0", **self._style)
             x0, y0 = probe[0].get_left()[0], probe[0].get_bottom()[1]
             cell = np.array([x0 + self._zero_advance, y0, 0.0])
             advance = probe[-1].get_left()[0] - cell[0]
             points = probe[1].points - cell if len(probe) == 3 else np.zeros((0, 3))
-            self._glyphs[ch] = (points, advance)
-        return self._glyphs[ch]
+            _GLYPHS[key] = (points, advance)
+        return _GLYPHS[key]
 
     def anchor(self, point: np.ndarray) -> "GlyphLine":
         """Put the left end of the baseline at `point`."""
