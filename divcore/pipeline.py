@@ -24,6 +24,7 @@ import numpy as np
 
 from . import runner, trajectory
 from .core.divergences import DIVERGENCES
+from .atomic import atomic_write
 from .errors import BuildError
 from .scenario import RunConfig, Scenario, load_scenario
 from .scenario.fields import EXACT_SAMPLE_COST
@@ -448,13 +449,16 @@ def _timings_path(P: Plan) -> Path:
     return P.cache_dir / "timings.json"
 
 
-def _priorities(P: Plan, todo: list[Job], dependents: dict[int, list[Job]]) -> dict[int, float]:
+def _known_timings(P: Plan) -> dict[str, float]:
+    try:
+        return json.loads(_timings_path(P).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _priorities(todo: list[Job], dependents: dict[int, list[Job]], timings: dict[str, float]) -> dict[int, float]:
     """Each stale job's expected seconds plus the longest chain of stale jobs
     waiting on it: the build starts the job that holds the most back."""
-    try:
-        timings = json.loads(_timings_path(P).read_text())
-    except (OSError, ValueError):
-        timings = {}
     typical = {stage: float(np.median([j.weight for j in todo if j.stage == stage]) or 1.0)
                for stage in {j.stage for j in todo}}
     rank: dict[int, float] = {}
@@ -484,7 +488,8 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
         for n in j.needs:
             if id(n) in pending:
                 dependents.setdefault(id(n), []).append(j)
-    rank = _priorities(P, todo, dependents)
+    known = _known_timings(P)
+    rank = _priorities(todo, dependents, known)
     ready = [j for j in todo if not waiting[id(j)]]
     done = {stage: 0 for stage in STAGES}
     chain: dict[int, tuple[float, list]] = {}  # the longest measured path ending at each job
@@ -534,23 +539,10 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
         if pool:
             pool.shutdown(cancel_futures=True)
         if timings:
-            _remember(P, timings)
+            atomic_write(_timings_path(P), json.dumps({**known, **timings}, indent=1, sort_keys=True).encode())
     out.wall = time.monotonic() - start
     out.critical = max(chain.values(), default=(0.0, []), key=lambda c: c[0])[1]
     return out
-
-
-def _remember(P: Plan, timings: dict[str, float]) -> None:
-    path = _timings_path(P)
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    known.update(timings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-    os.replace(tmp, path)
 
 
 @contextmanager

@@ -40,7 +40,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .target import LOG_SQRT_2PI, Mixture
+from .family import logpdf as q_logpdf
+from .target import Mixture
 
 NODES = 10
 _U, _W = np.polynomial.legendre.leggauss(NODES)
@@ -208,7 +209,7 @@ def _piece_edges(p: Mixture, m, s, a: float, b: float):
         v = (a * m / s**2 + b * mk / sk**2) / A
 
     def Q(x, mk=mk, sk=sk, ck=ck):
-        return a * (-0.5 * ((x - m) / s) ** 2 - np.log(s) - LOG_SQRT_2PI) + b * (ck - 0.5 * ((x - mk) / sk) ** 2)
+        return a * q_logpdf(x, m, s) + b * (ck - 0.5 * ((x - mk) / sk) ** 2)
 
     with np.errstate(invalid="ignore", over="ignore"):
         finite_lo, finite_hi = np.isfinite(lo), np.isfinite(hi)
