@@ -20,7 +20,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .core import basins, divergences, estimators, family, optima, optimizers, parameterizations
+from .core import basins, divergences, estimators, optimizers, parameterizations, space
+from .core.bivariate.target import Mixture2
 from .core.target import Mixture
 from .scenario.model import Basins, RunConfig, Start, Target
 
@@ -38,7 +39,9 @@ _EXACT_WIDTH = 256  # about the quadrature nodes per member of an exact gradient
 _JUDGE_BLOCK = 256  # basin-map starts judged together
 
 
-def mixture(target: Target) -> Mixture:
+def mixture(target: Target) -> Mixture | Mixture2:
+    if target.dim == 2:
+        return Mixture2.create(target.means, target.covs, target.weights)
     return Mixture.create(target.means, target.stds, target.weights)
 
 
@@ -48,42 +51,31 @@ class _Noise:
     uniforms come from separate streams of the seed, so the numbers a member
     sees never depend on chunk size, batch size or estimator."""
 
-    def __init__(self, seeds: np.ndarray, samples: int, uniforms: bool):
+    def __init__(self, seeds: np.ndarray, samples: int, uniforms: bool, shape: tuple[int, ...] = ()):
         self.unique, self.member = np.unique(seeds, return_inverse=True)
-        self.samples = samples
+        self.samples, self.shape = samples, shape  # shape: each sample's, () on the line, (2,) on the plane
         self.normal = [np.random.Generator(np.random.PCG64([int(s), 0])) for s in self.unique]
         self.uniform = [np.random.Generator(np.random.PCG64([int(s), 1])) for s in self.unique] if uniforms else None
 
     def draw(self, steps: int):
         shape = (steps, self.samples)
-        eps = np.stack([g.standard_normal(shape) for g in self.normal], axis=1)[:, self.member]
+        eps = np.stack([g.standard_normal(shape + self.shape) for g in self.normal], axis=1)[:, self.member]
         if self.uniform is None:
             return eps, None
         u = np.stack([g.random(shape) for g in self.uniform], axis=1)[:, self.member]
         return eps, u
 
 
-def _members(cfg: RunConfig):
-    """Start and seed of each member: start-major, then repeat."""
-    mean = np.repeat([s.mean for s in cfg.starts], cfg.repeat).astype(float)
-    std = np.repeat([s.std for s in cfg.starts], cfg.repeat).astype(float)
+def _members(cfg: RunConfig, sp) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Start (q's state) and seed of each member: start-major, then repeat."""
     seeds = np.tile(cfg.seed + np.arange(cfg.repeat, dtype=np.int64), len(cfg.starts))
-    return mean, std, seeds
-
-
-def run_optima(p: Mixture, cfg: RunConfig) -> optima.Optima:
-    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
-    if not family.FAMILIES[cfg.family].fixed_std:
-        return optima.find(p, div)
-    # fixed std: the family differs per start std; report each one's minima in turn
-    parts = [optima.find(p, div, fixed_std=s) for s in dict.fromkeys(s.std for s in cfg.starts)]
-    return optima.Optima(*(np.concatenate([getattr(o, f) for o in parts]) for f in optima.Optima._fields))
+    return sp.starts(cfg.repeat), seeds
 
 
 class RunState(NamedTuple):
     """Where every member of a run is after `t` steps."""
 
-    phi: np.ndarray  # (B, 2) q in the run's parameterization
+    phi: np.ndarray  # (B, P) q in the run's parameterization
     opt: Any  # the optimizer's state (named tuples, batch axis first)
     active: np.ndarray  # (B,) bool: still moving
     status: np.ndarray  # (B,) int8 status code, RAN_ALL_STEPS while active
@@ -94,37 +86,35 @@ class RunState(NamedTuple):
 class StepInfo(NamedTuple):
     """What one step measured, for the recorder."""
 
-    grad: np.ndarray  # (B, 2) the gradient estimate used, as estimated (non-finite included)
+    grad: np.ndarray  # (B, P) the gradient estimate used, as estimated (non-finite included)
     estimate: estimators.Estimate | None  # a Monte Carlo step's samples, weights and ESS
 
 
 class Kernel(NamedTuple):
-    """`init(mean, std) -> state` and `step(state, noise) -> (state, info)`: a run
-    as pure functions over a small state, in the manner of blackjax's kernels."""
+    """`init(q0) -> state` and `step(state, noise) -> (state, info)`: a run
+    as pure functions over a small state, in the manner of blackjax's kernels.
+    q0 is q's starting state in the run's dimension (see `core.space`)."""
 
-    init: Callable[[np.ndarray, np.ndarray], RunState]
+    init: Callable[[tuple[np.ndarray, ...]], RunState]
     step: Callable[[RunState, estimators.Noise | None], tuple[RunState, StepInfo]]
 
 
-def kernel(p: Mixture, cfg: RunConfig) -> Kernel:
+def kernel(p: Mixture | Mixture2, cfg: RunConfig) -> Kernel:
     """The run's step. A member stops (and keeps its state) when its gradient is
     not finite, when a step would take q out of the family, or, with exact
     gradients, when it has converged."""
-    param = parameterizations.get(cfg.parameterization)
-    div = divergences.get(cfg.divergence, cfg.direction, cfg.alpha)
-    free = family.free_mask(cfg.family)
+    sp = space.for_run(cfg, p.dim)
+    param, free = sp.param, sp.free
     masked = not free.all()
     opt = optimizers.build(
         cfg.optimizer, param=param, free=free, natural=cfg.natural_gradient,
         clip=cfg.clip, lr=cfg.lr, lr_decay=cfg.lr_decay,
     )
     mc = cfg.monte_carlo
-    estimate = estimators.bind(cfg.divergence, cfg.direction, cfg.estimator, cfg.alpha,
-                               baseline=cfg.baseline) if mc else None
     S = cfg.steps
 
-    def init(mean0, std0) -> RunState:
-        phi = param.to_phi(mean0, std0)
+    def init(q0) -> RunState:
+        phi = sp.to_phi(q0)
         B = phi.shape[0]
         return RunState(phi, opt.init(phi), np.ones(B, dtype=bool), np.zeros(B, dtype=np.int8),
                         np.full(B, S, dtype=np.int64), 0)
@@ -132,18 +122,18 @@ def kernel(p: Mixture, cfg: RunConfig) -> Kernel:
     def step(state: RunState, noise: estimators.Noise | None) -> tuple[RunState, StepInfo]:
         phi, active, t = state.phi, state.active, state.t
         status, steps_taken = state.status, state.steps_taken
-        mean, std = param.from_phi(phi)
+        q = sp.q(phi)
         est = None
         if mc:
-            est = estimate(p, mean, std, noise)
+            est = sp.estimate(p, q, noise)
             g = est.grad
         elif active.all():
-            g = div.grad(p, mean, std)
+            g = sp.grad(p, q)
         else:
             # converged members cost as much quadrature as moving ones: skip them
             # (basin maps run many starts that converge at very different steps)
-            g = np.zeros_like(mean, shape=(mean.size, 2))
-            g[active] = div.grad(p, mean[active], std[active])
+            g = np.zeros_like(phi)
+            g[active] = sp.grad(p, tuple(a[active] for a in q))
         if masked:
             g = np.where(free, g, 0.0)
         info = StepInfo(g, est)
@@ -153,7 +143,7 @@ def kernel(p: Mixture, cfg: RunConfig) -> Kernel:
             active, status, steps_taken = _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
             g = np.where(finite[:, None], g, 0.0)
         if not mc:
-            converged = np.hypot(g[:, 0], g[:, 1]) <= CONVERGENCE_TOL
+            converged = sp.norm(g) <= CONVERGENCE_TOL
             active, status, steps_taken = _stop(active, status, steps_taken, converged, CONVERGED, t)
 
         g_phi = param.grad_phi(phi, g)
@@ -162,7 +152,7 @@ def kernel(p: Mixture, cfg: RunConfig) -> Kernel:
         update, opt_state = opt.update(g_phi, state.opt, phi)
         new_phi = phi + update
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ok = param.feasible(new_phi) & family.in_family(*param.from_phi(new_phi))
+            ok = param.feasible(new_phi) & sp.in_family(sp.q(new_phi))
         if not ok.all():
             active, status, steps_taken = _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
         phi = new_phi if active.all() else np.where(active[:, None], new_phi, phi)
@@ -182,15 +172,15 @@ def _stop(active, status, steps_taken, which, code, step):
 class Recorder:
     """Keeps every state and every step's measurements: the trajectory record."""
 
-    def __init__(self, cfg: RunConfig, state: RunState, steps: int):
-        B, S, K = state.phi.shape[0], steps, cfg.samples
+    def __init__(self, cfg: RunConfig, state: RunState, steps: int, sp):
+        (B, P), S, K = state.phi.shape, steps, cfg.samples
         self.mc, self.particles = cfg.monte_carlo, cfg.record_particles
-        self.param = parameterizations.get(cfg.parameterization)
-        self.phi = np.empty((B, S + 1, 2))
+        self.sp = sp
+        self.phi = np.empty((B, S + 1, P))
         self.phi[:, 0] = state.phi
-        self.grad = np.full((B, S, 2), np.nan)  # nan: steps never taken (the run stopped early)
+        self.grad = np.full((B, S, P), np.nan)  # nan: steps never taken (the run stopped early)
         self.ess = np.full((B, S), np.nan) if self.mc else None
-        self.z = np.full((B, S, K), np.nan) if self.particles else None
+        self.z = np.full((B, S, K) + sp.noise_shape, np.nan) if self.particles else None
         self.c = np.full((B, S, K), np.nan) if self.particles else None
 
     def record(self, state: RunState, info: StepInfo) -> None:
@@ -210,8 +200,7 @@ class Recorder:
         S = self.grad.shape[1]
         after = np.arange(S) > state.steps_taken[:, None]  # steps after a member stopped
         self.grad[after] = np.nan
-        mean, std = self.param.from_phi(self.phi)
-        out = {"mean": mean, "std": std, "phi": self.phi, "grad": self.grad, "status": state.status,
+        out = {**self.sp.record(self.phi), "phi": self.phi, "grad": self.grad, "status": state.status,
                "steps_taken": state.steps_taken}
         if self.mc:
             self.ess[after] = np.nan
@@ -229,9 +218,9 @@ class TailRecorder:
     i % (tail + 1) of `ring` holds a member's state i; a member that stopped
     writes no more, so its slots keep the states before it stopped."""
 
-    def __init__(self, cfg: RunConfig, state: RunState, steps: int, tail: int):
+    def __init__(self, cfg: RunConfig, state: RunState, steps: int, sp, tail: int):
         self.n = tail
-        self.ring = np.empty((state.phi.shape[0], tail + 1, 2))
+        self.ring = np.empty((state.phi.shape[0], tail + 1, state.phi.shape[1]))
         self.ring[:, 0] = state.phi
 
     def record(self, state: RunState, info: StepInfo) -> None:
@@ -268,27 +257,29 @@ def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None
     (block, K) working arrays in cache: numpy's temporaries for a whole
     1024 x 64 batch fall out of cache and cost about twice as much per element.
     """
-    mean0, std0, member_seeds = _members(cfg)
+    sp = space.for_run(cfg, p.dim)
+    q0, member_seeds = _members(cfg, sp)
     seeds = member_seeds if seeds is None else np.asarray(seeds, dtype=np.int64)
     width = max(cfg.samples, 1) if cfg.monte_carlo else _EXACT_WIDTH
     block = max(1, _BLOCK_ELEMENTS // width)
-    starts = range(0, mean0.size, block)
+    starts = range(0, len(seeds), block)
     parts = []
     for i, lo in enumerate(starts):
         sub = slice(lo, lo + block)
         tick = None if progress is None else (lambda t, S, i=i: progress(i * S + t, len(starts) * S))
-        parts.append(_simulate_block(p, cfg, mean0[sub], std0[sub], seeds[sub], tick, recorder or Recorder))
+        parts.append(_simulate_block(p, cfg, sp, tuple(a[sub] for a in q0), seeds[sub], tick,
+                                     recorder or Recorder))
     if len(parts) == 1:
         return parts[0]
     return {k: np.concatenate([r[k] for r in parts]) for k in parts[0]}
 
 
-def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress, recorder) -> dict[str, np.ndarray]:
+def _simulate_block(p, cfg: RunConfig, sp, q0, seeds, progress, recorder) -> dict[str, np.ndarray]:
     S = cfg.steps
     k = kernel(p, cfg)
-    state = k.init(mean0, std0)
-    rec = recorder(cfg, state, S)
-    noise = _Noise(seeds, cfg.samples, estimators.ESTIMATORS[cfg.estimator].needs_uniforms) \
+    state = k.init(q0)
+    rec = recorder(cfg, state, S, sp)
+    noise = _Noise(seeds, cfg.samples, estimators.ESTIMATORS[cfg.estimator].needs_uniforms, sp.noise_shape) \
         if cfg.monte_carlo else None
     for t in range(S):
         step_noise = None
@@ -306,13 +297,19 @@ def _simulate_block(p: Mixture, cfg: RunConfig, mean0, std0, seeds, progress, re
     return rec.finish(state)
 
 
+def run_optima(p: Mixture | Mixture2, cfg: RunConfig) -> dict[str, np.ndarray]:
+    """Every local minimum of the run's divergence over its family, global first,
+    as the record's optima_* arrays."""
+    return space.for_run(cfg, p.dim).optima(p)
+
+
 def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     """The full record of one run: trajectories and the optima they are drawn against."""
     p = mixture(target)
+    sp = space.for_run(cfg, p.dim)
     out = simulate(p, cfg, progress)
-    out["divergence"] = divergences.get(cfg.divergence, cfg.direction, cfg.alpha).value(p, out["mean"], out["std"])
-    o = run_optima(p, cfg)
-    out.update(optima_mean=o.mean, optima_std=o.std, optima_value=o.value)
+    out["divergence"] = sp.values(p, out)
+    out.update(run_optima(p, cfg))
     return out
 
 
@@ -346,11 +343,12 @@ def basin_map(target: Target, cfg: RunConfig, spec: Basins, progress=None) -> di
     mean, std = (np.concatenate(a) for a in zip(*parts))
     o = run_optima(p, run_)
     diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
-    label = basins.label(mean, std, diverged, o.mean, o.std, float(np.sqrt(p.variance())), spec.tolerance)
+    label = basins.label(mean, std, diverged, o["optima_mean"], o["optima_std"], float(np.sqrt(p.variance())),
+                         spec.tolerance)
     image = lambda a: a.reshape(spec.size, spec.size).T  # noqa: E731  (starts are mean-major)
     return {
         "means": np.asarray(run_.start_grid[0]), "stds": np.asarray(run_.start_grid[1]),
         "label": image(label), "final_mean": image(mean), "final_std": image(std),
         "status": image(out["status"]), "steps_taken": image(out["steps_taken"]),
-        "optima_mean": o.mean, "optima_std": o.std, "optima_value": o.value,
+        **o,
     }

@@ -12,6 +12,8 @@ import pytest
 
 from divcore import runner
 from divcore.core import divergences, estimators, family, optimizers, parameterizations
+from divcore.core.bivariate.gaussian import FAMILIES_2D
+from divcore.core.bivariate.parameterizations import PARAMETERIZATIONS_2D
 from divcore.core.registry import Registry
 from divcore.render import labels
 from divcore.render.view import RunView
@@ -21,14 +23,22 @@ from divcore.scenario import fields as F
 ROOT = Path(__file__).resolve().parents[1]
 
 # every registry, and the modules allowed to spell its keys out
+# (the modules of core/bivariate are the plane's own registries and implementations)
+PLANE = "divcore/core/bivariate/"
 REGISTRIES = {
-    "divergence": (divergences.DIVERGENCES, {"divcore/core/divergences.py", "divcore/core/estimators.py"}),
-    "direction": (divergences.DIRECTIONS, {"divcore/core/divergences.py", "divcore/core/estimators.py"}),
+    "divergence": (divergences.DIVERGENCES, {"divcore/core/divergences.py", "divcore/core/estimators.py",
+                                             PLANE + "divergences.py"}),
+    "direction": (divergences.DIRECTIONS, {"divcore/core/divergences.py", "divcore/core/estimators.py",
+                                           PLANE + "divergences.py"}),
     "estimator": (estimators.ESTIMATORS, {"divcore/core/estimators.py"}),
-    "baseline": (estimators.BASELINE.choices, {"divcore/core/estimators.py"}),
-    "family": (family.FAMILIES, {"divcore/core/family.py"}),
-    "parameterization": (parameterizations.PARAMETERIZATIONS, {"divcore/core/parameterizations.py"}),
+    "baseline": (estimators.BASELINE.choices, {"divcore/core/baselines.py"}),
+    "family": (family.FAMILIES, {"divcore/core/family.py", PLANE + "gaussian.py"}),
+    "parameterization": (parameterizations.PARAMETERIZATIONS, {"divcore/core/parameterizations.py",
+                                                               PLANE + "parameterizations.py"}),
     "optimizer": (optimizers.OPTIMIZERS, {"divcore/core/optimizers.py"}),
+    "family (2-D)": (FAMILIES_2D, {"divcore/core/family.py", PLANE + "gaussian.py"}),
+    "parameterization (2-D)": (PARAMETERIZATIONS_2D, {"divcore/core/parameterizations.py",
+                                                      PLANE + "parameterizations.py"}),
 }
 # keys that are also ordinary names elsewhere: a run's `alpha` key, the build's
 # "data" stage, matplotlib's "none", the diagnostics' "exact" gradients

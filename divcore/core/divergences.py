@@ -39,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import alpha as alpha_terms
 from . import quadrature
 from .registry import Registry
 from .family import logpdf as q_logpdf
@@ -226,11 +227,6 @@ def alpha_finite(p: Mixture, std, a: float):
     return _alpha_exponent(p, std, a) > 0
 
 
-def _expm1_over(a: float, t):
-    """expm1(a t) / a, exactly t at a = 0."""
-    return t if a == 0.0 else np.expm1(a * t) / a
-
-
 def _alpha_parts(p: Mixture, mean, std, a: float):
     """The rule over the mass of p^a q^(1-a) and of the density it is compared
     with (q for a <= 1/2, p above), with log q, log p, q's standardised
@@ -245,18 +241,9 @@ def _alpha_parts(p: Mixture, mean, std, a: float):
 def alpha_value(p: Mixture, mean, std, a: float):
     mean, std = _arrays(mean, std)
     ok, rule, logq, logp, _, _ = _alpha_parts(p, mean, std, a)
-    r = logp - logq
     with np.errstate(over="ignore", invalid="ignore"):
-        if a <= 0.5:
-            # -E_q[expm1(a r)] / (a (1 - a)); where a r is large the product is formed in logs
-            term = np.where(a * r < 1.0, np.exp(logq) * -_expm1_over(a, r),
-                            (np.exp(logq) - np.exp(logq + a * r)) / (a if a != 0.0 else 1.0))
-            value = rule.total(term) / (1.0 - a)
-        else:
-            b = 1.0 - a
-            term = np.where(-b * r < 1.0, np.exp(logp) * -_expm1_over(b, -r),
-                            (np.exp(logp) - np.exp(logp - b * r)) / (b if b != 0.0 else 1.0))
-            value = rule.total(term) / a
+        term, scale = alpha_terms.value_terms(logq, logp, a)
+        value = rule.total(term) / scale
     return np.where(ok, value, np.inf)
 
 
@@ -267,13 +254,8 @@ def alpha_grad(p: Mixture, mean, std, a: float):
     mean, std = _arrays(mean, std)
     ok, rule, logq, logp, eps, s = _alpha_parts(p, mean, std, a)
     score = (eps / s, eps * eps - 1.0)  # d log q / d(mean, log std)
-    r = logp - logq
     with np.errstate(over="ignore", invalid="ignore"):
-        if a <= 0.5:
-            c = np.where(a * r < 1.0, np.exp(logq) * _expm1_over(a, r),
-                         (np.exp(logq + a * r) - np.exp(logq)) / (a if a != 0.0 else 1.0))
-        else:
-            c = np.exp(a * logp + (1.0 - a) * logq) / a
+        c = alpha_terms.score_weights(logq, logp, a)
         g = -np.stack([rule.total(c * score[0]), rule.total(c * score[1])], axis=-1)
     return np.where(ok[..., None], g, np.nan)
 

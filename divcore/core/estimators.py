@@ -32,8 +32,11 @@ from typing import Callable, Mapping, NamedTuple
 import numpy as np
 
 from . import divergences
-from .registry import Choice, Option, Registry
+from .bivariate import estimators as planar
+from .baselines import BASELINE, advantage
+from .registry import Option, Registry
 from .target import LOG_SQRT_2PI, Mixture
+from .weights import ess as _ess, normalised as _normalised
 
 
 class Noise(NamedTuple):
@@ -54,18 +57,6 @@ class Estimate(NamedTuple):
     def terms(self) -> np.ndarray:
         """Per-sample terms as one (B, K, 2) array: grad = terms.mean(axis=1)."""
         return np.stack(self.parts, axis=-1)
-
-
-def _normalised(logw):
-    # the floor keeps exp out of its slow subnormal range; a relative weight of
-    # e^-60 instead of something smaller is zero for every purpose here
-    w = np.exp(np.maximum(logw - logw.max(axis=1, keepdims=True), -60.0))
-    return w / w.sum(axis=1, keepdims=True)
-
-
-def _ess(logw):
-    w = _normalised(logw)
-    return 1.0 / np.einsum("bk,bk->b", w, w)
 
 
 def _q_draw(mean, std, eps):
@@ -123,23 +114,15 @@ def kl_reverse_reinforce(p: Mixture, mean, std, noise: Noise, baseline: str = "n
 
     Identity: grad KL(q ‖ p) = E_q[(log q(z) - log p(z) - b) grad log q(z)] for any
     b not depending on z, because E_q[grad log q] = 0.
-    Baselines: "none" (b = 0); "plus-one" (b = -1, the textbook derivation's
-    grad log q (1 + log q - log p)); "leave-one-out" (b_i = mean of the other
-    K - 1 samples' log q - log p, which keeps the estimate unbiased). Unbiased.
+    The baseline b is one of `baselines.BASELINE`'s (none, the textbook's +1,
+    leave-one-out); each keeps the estimate unbiased. Unbiased.
     """
     eps = noise.normal
     z, logq = _q_draw(mean, std, eps)
     logp = p.logpdf(z)
     f = logq - logp
     K = eps.shape[1]
-    if baseline == "none":
-        adv = f
-    elif baseline == "plus-one":
-        adv = f + 1.0
-    elif baseline == "leave-one-out":
-        adv = f - (f.sum(axis=1, keepdims=True) - f) / (K - 1)
-    else:
-        raise ValueError(f"unknown baseline {baseline!r}; allowed: none, plus-one, leave-one-out")
+    adv = advantage(f, baseline)
     return _finish(_score_parts(adv, eps, std), z, -adv / K, -f)
 
 
@@ -246,19 +229,6 @@ def alpha_is(p: Mixture, mean, std, noise: Noise, alpha: float) -> Estimate:
 
 EXACT = "exact"
 
-BASELINE = Option(
-    "baseline",
-    "Control variate b subtracted from log q - log p.",
-    Registry("baseline", (
-        Choice("none", "no baseline", "b = 0"),
-        Choice("plus-one", "+1 term", "b = -1: the textbook derivation's grad log q (1 + log q - log p)"),
-        Choice("leave-one-out", "leave-one-out baseline",
-               "b_i = the mean of the other K - 1 samples' log q - log p", min_samples=2),
-    )),
-    default="none",
-)
-
-
 @dataclass(frozen=True)
 class Estimator:
     """A gradient estimator: its key, its labels, its options, and the function
@@ -270,6 +240,8 @@ class Estimator:
     long_label: str  # for tables: "REINFORCE (score function)"
     doc: str
     methods: Mapping[tuple[str, str], Callable | None]
+    # the same estimator on the plane, fn(p, fam, mean, L, noise, **options) (see core/bivariate)
+    planar: Mapping[tuple[str, str], Callable | None] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
     needs_uniforms: bool = False  # samples p as well as q
     # its samples are weighted by (p/q)^power, which the renderers draw as a curve
@@ -291,26 +263,30 @@ class Estimator:
 ESTIMATORS = Registry("estimator", (
     Estimator(EXACT, "exact gradient", "exact gradient",
               "the deterministic gradient (closed form, else quadrature)",
-              {pair: None for pair in divergences.pairs()}),
+              {pair: None for pair in divergences.pairs()}, {pair: None for pair in divergences.pairs()}),
     Estimator("is", "importance sampling", "self-normalised importance sampling",
               "importance sampling from q",
               {("kl", "forward"): kl_forward_is, ("chi2", "forward"): chi2_forward_is,
                ("alpha", "forward"): alpha_is, ("alpha", "reverse"): alpha_is},
+              {("kl", "forward"): planar.kl_forward_is, ("chi2", "forward"): planar.chi2_forward_is,
+               ("alpha", "forward"): planar.alpha_is, ("alpha", "reverse"): planar.alpha_is},
               draws_weights=True,
               # alpha's weights (p/q)^a are not normalised
               long_labels={("alpha", "forward"): "importance sampling", ("alpha", "reverse"): "importance sampling"}),
     Estimator("data", "samples from p", "samples from p (maximum likelihood)",
               "K samples drawn from p: maximum likelihood",
-              {("kl", "forward"): kl_forward_data}, needs_uniforms=True),
+              {("kl", "forward"): kl_forward_data}, {("kl", "forward"): planar.kl_forward_data},
+              needs_uniforms=True),
     Estimator("reinforce", "REINFORCE", "REINFORCE (score function)", "score function (REINFORCE)",
-              {("kl", "reverse"): kl_reverse_reinforce}, options=(BASELINE,)),
+              {("kl", "reverse"): kl_reverse_reinforce}, {("kl", "reverse"): planar.kl_reverse_reinforce},
+              options=(BASELINE,)),
     Estimator("reparam", "reparameterization", "reparameterization (pathwise)", "pathwise (reparameterization)",
-              {("kl", "reverse"): kl_reverse_reparam}),
+              {("kl", "reverse"): kl_reverse_reparam}, {("kl", "reverse"): planar.kl_reverse_reparam}),
     Estimator("stl", "sticking the landing", "sticking the landing (pathwise, score term dropped)",
               "pathwise with the score term dropped: zero variance where q = p (Roeder et al. 2017)",
-              {("kl", "reverse"): kl_reverse_stl}),
+              {("kl", "reverse"): kl_reverse_stl}, {("kl", "reverse"): planar.kl_reverse_stl}),
     Estimator("score", "score function", "score function, weighted by q/p", "score weighted by q/p",
-              {("chi2", "reverse"): chi2_reverse_score}),
+              {("chi2", "reverse"): chi2_reverse_score}, {("chi2", "reverse"): planar.chi2_reverse_score}),
 ))
 
 
@@ -319,14 +295,15 @@ def for_pair(divergence: str, direction: str) -> tuple[str, ...]:
     return tuple(e.key for e in ESTIMATORS.values() if (divergence, direction) in e.methods)
 
 
-def bind(divergence: str, direction: str, estimator: str, alpha: float | None = None,
+def bind(divergence: str, direction: str, estimator: str, alpha: float | None = None, dim: int = 1,
          **options) -> Callable[[Mixture, np.ndarray, np.ndarray, Noise], Estimate]:
-    """The Monte Carlo estimator of a resolved run as fn(p, mean, std, noise):
-    the options it declares bound (others must be at their defaults) and a
-    divergence's alpha bound as the a of D_a(p ‖ q)."""
+    """The Monte Carlo estimator of a resolved run as fn(p, mean, std, noise)
+    (on the plane, dim = 2: fn(p, fam, mean, L, noise)): the options it
+    declares bound (others must be at their defaults) and a divergence's alpha
+    bound as the a of D_a(p ‖ q)."""
     est = ESTIMATORS[estimator]
     try:
-        fn = est.methods[divergence, direction]
+        fn = (est.methods if dim == 1 else est.planar)[divergence, direction]
     except KeyError:
         raise ValueError(f"estimator {estimator!r} does not apply to {divergence} {direction}; "
                          f"allowed: {', '.join(for_pair(divergence, direction))}") from None

@@ -21,6 +21,8 @@ class Mixture:
     stds: np.ndarray
     weights: np.ndarray
 
+    dim = 1
+
     @classmethod
     def create(cls, means, stds, weights=None) -> "Mixture":
         means = np.atleast_1d(np.asarray(means, dtype=float))

@@ -1,18 +1,20 @@
 """Scenario files: the declarative TOML format, its validation and its JSON Schema."""
 
-from .model import Basins, Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
+from .model import Basins, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
 from .parse import ScenarioError, load_scenario, parse_scenario
 from .schema import json_schema
 
 __all__ = [
     "Basins",
     "Component",
+    "Component2",
     "Diagnostics",
     "Media",
     "RunConfig",
     "Scenario",
     "ScenarioError",
     "Start",
+    "Start2",
     "Target",
     "json_schema",
     "load_scenario",

@@ -11,6 +11,8 @@ from ..core.estimators import EXACT
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Start):
         return {"mean": value.mean, "std": value.std}
+    if isinstance(value, Start2):
+        return {"mean": list(value.mean), "std": list(value.std), "corr": value.corr}
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value
@@ -24,11 +26,24 @@ class Component:
 
 
 @dataclass(frozen=True)
+class Component2:
+    """One Gaussian of a 2-D target."""
+
+    mean: tuple[float, float]
+    cov: tuple[tuple[float, float], tuple[float, float]]  # symmetric positive definite
+    weight: float  # normalised
+
+
+@dataclass(frozen=True)
 class Target:
-    components: tuple[Component, ...]
+    components: tuple[Component, ...] | tuple[Component2, ...]
 
     @property
-    def means(self) -> tuple[float, ...]:
+    def dim(self) -> int:
+        return 2 if isinstance(self.components[0], Component2) else 1
+
+    @property
+    def means(self) -> tuple:
         return tuple(c.mean for c in self.components)
 
     @property
@@ -36,10 +51,17 @@ class Target:
         return tuple(c.std for c in self.components)
 
     @property
+    def covs(self) -> tuple:
+        return tuple(c.cov for c in self.components)
+
+    @property
     def weights(self) -> tuple[float, ...]:
         return tuple(c.weight for c in self.components)
 
     def to_dict(self) -> dict:
+        if self.dim == 2:
+            return {"dim": 2, "means": [list(m) for m in self.means],
+                    "covs": [[list(r) for r in c] for c in self.covs], "weights": list(self.weights)}
         return {"means": list(self.means), "stds": list(self.stds), "weights": list(self.weights)}
 
 
@@ -47,6 +69,20 @@ class Target:
 class Start:
     mean: float
     std: float
+
+
+@dataclass(frozen=True)
+class Start2:
+    """A 2-D start: q = N(mean, Sigma), Sigma from the standard deviations and correlation."""
+
+    mean: tuple[float, float]
+    std: tuple[float, float]
+    corr: float = 0.0
+
+    @property
+    def cov(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        (sx, sy), r = self.std, self.corr
+        return ((sx * sx, r * sx * sy), (r * sx * sy, sy * sy))
 
 
 @dataclass(frozen=True)
@@ -58,8 +94,10 @@ class RunConfig:
     baseline: str
     family: str
     parameterization: str
-    starts: tuple[Start, ...]  # mean-major flattening of start_grid, or the single start
-    start_grid: tuple[tuple[float, ...], tuple[float, ...]] | None
+    # mean-major flattening of start_grid, or the single start (Start2 in 2-D)
+    starts: tuple[Start, ...] | tuple[Start2, ...]
+    # 1-D: (means, stds); 2-D: (the grid's starting means as (x, y) pairs,)
+    start_grid: tuple | None
     optimizer: str
     natural_gradient: bool
     clip: float

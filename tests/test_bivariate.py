@@ -1,0 +1,308 @@
+"""The core on the plane: the target, q's family and coordinates, divergences
+and their exact gradients against an independent trapezoid reference, finite
+differences and closed forms, and where they are infinite."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import multivariate_normal
+
+import planeref
+from divcore.core.bivariate import divergences as D
+from divcore.core.bivariate import gaussian as G
+from divcore.core.bivariate import optima as O
+from divcore.core.bivariate import parameterizations as PZ
+from divcore.core.bivariate.target import Mixture2
+
+MEANS = [[-2.0, 0.0], [2.0, 1.0]]
+COVS = [[[1.0, 0.6], [0.6, 1.0]], [[0.49, -0.25], [-0.25, 1.44]]]
+P = Mixture2.create(MEANS, COVS, [0.4, 0.6])
+FAMILIES = ("gaussian", "gaussian-diag")
+
+
+def cov(sx, sy, r):
+    return np.array([[sx * sx, r * sx * sy], [r * sx * sy, sy * sy]])
+
+
+def fd(fun, theta, h=1e-5):
+    """Central differences of a scalar function of theta."""
+    out = np.zeros(theta.size)
+    for j in range(theta.size):
+        e = np.zeros(theta.size)
+        e[j] = h
+        out[j] = (fun(theta + e) - fun(theta - e)) / (2 * h)
+    return out
+
+
+# ---------------------------------------------------------------- the target
+
+
+def test_mixture_density_gradient_and_samples():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 2)) * 2
+    assert np.allclose(P.logpdf(x), planeref.mixture_logpdf(x, MEANS, COVS, [0.4, 0.6]), atol=1e-12)
+    _, grad = P.logpdf_and_grad(x)
+    for i in range(5):
+        num = fd(lambda y: float(P.logpdf(y)), x[i])
+        assert np.allclose(grad[i], num, atol=1e-7)
+    n = 200_000
+    s = P.sample(rng.standard_normal((n, 2)), rng.random(n))
+    se = np.sqrt(np.diag(P.covariance()) / n)
+    assert np.all(np.abs(s.mean(0) - P.mean()) < 4.5 * se)
+    assert np.allclose(np.cov(s.T), P.covariance(), rtol=0.02)
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 0.5], [0.4, 1.0]], [[1.0, 2.0], [2.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]]])
+def test_covariances_must_be_symmetric_positive_definite(bad):
+    with pytest.raises(ValueError, match="symmetric positive definite"):
+        Mixture2.create([[0.0, 0.0]], [bad])
+
+
+# ---------------------------------------------------------------- q and theta
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_score_and_pathwise_terms_are_derivatives(family):
+    fam = G.FAMILIES_2D[family]
+    rng = np.random.default_rng(1)
+    theta = rng.normal(size=fam.size) * 0.5
+    mean, L = fam.unpack(theta)
+    eps = rng.normal(size=2)
+    x = mean + L @ eps
+    score = fam.score_parts(eps, L)
+    assert np.allclose(score, fd(lambda t: float(G.logpdf(x, *fam.unpack(t))), theta), atol=1e-8)
+    path = fam.path_parts(P.logpdf_and_grad(x)[1], eps, L)
+    moved = lambda t: float(P.logpdf(fam.unpack(t)[0] + fam.unpack(t)[1] @ eps))  # noqa: E731
+    assert np.allclose(path, fd(moved, theta), atol=1e-8)
+    assert np.allclose(fam.theta(mean, L), theta)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fisher_information_is_the_scores_second_moment(family):
+    """Scores are polynomials of degree <= 2 in eps: Gauss-Hermite with 5 nodes per axis is exact."""
+    fam = G.FAMILIES_2D[family]
+    theta = np.array([0.3, -0.2, 0.2, 0.7, -0.4][: fam.size - 1] + [-0.4])
+    _, L = fam.unpack(theta)
+    u, w = np.polynomial.hermite_e.hermegauss(5)
+    w = w / w.sum()
+    eps = np.stack(np.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 2)
+    weights = np.outer(w, w).ravel()
+    s = fam.score_parts(eps, L)
+    assert np.allclose(np.einsum("n,ni,nj->ij", weights, s, s), fam.fisher(L), atol=1e-12)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("key", ["mean-logcholesky", "natural"])
+def test_parameterizations_round_trip_and_chain_rule(family, key):
+    fam = G.FAMILIES_2D[family]
+    param = PZ.get(key, family)
+    rng = np.random.default_rng(2)
+    theta = rng.normal(size=fam.size) * 0.5
+    mean, L = fam.unpack(theta)
+    phi = param.to_phi(mean, L)
+    back = param.from_phi(phi)
+    assert np.allclose(back[0], mean) and np.allclose(back[1], L)
+    assert param.feasible(phi)
+    # grad_phi of f(theta(phi)) by the chain rule, against differences in phi
+    f = lambda t: float(np.sin(t).sum() + (t**2).sum())  # noqa: E731
+    g_theta = np.cos(theta) + 2 * theta
+    via_phi = lambda ph: f(fam.theta(*param.from_phi(ph)))  # noqa: E731
+    assert np.allclose(param.grad_phi(phi, g_theta), fd(via_phi, phi, 1e-6), atol=1e-6)
+    # the natural direction is F_phi^-1 g with F_phi = J^T F_theta J formed explicitly
+    J = np.linalg.inv(param.dphi_dtheta(phi))
+    F_phi = J.T @ fam.fisher(L) @ J
+    g = rng.normal(size=fam.size)
+    assert np.allclose(param.natural_direction(phi, g), np.linalg.solve(F_phi, g), rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------- divergences against the reference
+
+
+def log_integrand(key, a, mean, L):
+    """log of the integrand whose integral gives the divergence (times g = log p / q for KL)."""
+    lp = lambda x: planeref.mixture_logpdf(x, MEANS, COVS, [0.4, 0.6])  # noqa: E731
+    lq = lambda x: planeref.gauss_logpdf(x, mean, L @ L.T)  # noqa: E731
+    return {
+        "kl-reverse": lq, "kl-forward": lp,
+        "chi2-reverse": lambda x: 2 * lq(x) - lp(x), "chi2-forward": lambda x: 2 * lp(x) - lq(x),
+        "alpha": lambda x: a * lp(x) + (1 - a) * lq(x),
+    }[key]
+
+
+def reference(key, a, mean, L):
+    """The value by the trapezoid rule over the integrand's mass."""
+    lp = lambda x: planeref.mixture_logpdf(x, MEANS, COVS, [0.4, 0.6])  # noqa: E731
+    lq = lambda x: planeref.gauss_logpdf(x, mean, L @ L.T)  # noqa: E731
+    log_f = log_integrand(key, a, mean, L)
+    g = {"kl-reverse": lambda x: lq(x) - lp(x), "kl-forward": lambda x: lp(x) - lq(x)}.get(key, lambda x: 1.0)
+    integral, err = planeref.converged(lambda x: np.exp(log_f(x)) * g(x), log_f)
+    if key.startswith("chi2"):
+        return integral - 1, err
+    if key == "alpha":
+        return (1 - integral) / (a * (1 - a)), err
+    return integral, err
+
+
+CASES = [
+    # (divergence, direction, alpha, mean, L)
+    ("kl", "forward", None, [0.3, -0.2], [[1.2, 0.0], [0.4, 0.8]]),
+    ("kl", "reverse", None, [0.3, -0.2], [[1.2, 0.0], [0.4, 0.8]]),
+    ("kl", "reverse", None, [-1.5, 0.5], [[0.3, 0.0], [-0.2, 0.25]]),  # q narrower than p's components
+    ("kl", "reverse", None, [0.0, 0.0], [[3.0, 0.0], [1.0, 2.5]]),  # q wider than all of p
+    ("chi2", "forward", None, [0.3, 0.2], [[2.2, 0.0], [0.5, 1.9]]),
+    ("chi2", "reverse", None, [0.3, -0.2], [[0.9, 0.0], [0.2, 0.7]]),
+    ("chi2", "reverse", None, [4.0, 3.0], [[0.6, 0.0], [0.1, 0.6]]),  # its mass far from q and p
+    ("alpha", "forward", 0.5, [0.3, -0.2], [[1.2, 0.0], [0.4, 0.8]]),
+    ("alpha", "forward", -0.6, [0.3, -0.2], [[1.2, 0.0], [0.4, 0.8]]),
+    ("alpha", "forward", 1.7, [0.3, -0.2], [[2.2, 0.0], [0.4, 1.8]]),
+    ("alpha", "reverse", 0.3, [1.0, 0.5], [[0.8, 0.0], [0.0, 1.1]]),
+]
+
+
+@pytest.mark.parametrize("divergence,direction,alpha,mean,L", CASES)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_values_and_gradients_match_the_reference_and_finite_differences(divergence, direction, alpha, mean, L,
+                                                                         family):
+    mean, L = np.array(mean), np.array(L)
+    fam = G.FAMILIES_2D[family]
+    if fam.diagonal:
+        L = np.diag(np.diag(L))
+    d = D.get(divergence, direction, family, alpha)
+    a = None if alpha is None else (alpha if direction == "forward" else 1 - alpha)
+    key = divergence if divergence == "alpha" else f"{divergence}-{direction}"
+    value = float(d.value(P, mean, L))
+    if not d.finite(P, L):  # then the integrand's mass runs off any box
+        assert value == np.inf and np.all(np.isnan(d.grad(P, mean, L)))
+        lo, hi = planeref.mass_box(log_integrand(key, a, mean, L))
+        assert max(np.abs(lo).max(), np.abs(hi).max()) > 290
+        return
+    ref, spread = reference(key, a, mean, L)
+    assert spread < 1e-10, "the reference has not converged"
+    assert abs(value - ref) <= 1e-6 * abs(ref)
+    theta = fam.theta(mean, L)
+    num = fd(lambda t: float(d.value(P, *fam.unpack(t))), theta, 1e-4)
+    assert np.allclose(d.grad(P, mean, L), num, rtol=1e-5, atol=1e-5 * max(1.0, abs(value)))
+
+
+def test_gaussian_target_closed_forms():
+    """p = N(m1, S1), q = N(m0, S0): KL and chi2 between Gaussians in closed form."""
+    m1, S1 = np.array([0.5, -1.0]), cov(1.3, 0.7, 0.8)
+    p = Mixture2.create([m1], [S1])
+    m0, S0 = np.array([0.0, 0.2]), cov(1.2, 0.75, 0.7)
+    L0 = np.linalg.cholesky(S0)
+    for A in (2 * np.linalg.inv(S0) - np.linalg.inv(S1), 2 * np.linalg.inv(S1) - np.linalg.inv(S0)):
+        assert np.all(np.linalg.eigvalsh(A) > 0)  # both chi-squares finite
+
+    def kl(ma, Sa, mb, Sb):  # KL(N_a ‖ N_b)
+        Pb = np.linalg.inv(Sb)
+        d = mb - ma
+        return 0.5 * (np.trace(Pb @ Sa) + d @ Pb @ d - 2 + np.log(np.linalg.det(Sb) / np.linalg.det(Sa)))
+
+    def chi2(ma, Sa, mb, Sb):  # ∫ N_a^2 / N_b - 1, by completing the square
+        Pa, Pb = np.linalg.inv(Sa), np.linalg.inv(Sb)
+        A = 2 * Pa - Pb
+        h = 2 * Pa @ ma - Pb @ mb
+        c = 2 * ma @ Pa @ ma - mb @ Pb @ mb
+        return np.sqrt(np.linalg.det(Sb)) / np.linalg.det(Sa) / np.sqrt(np.linalg.det(A)) * np.exp(
+            0.5 * (h @ np.linalg.solve(A, h) - c)) - 1
+
+    get = lambda k, d: float(D.get(k, d, "gaussian").value(p, m0, L0))  # noqa: E731
+    assert get("kl", "reverse") == pytest.approx(kl(m0, S0, m1, S1), rel=1e-9)
+    assert get("kl", "forward") == pytest.approx(kl(m1, S1, m0, S0), rel=1e-9)
+    assert get("chi2", "reverse") == pytest.approx(chi2(m0, S0, m1, S1), rel=1e-9)
+    assert get("chi2", "forward") == pytest.approx(chi2(m1, S1, m0, S0), rel=1e-9)
+    # the alpha-divergence's limits and its chi-square points
+    for a, k, dirn, scale in ((1 - 1e-7, "kl", "forward", 1), (1e-7, "kl", "reverse", 1),
+                              (2.0, "chi2", "forward", 0.5), (-1.0, "chi2", "reverse", 0.5)):
+        alpha = float(D.get("alpha", "forward", "gaussian", a).value(p, m0, L0))
+        assert alpha == pytest.approx(scale * get(k, dirn), rel=1e-6)
+
+
+# ---------------------------------------------------------------- where they are infinite
+
+
+def test_chi2_reverse_is_finite_where_each_direction_has_a_decaying_component():
+    """Two crossed, elongated components: neither alone holds q^2/p's tails
+    (2 Sigma^-1 - Lambda_k is indefinite for both), but together they do."""
+    means, covs = [[0.0, 0.0], [0.0, 0.0]], [np.diag([10.0, 0.45]), np.diag([0.45, 10.0])]
+    p = Mixture2.create(means, covs)
+    d = D.get("chi2", "reverse", "gaussian")
+    L = np.eye(2)
+    for k in range(2):
+        assert not np.all(np.linalg.eigvalsh(2 * np.eye(2) - np.linalg.inv(covs[k])) > 0)
+    value = float(d.value(p, np.zeros(2), L))
+    log_f = lambda x: 2 * planeref.gauss_logpdf(x, np.zeros(2), np.eye(2)) - planeref.mixture_logpdf(  # noqa: E731
+        x, means, covs, [1, 1])
+    ref, spread = planeref.converged(lambda x: np.exp(log_f(x)), log_f)
+    assert spread < 1e-10 and value == pytest.approx(ref - 1, rel=1e-6)
+    # wider along the diagonal, where both components are narrow: infinite
+    wide = np.linalg.cholesky(cov(1.6, 1.6, 0.9))
+    assert not d.finite(p, wide) and d.value(p, np.zeros(2), wide) == np.inf
+    assert np.all(np.isnan(d.grad(p, np.zeros(2), wide)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.2, 3), st.floats(0.2, 3), st.floats(-0.95, 0.95)), min_size=1, max_size=3),
+       st.tuples(st.floats(0.2, 3), st.floats(0.2, 3), st.floats(-0.95, 0.95)),
+       st.sampled_from([(2.0, -1.0), (1.5, -0.5), (-1.0, 2.0), (-0.7, 1.7), (0.5, 0.5)]))
+def test_tail_decision_agrees_with_every_direction(comps, q, exponents):
+    """∫ q^a p^b converges iff a v'Λv + b min_k v'Λ_k v > 0 in every direction;
+    checked on a dense circle of directions, away from the edge."""
+    covs = [cov(*c) for c in comps]
+    p = Mixture2.create(np.zeros((len(covs), 2)), covs)
+    Lq = np.linalg.cholesky(cov(*q))
+    a, b = exponents
+    t = np.linspace(0, np.pi, 20_000)
+    v = np.stack([np.cos(t), np.sin(t)], 1)
+    form = lambda S: np.einsum("ni,ij,nj->n", v, np.linalg.inv(S), v)  # noqa: E731
+    tail = a * form(Lq @ Lq.T) + b * np.min([form(S) for S in covs], axis=0)
+    if abs(tail.min()) < 1e-3 * np.abs(tail).max():
+        return  # too close to the edge for a sampled circle to decide
+    assert bool(D.tails_finite(p, Lq, a, b)) == bool(tail.min() > 0)
+
+
+# ---------------------------------------------------------------- optima
+
+
+def test_bishop_mean_field_closed_forms():
+    """p = N(m, Sigma), Lambda = Sigma^-1. Reverse KL over the mean-field family:
+    log q_i is E_{q_-i}[log p] up to a constant, a Gaussian in x_i with precision
+    Lambda_ii, so q_i = N(m_i, 1/Lambda_ii) (it cannot stretch along p's
+    correlation, and squeezes inside p). Forward KL: minimising -E_p[log q]
+    over independent q_i matches each marginal, q_i = N(m_i, Sigma_ii).
+    The full family recovers p itself both ways."""
+    m = np.array([0.5, -0.3])
+    S = cov(1.0, 0.8, 0.9)
+    p = Mixture2.create([m], [S])
+    Lam = np.linalg.inv(S)
+    rev = O.find(p, D.get("kl", "reverse", "gaussian-diag"))
+    assert len(rev.value) == 1
+    assert np.allclose(rev.mean[0], m, atol=1e-6)
+    assert np.allclose(rev.cov[0], np.diag(1 / np.diag(Lam)), rtol=1e-6, atol=1e-9)
+    fwd = O.find(p, D.get("kl", "forward", "gaussian-diag"))
+    assert np.allclose(fwd.mean[0], m) and np.allclose(fwd.cov[0], np.diag(np.diag(S)), rtol=1e-12)
+    for direction in ("reverse", "forward"):
+        full = O.find(p, D.get("kl", direction, "gaussian"))
+        assert len(full.value) == 1 and full.value[0] < 1e-10
+        assert np.allclose(full.mean[0], m, atol=1e-6) and np.allclose(full.cov[0], S, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("divergence,direction,alpha", [("kl", "reverse", None), ("chi2", "reverse", None),
+                                                       ("chi2", "forward", None), ("alpha", "forward", 0.5)])
+def test_optima_of_a_two_mode_target_are_stationary_strict_minima(divergence, direction, alpha):
+    p = Mixture2.create([[-2.0, -2.0], [2.0, 2.0]], [cov(1.0, 0.9, 0.3), cov(0.9, 1.0, -0.2)], [0.5, 0.5])
+    div = D.get(divergence, direction, "gaussian", alpha)
+    opt = O.find(p, div)
+    assert len(opt.value) >= 1 and np.all(np.diff(opt.value) >= 0)
+    fam = div.family
+    for mean, S, value in zip(opt.mean, opt.cov, opt.value):
+        L = np.linalg.cholesky(S)
+        v, g = div.evaluate(p, mean, L)
+        assert v == pytest.approx(value, rel=1e-12)
+        theta = fam.theta(mean, L)
+        assert np.linalg.norm(O.whiten(fam, theta, g)) <= O.GRAD_TOL * max(1.0, v)
+        assert np.all(np.linalg.eigvalsh(O.hessian(p, div, theta)) > 0)
+    if divergence == "kl":  # reverse KL seeks a mode: one minimum sits on each
+        for c in p.means:
+            assert np.min(np.linalg.norm(opt.mean - c, axis=1)) < 0.1

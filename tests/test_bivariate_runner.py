@@ -1,0 +1,71 @@
+"""The batched runner on the plane: the record's keys and shapes (SPEC, "Two
+dimensions"), members bit-identical to runs made alone, exact runs that end
+stationary at an optimum the core finds, and Bishop's mean-field picture."""
+
+import numpy as np
+import pytest
+
+from conftest import run_config
+from divcore import runner
+from divcore.core.bivariate import divergences as D
+from divcore.scenario.model import Component2, Start2, Target
+
+TARGET = Target((Component2((-2.0, -1.5), ((1.0, 0.3), (0.3, 0.8)), 0.5),
+                 Component2((2.0, 1.5), ((0.8, -0.2), (-0.2, 1.0)), 0.5)))
+START = Start2((0.5, 0.2), (1.5, 1.5), 0.0)
+
+
+def config(**kw):
+    kw.setdefault("family", "gaussian")
+    kw.setdefault("parameterization", "mean-logcholesky")
+    kw.setdefault("starts", (START,))
+    return run_config(**kw)
+
+
+@pytest.mark.parametrize("family,P", [("gaussian", 5), ("gaussian-diag", 4)])
+def test_record_has_the_planes_keys_and_shapes(family, P):
+    cfg = config(family=family, estimator="reinforce", samples=8, steps=30, repeat=3)
+    rec = runner.run(TARGET, cfg)
+    B, S, K = 3, 30, 8
+    shapes = {"mean": (B, S + 1, 2), "cov": (B, S + 1, 2, 2), "phi": (B, S + 1, P), "grad": (B, S, P),
+              "divergence": (B, S + 1), "particles": (B, S, K, 2), "particle_weights": (B, S, K), "ess": (B, S),
+              "status": (B,)}
+    for key, shape in shapes.items():
+        assert rec[key].shape == shape, key
+    M = len(rec["optima_value"])
+    assert M >= 1 and rec["optima_mean"].shape == (M, 2) and rec["optima_cov"].shape == (M, 2, 2)
+    assert "std" not in rec and "optima_std" not in rec
+    assert np.allclose(rec["mean"][:, 0], START.mean) and np.allclose(rec["cov"][:, 0], START.cov)
+    if family == "gaussian-diag":
+        assert np.all(rec["cov"][..., 0, 1] == 0)
+    # the recorded divergence is the divergence of the recorded state
+    div = D.get("kl", "reverse", family)
+    i = 17
+    assert rec["divergence"][1, i] == pytest.approx(
+        float(div.value(runner.mixture(TARGET), rec["mean"][1, i], np.linalg.cholesky(rec["cov"][1, i]))), rel=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["reparam", "data", "is"])
+def test_members_of_a_batch_are_the_runs_made_alone(estimator):
+    direction = "reverse" if estimator == "reparam" else "forward"
+    starts = (START, Start2((-1.0, 1.0), (0.8, 1.2), 0.4))
+    batch = runner.simulate(runner.mixture(TARGET), config(estimator=estimator, direction=direction,
+                                                           starts=starts, repeat=2, steps=25))
+    for b, (start, seed) in enumerate([(starts[0], 0), (starts[0], 1), (starts[1], 0), (starts[1], 1)]):
+        alone = runner.simulate(runner.mixture(TARGET), config(estimator=estimator, direction=direction,
+                                                               starts=(start,), seed=seed, steps=25))
+        for key in ("phi", "grad", "particles", "particle_weights"):
+            np.testing.assert_array_equal(batch[key][b], alone[key][0])
+
+
+@pytest.mark.parametrize("parameterization,natural", [("mean-logcholesky", False), ("natural", True),
+                                                      ("mean-logcholesky", True)])
+def test_exact_reverse_kl_runs_end_at_a_stationary_optimum(parameterization, natural):
+    cfg = config(parameterization=parameterization, natural_gradient=natural, optimizer="sgd" if natural else "adam",
+                 lr=0.3 if natural else 0.05, steps=1500)
+    rec = runner.run(TARGET, cfg)
+    end_mean, end_cov = rec["mean"][0, -1], rec["cov"][0, -1]
+    assert np.all(np.isfinite(rec["divergence"])) and rec["divergence"][0, -1] < rec["divergence"][0, 0]
+    nearest = np.argmin(np.linalg.norm(rec["optima_mean"] - end_mean, axis=1))
+    assert np.allclose(end_mean, rec["optima_mean"][nearest], atol=1e-3)
+    assert np.allclose(end_cov, rec["optima_cov"][nearest], atol=1e-3)
