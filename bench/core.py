@@ -123,7 +123,67 @@ def main() -> int:
         K = run.samples
         bare = f"{t * bare_rate / n * 64 / K:.2f}x the bare numpy work at K = {K}" if K else ""
         row(f"{run.name}", f"{t:,.1f}", "s", bare)
+    plane()
     return 0
+
+
+PLANE_TARGET = ((-2.0, -1.5), ((1.0, 0.3), (0.3, 0.8))), ((2.0, 1.5), ((0.8, -0.2), (-0.2, 1.0)))
+
+
+def bare_plane(p, B, K, steps):
+    """The 2-D floor: draw B x K x 2 normals, move them by q's factor, and evaluate
+    log p (each component's quadratic form, log-sum-exp) and log q there."""
+    rng = np.random.default_rng(0)
+    mean, L = np.zeros((B, 2)), np.broadcast_to(np.eye(2), (B, 2, 2))
+    prec = np.linalg.inv(p.covs)
+    logc = p.log_norm
+
+    def work():
+        for _ in range(steps):
+            eps = rng.standard_normal((B, K, 2))
+            z = mean[:, None] + np.einsum("bij,bkj->bki", L, eps)
+            logp = None
+            for m, P, c in zip(p.means, prec, logc):
+                d = z - m
+                term = c - 0.5 * (P[0, 0] * d[..., 0] ** 2 + 2 * P[0, 1] * d[..., 0] * d[..., 1]
+                                  + P[1, 1] * d[..., 1] ** 2)
+                logp = term if logp is None else np.logaddexp(logp, term)
+            logq = -0.5 * (eps * eps).sum(-1) - np.log(L[:, 0, 0] * L[:, 1, 1])[:, None]
+        return logp, logq
+
+    return work
+
+
+def plane():
+    """The runner on the plane against its numpy floor, and the exact gradient's cost."""
+    from divcore.core.bivariate import divergences as divergences2
+    from divcore.scenario.model import Component2, Start2, Target
+
+    target = Target(tuple(Component2(m, c, 0.5) for m, c in PLANE_TARGET))
+    p = runner.mixture(target)
+    B, K, S = 256, 64, 50
+    print(f"\ntwo dimensions: a 2-component target, full-covariance q (P = 5), B = {B}, K = {K}, {S} steps")
+    t_bare, _ = best(bare_plane(p, B, K, S))
+    row("bare numpy: normals + log p + log q", f"{B * S / t_bare:,.0f}", "traj-steps/s")
+    base = RunConfig(name="b", divergence="kl", direction="reverse", estimator="exact", baseline="none",
+                     family="gaussian", parameterization="mean-logcholesky",
+                     starts=(Start2((0.3, 0.2), (1.2, 0.9), 0.2),), start_grid=None, optimizer="adam",
+                     natural_gradient=False, clip=5.0, lr=0.01, lr_decay=0.0, steps=S, samples=K, seed=0, repeat=B,
+                     record_particles=False)
+    for div, direction, est in MC:
+        cfg = config(base, divergence=div, direction=direction, estimator=est)
+        t, _ = best(lambda: runner.simulate(p, cfg))
+        row(f"{div} {direction} {est}", f"{B * S / t:,.0f}", "traj-steps/s", f"{t / t_bare:.2f}x bare (aim <= 2x)")
+    S1 = 200
+    for div, direction in [("kl", "reverse"), ("kl", "forward"), ("chi2", "reverse")]:
+        cfg = config(base, divergence=div, direction=direction, estimator="exact", samples=0, repeat=1, steps=S1)
+        t, _ = best(lambda: runner.simulate(p, cfg), repeat=1)
+        row(f"exact {div} {direction}: one trajectory", f"{S1 / t:,.0f}", "steps/s")
+    d = divergences2.get("kl", "reverse", "gaussian")
+    means = np.column_stack([np.linspace(-1, 1, 50), np.zeros(50)])
+    Ls = np.broadcast_to(np.array([[1.2, 0.0], [0.2, 0.9]]), (50, 2, 2))
+    t, _ = best(lambda: d.value(p, means, Ls), repeat=2)
+    row("KL(q||p) value by cubature", f"{t / 50 * 1e3:.1f}", "ms per state")
 
 
 if __name__ == "__main__":

@@ -573,9 +573,20 @@ def build_lock(build_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def drawable(scenarios: list[Scenario], notice: Callable[[str], None] | None = None) -> list[Scenario]:
+    """The scenarios the renderers can draw: those on the line. A 2-D scenario is
+    run by `divfit run`; its figures, GIFs, videos and page are not built yet,
+    and `notice` is told so, one line per scenario."""
+    for scn in scenarios:
+        if scn.target.dim != 1 and notice is not None:
+            notice(f"note: {scn.name}: a 2-D scenario; `divfit run` records it, "
+                   "but figures, GIFs, videos and pages are drawn for 1-D scenarios only so far")
+    return [scn for scn in scenarios if scn.target.dim == 1]
+
+
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None):
-    scenarios = load_all(scenes)
+          content: Path | None = None, notice: Callable[[str], None] | None = None):
+    scenarios = drawable(load_all(scenes), notice)
     with build_lock(build_dir):
         P = plan(scenarios, build_dir, stages, quality, content)
         return P, execute(P, jobs, report)

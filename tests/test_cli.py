@@ -104,7 +104,8 @@ def test_a_failure_during_a_run_leaves_no_partial_files(tmp_path, monkeypatch):
 def test_schema_is_json_with_every_top_level_key(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert set(schema["properties"]) >= {"title", "description", "target", "fit", "runs"}
+    assert set(schema["$defs"]["line"]["properties"]) >= {"title", "description", "target", "fit", "runs"}
+    assert set(schema["$defs"]["plane"]["properties"]) >= {"title", "description", "target", "fit", "runs"}
 
 
 def test_python_dash_m_and_exit_status_2_without_traceback(tmp_path):

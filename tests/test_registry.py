@@ -105,7 +105,7 @@ def test_keys_are_spelled_out_only_in_their_registry(what):
 
 def test_schema_and_field_table_list_every_entry():
     schema = json_schema()
-    run = schema["properties"]["runs"]["items"]["properties"]
+    run = schema["$defs"]["line"]["properties"]["runs"]["items"]["properties"]
     for field, reg in (("divergence", divergences.DIVERGENCES), ("direction", divergences.DIRECTIONS),
                        ("estimator", estimators.ESTIMATORS), ("family", family.FAMILIES),
                        ("parameterization", parameterizations.PARAMETERIZATIONS),

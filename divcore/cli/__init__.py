@@ -76,11 +76,16 @@ def _summary(P, rep, start: float) -> None:
         print(f"site: {index}")
 
 
+def _notice(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _render(args, stages) -> int:
     from .. import pipeline
 
     quality = getattr(args, "quality", "medium")
-    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality)
+    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality,
+                            notice=_notice)
     for stage in stages[1:]:
         for path in P.outputs(stage):
             print(path)
@@ -108,7 +113,7 @@ def _cmd_build(args) -> int:
         print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
         return EXIT_INVALID
     P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality,
-                            content=args.content)
+                            content=args.content, notice=_notice)
     _summary(P, rep, start)
     return 0
 

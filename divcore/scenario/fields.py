@@ -17,6 +17,8 @@ from ..core import estimators as _estimators
 from ..core import family as _family
 from ..core import optimizers as _optimizers
 from ..core import parameterizations as _parameterizations
+from ..core.bivariate import gaussian as _gaussian2
+from ..core.bivariate import parameterizations as _parameterizations2
 from ..core.registry import Option
 
 
@@ -111,6 +113,7 @@ class Field:
     minimum: float | None = None
     exclusive_minimum: float | None = None
     maximum: float | None = None
+    exclusive_maximum: float | None = None
     fields: tuple["Field", ...] = ()
     items: "Field | None" = None
     min_items: int | None = None
@@ -170,12 +173,17 @@ COMPONENT = Field(
     ),
 )
 
+DIMS = (1, 2)
+DIM = Field("dim", "integer", "The target's dimension: 1 (the default) or 2 (see the 2-D keys).", default=1,
+            minimum=1, maximum=2, allowed_text="1 or 2")
+
 TARGET = Field(
     "target",
     "table",
     "The target distribution p: a mixture of 1..8 Gaussians.",
     required=True,
     fields=(
+        DIM,
         Field(
             "components",
             "array",
@@ -445,3 +453,144 @@ SCENARIO = Field(
         RUNS,
     ),
 )
+
+
+# ---------------------------------------------------------------- two dimensions
+#
+# A file with dim = 2 in [target] is read with this tree: the same keys, with
+# points, covariances and the plane's families and coordinates.
+
+_PLANE = "(a 2-D target: dim = 2)"
+CORR_LIMIT = 1.0
+
+
+def _pair(item: Field, what: str) -> Field:
+    return Field(item.name, "array", f"{what} as [x, y].", required=item.required, items=item, min_items=2,
+                 max_items=2, allowed_text=f"[x, y]: {allowed_pair(item)} {_PLANE}")
+
+
+def allowed_pair(item: Field) -> str:
+    lo, hi = item.minimum, item.maximum
+    return f"two finite numbers from {lo:g} to {hi:g}"
+
+
+def _coordinate(doc: str) -> Field:
+    return Field("mean", "number", doc, required=True, minimum=-MEAN_LIMIT, maximum=MEAN_LIMIT)
+
+
+def _sd(doc: str, required: bool = True) -> Field:
+    return Field("std", "number", doc, required=required, exclusive_minimum=0.0, minimum=STD_MIN,
+                 maximum=STD_MAX)
+
+
+def _corr(doc: str) -> Field:
+    return Field("corr", "number", doc, default=0.0, exclusive_minimum=-CORR_LIMIT,
+                 exclusive_maximum=CORR_LIMIT, allowed_text="a number strictly between -1 and 1")
+
+
+_COV_ROW = Field("row", "array", "A row of the covariance.", items=Field("entry", "number", "An entry."),
+                 min_items=2, max_items=2, allowed_text="[a, b]: two finite numbers")
+
+COMPONENT_2D = Field(
+    "component",
+    "table",
+    "One Gaussian of the 2-D target mixture: its mean and either cov or std (with corr).",
+    fields=(
+        _pair(_coordinate(f"A coordinate of the mean ({_BOUNDS})."), "Component mean"),
+        Field("cov", "array", "Covariance [[sxx, sxy], [sxy, syy]], symmetric positive definite "
+              "(give cov, or std with corr).", items=_COV_ROW, min_items=2, max_items=2,
+              allowed_text=f"[[sxx, sxy], [sxy, syy]]: a symmetric positive definite matrix {_PLANE}"),
+        _pair(_sd(f"A standard deviation, > 0 ({_BOUNDS}).", required=False),
+              "Component standard deviations (give std, or cov)"),
+        _corr("Correlation of the component's coordinates, in (-1, 1); with std only."),
+        COMPONENT.child("weight"),
+    ),
+)
+
+TARGET_2D = Field(
+    "target",
+    "table",
+    "The target distribution p on the plane: a mixture of 1..8 bivariate Gaussians.",
+    required=True,
+    fields=(
+        DIM,
+        Field("components", "array", "The mixture's components, each { mean, cov | std (corr), weight }.",
+              required=True, items=COMPONENT_2D, min_items=1, max_items=MAX_COMPONENTS),
+    ),
+)
+
+START_2D = Field(
+    "start",
+    "table",
+    "Initial q = N(mean, Sigma) of the run, Sigma from std and corr (use either start or starts).",
+    default={"mean": [0.0, 0.0], "std": [1.0, 1.0], "corr": 0.0},
+    fields=(
+        _pair(_coordinate(f"A coordinate of q's initial mean ({_BOUNDS})."), "Initial mean of q"),
+        _pair(_sd(f"An initial standard deviation of q, > 0 ({_BOUNDS})."), "Initial standard deviations of q"),
+        _corr("Initial correlation of q, in (-1, 1); family gaussian only."),
+    ),
+)
+
+STARTS_2D = Field(
+    "starts",
+    "table",
+    "A grid of starting means, run as one batch, each with the covariance of std and corr "
+    "(default: the run's start covariance, from [fit]). Use either start or starts.",
+    fields=(
+        Field("mean", "array", f"The starting means (1..{MAX_GRID * MAX_GRID}), each [x, y].", required=True,
+              items=_pair(_coordinate(f"A coordinate ({_BOUNDS})."), "A starting mean"), min_items=1,
+              max_items=MAX_GRID * MAX_GRID),
+        _pair(_sd(f"A standard deviation, > 0 ({_BOUNDS}).", required=False), "Standard deviations of every start"),
+        Field("corr", "number", "Correlation of every start, in (-1, 1); family gaussian only.",
+              exclusive_minimum=-CORR_LIMIT, exclusive_maximum=CORR_LIMIT,
+              allowed_text="a number strictly between -1 and 1"),
+    ),
+)
+
+FAMILIES_2D = _gaussian2.FAMILIES_2D.keys()
+PARAMETERIZATIONS_2D = _parameterizations2.PARAMETERIZATIONS_2D.keys()
+
+
+def _names(keys: tuple[str, ...]) -> str:
+    return ", ".join(f'"{k}"' for k in keys)
+
+
+def _plane(f: Field) -> Field:
+    """A run field as a 2-D file has it."""
+    if f.name == "start":
+        return START_2D
+    if f.name == "starts":
+        return STARTS_2D
+    if f.name == "family":
+        return Field("family", "string", "Variational family of q on the plane; "
+                     + _listing(_gaussian2.FAMILIES_2D) + ".", default=_gaussian2.FAMILIES_2D.default,
+                     enum=FAMILIES_2D, allowed_text=f"one of {_names(FAMILIES_2D)} {_PLANE}")
+    if f.name == "parameterization":
+        return Field("parameterization", "string", "Coordinates the optimizer steps in, on the plane; "
+                     + _listing(_parameterizations2.PARAMETERIZATIONS_2D) + ".",
+                     default=_parameterizations2.PARAMETERIZATIONS_2D.default, enum=PARAMETERIZATIONS_2D,
+                     allowed_text=f"one of {_names(PARAMETERIZATIONS_2D)} {_PLANE}")
+    return f
+
+
+RUN_2D = Field("run", "table", RUN.doc, fields=tuple(_plane(f) for f in RUN_FIELDS))
+FIT_2D = Field("fit", "table", FIT.doc, fields=tuple(f for f in RUN_2D.fields if f.name != "name"))
+RUNS_2D = Field("runs", "array", RUNS.doc, required=True, items=RUN_2D, min_items=1,
+                allowed_text=RUNS.allowed_text)
+
+SCENARIO_2D = Field(
+    "scenario",
+    "table",
+    "A divfit scenario on the plane (dim = 2 in [target]).",
+    fields=tuple({"target": TARGET_2D, "fit": FIT_2D, "runs": RUNS_2D}.get(f.name, f) for f in SCENARIO.fields
+                 if f.name not in ("diagnostics", "basins")),
+)
+
+TREES = {1: SCENARIO, 2: SCENARIO_2D}
+
+# keys of one dimension met in a file of the other: said so, instead of a bare "unknown key"
+OTHER_DIMENSION = {
+    1: {"cov": "cov is a 2-D key: set dim = 2 in [target]", "corr": "corr is a 2-D key: set dim = 2 in [target]"},
+    2: {"diagnostics": "estimator diagnostics are not available for 2-D targets yet",
+        "basins": "basin maps are not available for 2-D targets yet"},
+}

@@ -19,7 +19,8 @@ from typing import Any, Callable, NamedTuple
 from ..core.landscape import default_box
 from ..core.target import Mixture
 from . import fields as F
-from .model import Basins, Component, Diagnostics, Media, RunConfig, Scenario, Start, Target
+from ..core.bivariate.gaussian import FAMILIES_2D
+from .model import Basins, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -145,6 +146,9 @@ class _Setting(NamedTuple):
     path: str | None  # where the value was written; None for a built-in default
 
 
+# the plane's family with a full covariance (the one whose starts may be correlated)
+_FULL_2D = next(f.key for f in FAMILIES_2D.values() if not f.diagonal)
+
 # Keys that belong elsewhere get a pointer instead of a bare "unknown key".
 _MISPLACED = {("fit", "name"): "each run needs its own name, given in [[runs]]"}
 
@@ -152,6 +156,12 @@ _MISPLACED = {("fit", "name"): "each run needs its own name, given in [[runs]]"}
 class _Reader:
     def __init__(self, file: str):
         self.file = file
+        self.dim = 1  # the target's, once read: it picks the field tree
+        self.tree = F.TREES[1]
+
+    @property
+    def RUN(self) -> F.Field:
+        return self.tree.child("runs").items
 
     def fail(self, path: str, what: str, allowed_: str):
         raise ScenarioError(self.file, path, what, allowed_)
@@ -204,6 +214,8 @@ class _Reader:
             bound = f">= {_num(f.minimum)}"
         elif f.maximum is not None and x > f.maximum:
             bound = f"<= {_num(f.maximum)}"
+        elif f.exclusive_maximum is not None and not x < f.exclusive_maximum:
+            bound = f"< {_num(f.exclusive_maximum)}"
         else:
             return
         self.fail(path, f"{f.name} must be {bound}, got {_show(raw)}{note}", allowed(f))
@@ -230,7 +242,7 @@ class _Reader:
         for key in v:
             if key in f.names:
                 continue
-            hint = _MISPLACED.get((path, key))
+            hint = _MISPLACED.get((path, key)) or F.OTHER_DIMENSION[self.dim].get(key)
             hint = f" ({hint})" if hint else _did_you_mean(key, f.names)
             # Odd keys would make the path ambiguous; name them in the message instead.
             where = _join(path, key) if _BARE_KEY.fullmatch(key) else (path or "(top level)")
@@ -249,7 +261,8 @@ class _Reader:
     # -- the scenario --------------------------------------------------------
 
     def scenario(self, data: dict, name: str) -> Scenario:
-        top = F.SCENARIO
+        self.dim = self.read_dim(data)
+        self.tree = top = F.TREES[self.dim]
         self.unknown_keys(data, top, "")
         given: dict[str, Any] = {}
         for f in top.fields:
@@ -262,22 +275,94 @@ class _Reader:
         fit = given.get("fit", {})
         self.same_table_rules(fit, "fit")
         if "runs" not in data:
-            self.fail("runs", "missing required key", allowed(F.RUNS))
+            self.fail("runs", "missing required key", allowed(top.child("runs")))
         seen: dict[str, int] = {}
         runs = self.array(
-            data["runs"], F.RUNS, "runs", lambda i, item, where: self.run(i, item, where, fit, seen)
+            data["runs"], top.child("runs"), "runs", lambda i, item, where: self.run(i, item, where, fit, seen)
         )
-        target = _target(given["target"])
+        target = self.target(given["target"])
         return Scenario(
             name=name,
             title=given["title"],
-            description=given.get("description", F.SCENARIO.child("description").default),
+            description=given.get("description", top.child("description").default),
             target=target,
             runs=runs,
             media=self.media(given.get("media", {}), runs),
             diagnostics=self.diagnostics(given.get("diagnostics")),
             basins=self.basins(given.get("basins"), target, runs),
         )
+
+    def read_dim(self, data: dict) -> int:
+        """The target's dimension, read first: it decides how every other key is read."""
+        target = data.get("target") if isinstance(data, dict) else None
+        if not isinstance(target, dict) or "dim" not in target:
+            return 1
+        return self.value(target["dim"], F.DIM, "target.dim")
+
+    def target(self, given: dict) -> Target:
+        if self.dim == 1:
+            return _target(given)
+        raw = given["components"]
+        total = math.fsum(c["weight"] for c in raw)
+        comps = []
+        for i, c in enumerate(raw):
+            where = f"target.components[{i}]"
+            cov = self.covariance(c, where, allow_corr=True)
+            comps.append(Component2(tuple(c["mean"]), cov, c["weight"] / total))
+        return Target(tuple(comps))
+
+    def covariance(self, c: dict, where: str, allow_corr: bool, fallback=None):
+        """A component's or start's covariance: from cov, or from std and corr."""
+        if "cov" in c and "std" in c:
+            self.fail(f"{where}.std", "cov and std are both given", "give either cov, or std (with corr)")
+        if "cov" in c:
+            if "corr" in c:
+                self.fail(f"{where}.corr", "corr goes with std, not with cov", "put the correlation into cov")
+            (a, b), (b2, d) = c["cov"]
+            if b != b2:
+                self.fail(f"{where}.cov", f"the covariance is not symmetric ({_num(b)} != {_num(b2)})",
+                          F.COMPONENT_2D.child("cov").allowed_text)
+            if not (a > 0 and a * d - b * b > 0):
+                self.fail(f"{where}.cov", "the covariance is not positive definite",
+                          F.COMPONENT_2D.child("cov").allowed_text)
+            for v, axis in ((a, "x"), (d, "y")):
+                if not F.STD_MIN <= math.sqrt(v) <= F.STD_MAX:
+                    self.fail(f"{where}.cov", f"the standard deviation along {axis} is {math.sqrt(v):g}",
+                              f"standard deviations from {F.STD_MIN:g} to {F.STD_MAX:g}")
+            return ((a, b), (b, d))
+        if "std" not in c:
+            if fallback is not None:
+                return fallback
+            self.fail(where, "neither cov nor std is given", "give cov, or std (with corr)")
+        (sx, sy), r = c["std"], c.get("corr", 0.0)
+        return ((sx * sx, r * sx * sy), (r * sx * sy, sy * sy))
+
+    def plane_starts(self, start: _Setting, starts: _Setting, family: _Setting, where: str):
+        """2-D starts: one start, or a grid of means each with the starts' own
+        covariance (std, corr) or else the run's start covariance."""
+        run_gives = lambda s: s.path is not None and s.path.startswith(where + ".")  # noqa: E731
+        diagonal = family.value in F.FAMILIES_2D and FAMILIES_2D[family.value].diagonal
+        one = start.value
+        sx, sy = one["std"]
+        corr = float(one.get("corr", 0.0))
+        self.no_corr(diagonal, corr, start, "start", family)
+        if run_gives(starts) or (not run_gives(start) and starts.path is not None):
+            grid = starts.value
+            if "std" in grid:
+                sx, sy = grid["std"]
+            if "corr" in grid:
+                corr = float(grid["corr"])
+                self.no_corr(diagonal, corr, starts, "starts", family)
+            means = tuple((float(x), float(y)) for x, y in grid["mean"])
+            return tuple(Start2(m, (float(sx), float(sy)), corr) for m in means), (means,)
+        mx, my = one["mean"]
+        return (Start2((float(mx), float(my)), (float(sx), float(sy)), corr),), None
+
+    def no_corr(self, diagonal: bool, corr: float, setting: _Setting, key: str, family: _Setting):
+        if diagonal and corr != 0.0:
+            self.fail(f"{setting.path or key}.corr",
+                      f"family {_show(family.value)} is mean-field: its starts have no correlation",
+                      f"corr = 0, or family = {_show(_FULL_2D)}")
 
     def diagnostics(self, given: dict | None) -> Diagnostics | None:
         if given is None:
@@ -365,7 +450,7 @@ class _Reader:
         )
 
     def run(self, i: int, item: Any, where: str, fit: dict, seen: dict[str, int]) -> RunConfig:
-        given = self.table(item, F.RUN, where)
+        given = self.table(item, self.RUN, where)
         name = given["name"]
         if name in seen:
             self.fail(
@@ -381,14 +466,14 @@ class _Reader:
                 return _Setting(given[key], f"{where}.{key}")
             if key in fit:
                 return _Setting(fit[key], f"fit.{key}")
-            return _Setting(F.RUN.child(key).default, None)
+            return _Setting(self.RUN.child(key).default, None)
 
         for key in ("divergence", "direction"):
             if setting(key).value is F.MISSING:
                 self.fail(
                     f"{where}.{key}",
                     "missing required key",
-                    f"set {key} in the run or in [fit]: {allowed(F.RUN.child(key))}",
+                    f"set {key} in the run or in [fit]: {allowed(self.RUN.child(key))}",
                 )
         div, direction, est = (setting(k) for k in ("divergence", "direction", "estimator"))
         alpha = setting("alpha")
@@ -425,7 +510,7 @@ class _Reader:
         samples = setting("samples")
         if monte_carlo:
             note = f" for Monte Carlo estimator {_show(est.value)}{inherited(samples)}"
-            self.in_range(samples.value, samples.value, F.RUN.child("samples"), samples.path, note)
+            self.in_range(samples.value, samples.value, self.RUN.child("samples"), samples.path, note)
             for key, chosen in options.items():
                 need = F.ESTIMATOR_OPTIONS[key].choices[chosen.value].min_samples
                 if samples.value < need:
@@ -435,8 +520,11 @@ class _Reader:
                         f"samples >= {need}, or another {key}",
                     )
 
-        starts, grid = _starts(setting("start"), setting("starts"), where)
-        values = {k: setting(k).value for k in F.RUN.names}
+        if self.dim == 2:
+            starts, grid = self.plane_starts(setting("start"), setting("starts"), setting("family"), where)
+        else:
+            starts, grid = _starts(setting("start"), setting("starts"), where)
+        values = {k: setting(k).value for k in self.RUN.names}
         config = RunConfig(
             name=name,
             divergence=div.value,

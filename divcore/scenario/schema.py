@@ -1,4 +1,5 @@
-"""JSON Schema (draft 2020-12) of scenario files, generated from the field table.
+"""JSON Schema (draft 2020-12) of scenario files, generated from the field tables
+(one per dimension).
 
 The schema never rejects a file the validator accepts: rules that span [fit]
 and a run (an estimator inherited from [fit], say) cannot be expressed per
@@ -34,6 +35,7 @@ def _node(f: F.Field) -> dict[str, Any]:
             ("exclusiveMinimum", f.exclusive_minimum),
             ("minimum", f.minimum),
             ("maximum", f.maximum),
+            ("exclusiveMaximum", f.exclusive_maximum),
         ):
             if value is not None:
                 s[key] = value
@@ -94,14 +96,27 @@ def _run_rules() -> list[dict[str, Any]]:
     return rules
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of scenario files (for `divfit schema` and editors)."""
-    schema = _node(F.SCENARIO)
+def _tree(top: F.Field) -> dict[str, Any]:
+    schema = _node(top)
     props = schema["properties"]
     props["fit"]["allOf"] = _same_table_rules()
     props["runs"]["items"]["allOf"] = _same_table_rules() + _run_rules()
+    return schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (for `divfit schema` and editors): a file
+    whose [target] says dim = 2 is checked against the plane's tree, any other
+    against the line's."""
+    plane = {"properties": {"target": {"properties": {"dim": {"const": 2}}, "required": ["dim"]}},
+             "required": ["target"]}
     return {
         "$schema": DRAFT,
         "title": "divfit scenario",
-        **schema,
+        "description": F.SCENARIO.doc,
+        "type": "object",
+        "if": plane,
+        "then": {"$ref": "#/$defs/plane"},
+        "else": {"$ref": "#/$defs/line"},
+        "$defs": {"line": _tree(F.TREES[1]), "plane": _tree(F.TREES[2])},
     }

@@ -36,10 +36,12 @@ class Estimate2(NamedTuple):
 
 
 def _draw(mean, L, eps):
-    """Particles z ~ q from eps, log q(z), and L broadcast against them."""
+    """Particles z = mean + L eps ~ q, log q(z), and L broadcast against them."""
     Lk = L[:, None]
-    z = mean[:, None] + np.einsum("bkij,bkj->bki", np.broadcast_to(Lk, eps.shape[:2] + (2, 2)), eps)
-    logq = (-0.5 * (eps * eps).sum(-1)) - (np.log(L[:, 0, 0]) + np.log(L[:, 1, 1]) + np.log(2 * np.pi))[:, None]
+    e0, e1 = eps[..., 0], eps[..., 1]
+    a, b, c = Lk[..., 0, 0], Lk[..., 1, 0], Lk[..., 1, 1]
+    z = np.stack([mean[:, 0, None] + a * e0, mean[:, 1, None] + b * e0 + c * e1], axis=-1)
+    logq = (-0.5 * (e0 * e0 + e1 * e1)) - (np.log(L[:, 0, 0]) + np.log(L[:, 1, 1]) + np.log(2 * np.pi))[:, None]
     return z, logq, Lk
 
 
@@ -49,10 +51,11 @@ def _finish(terms, z, coef, logw):
 
 def _reach(eps, Lk, slope):
     """(L eps / |eps|) . slope: a particle's pull on the mean along its own direction."""
-    d = np.einsum("bkij,bkj->bki", np.broadcast_to(Lk, eps.shape[:2] + (2, 2)), eps)
-    norm = np.sqrt((eps * eps).sum(-1))
+    e0, e1 = eps[..., 0], eps[..., 1]
+    d0, d1 = Lk[..., 0, 0] * e0, Lk[..., 1, 0] * e0 + Lk[..., 1, 1] * e1
+    norm = np.sqrt(e0 * e0 + e1 * e1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norm > 0, (d * slope).sum(-1) / norm, 0.0)
+        return np.where(norm > 0, (d0 * slope[..., 0] + d1 * slope[..., 1]) / norm, 0.0)
 
 
 def kl_forward_is(p: Mixture2, fam: Family2, mean, L, noise):

@@ -83,38 +83,43 @@ class Mixture2:
     def covariance(self) -> np.ndarray:
         return self.second_moment_about(self.mean())
 
-    def component_terms(self, x):
-        """Each component's log(w_k N_k(x)) and d/dx of it, as lists over k."""
-        x = np.asarray(x, dtype=float)
-        out = []
-        for m, L, c in zip(self.means, self.chols, self.log_norm):
-            e = solve_lower(L, x - m)
-            out.append((c - 0.5 * (e[..., 0] ** 2 + e[..., 1] ** 2), e, L))
-        return out
-
     def logpdf(self, x):
         return self.logpdf_and_grad(x, gradient=False)[0]
 
     def logpdf_and_grad(self, x, gradient: bool = True):
-        """log p(x) by log-sum-exp and, optionally, its gradient (..., 2)."""
-        terms = self.component_terms(x)
+        """log p(x) by log-sum-exp and, optionally, its gradient (..., 2).
+        Each component's L^-1 (x - m) is written out per coordinate: the
+        estimators call this on every particle of every step."""
+        x = np.asarray(x, dtype=float)
+        x0, x1 = x[..., 0], x[..., 1]
+        terms = []
+        for (m0, m1), ((a, _), (b, c)), cst in zip(self.means, self.chols, self.log_norm):
+            e0 = (x0 - m0) * (1.0 / a)
+            e1 = (x1 - m1 - b * e0) * (1.0 / c)
+            terms.append((cst - 0.5 * (e0 * e0 + e1 * e1), e0, e1, a, b, c))
         top = terms[0][0]
-        for a, _, _ in terms[1:]:
-            top = np.maximum(top, a)
+        for t in terms[1:]:
+            top = np.maximum(top, t[0])
         total = np.zeros_like(top)
-        grad = np.zeros(top.shape + (2,)) if gradient else None
-        for a, e, L in terms:
-            w = np.exp(np.maximum(a - top, _EXP_FLOOR))
+        g0 = np.zeros_like(top) if gradient else None
+        g1 = np.zeros_like(top) if gradient else None
+        for lk, e0, e1, a, b, c in terms:
+            w = np.exp(np.maximum(lk - top, _EXP_FLOOR))
             total += w
-            if gradient:
-                grad -= w[..., None] * solve_upper_t(L, e)
+            if gradient:  # -L^-T e, by back-substitution
+                h1 = e1 * (1.0 / c)
+                g1 -= w * h1
+                g0 -= w * ((e0 - b * h1) * (1.0 / a))
         logp = top + np.log(total)
-        if gradient:
-            grad /= total[..., None]
-        return logp, grad
+        if not gradient:
+            return logp, None
+        return logp, np.stack([g0 / total, g1 / total], axis=-1)
 
     def sample(self, normals, uniforms):
         """Exact draws from p: component by inverse CDF of the weights, then m + L eps."""
         edges = np.cumsum(self.weights)[:-1]
         comp = np.searchsorted(edges, uniforms, side="right")
-        return self.means[comp] + np.einsum("...ij,...j->...i", self.chols[comp], normals)
+        n0, n1 = normals[..., 0], normals[..., 1]
+        L = self.chols
+        return np.stack([self.means[comp, 0] + L[comp, 0, 0] * n0,
+                         self.means[comp, 1] + L[comp, 1, 0] * n0 + L[comp, 1, 1] * n1], axis=-1)
