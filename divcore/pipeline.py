@@ -133,9 +133,10 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
 
 def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
     from .render import figures
+    from .render.plane import PlaneView
     from .render.view import RunView
 
-    views = [RunView.load(p) for p in paths]
+    views = [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths]
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
     for kind, data in analyses.items():
@@ -410,11 +411,14 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         data = _plan_data(P, s)
         P.stages["data"] += data
         records = data[: len(s.scn.runs)]  # then the analyses
-        headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
+        planar = s.scn.target.dim == 2  # records and figures only, so far
+        if not planar:
+            headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
         needs = {"video": records, "gif": records, "figures": data, "assets": data}
         for stage, planner in per_scene.items():
-            if stage in stages:
+            if stage in stages and (stage == "figures" or not planar):
                 P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
+    scenes = [s for s in scenes if s.scn.target.dim == 1]  # what the gallery and the pages show
     if "gallery" in stages and scenes:
         P.stages["gallery"] += [_needing(j, headlines) for j in _plan_gallery(P, scenes, code["media"])]
     if "site" in stages and scenes:
@@ -573,20 +577,18 @@ def build_lock(build_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def drawable(scenarios: list[Scenario], notice: Callable[[str], None] | None = None) -> list[Scenario]:
-    """The scenarios the renderers can draw: those on the line. A 2-D scenario is
-    run by `divfit run`; its figures, GIFs, videos and page are not built yet,
-    and `notice` is told so, one line per scenario."""
+def announce_planar(scenarios: list[Scenario], notice: Callable[[str], None] | None = None) -> None:
+    """Tell `notice`, one line per 2-D scenario, what a build makes of it so far."""
     for scn in scenarios:
         if scn.target.dim != 1 and notice is not None:
-            notice(f"note: {scn.name}: a 2-D scenario; `divfit run` records it, "
-                   "but figures, GIFs, videos and pages are drawn for 1-D scenarios only so far")
-    return [scn for scn in scenarios if scn.target.dim == 1]
+            notice(f"note: {scn.name}: a 2-D scenario; its records and figures are built, "
+                   "its GIF, video and page not yet")
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
           content: Path | None = None, notice: Callable[[str], None] | None = None):
-    scenarios = drawable(load_all(scenes), notice)
+    scenarios = load_all(scenes)
+    announce_planar(scenarios, notice)
     with build_lock(build_dir):
         P = plan(scenarios, build_dir, stages, quality, content)
         return P, execute(P, jobs, report)

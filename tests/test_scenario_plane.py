@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from divcore import pipeline
 from divcore.scenario import Component2, ScenarioError, Start2, json_schema, parse_scenario
 from divcore.scenario import fields as F
 from test_scenario import ONE_LINE, toml_doc
@@ -174,16 +173,6 @@ def test_the_schema_rejects_1d_keys_in_2d_files_and_the_reverse():
     assert not v.is_valid(doc)
     line = tomllib.loads(SPEC_2D.replace("dim = 2\n", ""))
     assert not v.is_valid(line)
-
-
-def test_builds_draw_1d_scenarios_and_say_so_of_2d_ones():
-    one = parse_scenario(SPEC_2D.replace("dim = 2", "dim = 1").split("[target]")[0]
-                         + '[target]\ncomponents = [{ mean = 0.0, std = 1.0, weight = 1.0 }]\n'
-                         + '[[runs]]\nname = "r"\ndivergence = "kl"\ndirection = "reverse"\n', "one.toml")
-    two = parse_scenario(SPEC_2D, "two.toml")
-    said = []
-    assert pipeline.drawable([one, two], said.append) == [one]
-    assert len(said) == 1 and said[0].startswith("note: two: a 2-D scenario") and "divfit run" in said[0]
 
 
 def test_divfit_run_records_a_2d_scenario(tmp_path, capsys):

@@ -15,6 +15,7 @@ from ..atomic import atomic_write  # noqa: E402
 from ..style import MPLSTYLE_FILE  # noqa: E402
 from . import labels  # noqa: E402
 from .panels import DistributionPanel, HistoryPanel, LandscapePanel, legend_handles  # noqa: E402
+from . import plane  # noqa: E402
 from .view import RunView, shared_x_range  # noqa: E402
 
 FORMATS = ("pdf", "svg", "png")
@@ -28,7 +29,10 @@ def snapshot_steps(view: RunView, fractions) -> list[int]:
 
 
 def summary(title: str, views: list[RunView]):
-    """Per run, one row: the final distribution, the landscape with the trail, the history."""
+    """Per run, one row: the final distribution, the landscape with the trail, the
+    history (on the plane: the final state over p's density, and the history)."""
+    if isinstance(views[0], plane.PlaneView):
+        return _plane_summary(title, views)
     with plt.style.context(MPLSTYLE_FILE):
         fig, axes = plt.subplots(len(views), 3, figsize=(11, 2.7 * len(views) + 0.5), squeeze=False,
                                  gridspec_kw={"width_ratios": [1.25, 1.0, 1.0]}, layout="constrained")
@@ -46,13 +50,31 @@ def summary(title: str, views: list[RunView]):
     return fig
 
 
+def _plane_summary(title: str, views: list[plane.PlaneView]):
+    """The plane has no room for a landscape over 4 or 5 parameters: each row is
+    the final q over p, with the mean's path, and the history."""
+    with plt.style.context(MPLSTYLE_FILE):
+        fig, axes = plt.subplots(len(views), 2, figsize=(8.5, 3.6 * len(views) + 0.6), squeeze=False,
+                                 gridspec_kw={"width_ratios": [1.0, 1.3]}, layout="constrained")
+        lims = plane.window(views)
+        for row, v in zip(axes, views):
+            plane.PlanePanel(row[0], v, lims).update(v.steps)
+            row[0].set_title(labels.run_title(v.run), fontsize=9)
+            HistoryPanel(row[1], v)
+        _legend(fig, views)
+        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
 def _legend(fig, views):
-    handles = legend_handles(views)
+    handles = (plane.legend_handles if isinstance(views[0], plane.PlaneView) else legend_handles)(views)
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
 
 
 def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOTS):
     """Per run, one row of distribution panels at the chosen fractions of the run."""
+    if isinstance(views[0], plane.PlaneView):
+        return _plane_small_multiples(title, views, fractions)
     with plt.style.context(MPLSTYLE_FILE):
         fig, axes = plt.subplots(len(views), len(fractions), figsize=(2.6 * len(fractions) + 0.6, 2.2 * len(views) + 0.5),
                                  squeeze=False, layout="constrained")
@@ -62,6 +84,23 @@ def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOT
                 DistributionPanel(ax, v, show_step=False, xlim=xlim).update(t)
                 ax.set_title(f"step {t}", fontsize=8, fontweight="normal")
             row[0].set_ylabel(v.name, rotation=0, ha="right", va="center", fontsize=9, fontweight="bold")
+        _legend(fig, views)
+        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
+def _plane_small_multiples(title: str, views: list[plane.PlaneView], fractions):
+    with plt.style.context(MPLSTYLE_FILE):
+        fig, axes = plt.subplots(len(views), len(fractions), figsize=(2.5 * len(fractions) + 0.6, 2.6 * len(views) + 0.6),
+                                 squeeze=False, layout="constrained")
+        lims = plane.window(views)
+        for row, v in zip(axes, views):
+            for ax, t in zip(row, snapshot_steps(v, fractions)):
+                plane.PlanePanel(ax, v, lims, show_step=False).update(t)
+                ax.set_title(f"step {t}", fontsize=8, fontweight="normal")
+                ax.set_xlabel("")
+                ax.set_ylabel("")
+            row[0].set_ylabel(v.name, fontsize=9, fontweight="bold")
         _legend(fig, views)
         fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
     return fig

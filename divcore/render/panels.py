@@ -236,7 +236,8 @@ class HistoryPanel:
         if view.monte_carlo:
             g = view.record["grad"][view.member]
             # a noisy estimate can reach 1e300; the axis stops at _HISTORY_TOP, where ticks still fit a float
-            ax.plot(steps[:-1], np.minimum(np.hypot(g[:, 0], g[:, 1]), _HISTORY_TOP), color=pal["grad_norm"],
+            norm = np.hypot(g[:, 0], g[:, 1]) if g.shape[1] == 2 else np.sqrt((g * g).sum(axis=1))
+            ax.plot(steps[:-1], np.minimum(norm, _HISTORY_TOP), color=pal["grad_norm"],
                     lw=0.6, alpha=0.7,
                     label=r"$\|\hat g\|$")
             ax2 = ax.twinx()

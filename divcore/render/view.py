@@ -25,6 +25,8 @@ def featured_member(run: dict) -> int:
     grid = run.get("start_grid")
     if not grid:
         return 0
+    if len(grid) == 1:  # a 2-D grid: the list of starting means
+        return (len(grid[0]) // 2) * int(run["repeat"])
     means, stds = grid
     return ((len(means) // 2) * len(stds) + len(stds) // 2) * int(run["repeat"])
 

@@ -1,0 +1,91 @@
+"""2-D scenarios in the build: records and figures (the Bishop picture: a
+mean-field q squeezed inside a correlated p by reverse KL, stretched over it by
+forward KL), and no GIF, video or page yet."""
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from divcore import pipeline
+from divcore.cli import main
+from divcore.render import figures, plane
+from divcore.scenario import parse_scenario
+
+BISHOP = """\
+title = "Mean-field q, correlated p"
+[target]
+dim = 2
+components = [ { mean = [0.0, 0.0], std = [1.0, 1.0], corr = 0.9, weight = 1.0 } ]
+[fit]
+family = "gaussian-diag"
+start = { mean = [1.5, -1.0], std = [1.2, 0.6] }
+lr = 0.08
+steps = 150
+[[runs]]
+name = "reverse"
+divergence = "kl"
+direction = "reverse"
+[[runs]]
+name = "forward"
+divergence = "kl"
+direction = "forward"
+[[runs]]
+name = "reparam"
+divergence = "kl"
+direction = "reverse"
+estimator = "reparam"
+samples = 8
+"""
+
+LINE = """\
+title = "One dimension"
+[target]
+components = [ { mean = 0.0, std = 1.0, weight = 1.0 } ]
+[[runs]]
+name = "r"
+divergence = "kl"
+direction = "reverse"
+"""
+
+
+def test_a_build_plans_records_and_figures_for_2d_scenes_and_nothing_else(tmp_path):
+    two, one = parse_scenario(BISHOP, "bishop.toml"), parse_scenario(LINE, "line.toml")
+    P = pipeline.plan([two, one], tmp_path)
+    assert {j.label for j in P.stages["figures"]} == {"bishop", "line"}
+    for stage in ("video", "gif", "assets"):
+        assert {j.label for j in P.stages[stage]} == {"line"}, stage
+    for stage in ("gallery", "site"):
+        assert not any("bishop" in str(p) for p in P.outputs(stage)), stage
+    said = []
+    pipeline.announce_planar([two, one], said.append)
+    assert len(said) == 1 and said[0].startswith("note: bishop: a 2-D scenario")
+
+
+def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):
+    scene = tmp_path / "bishop.toml"
+    scene.write_text(BISHOP)
+    assert main(["figures", str(scene), "--out", str(tmp_path / "build")]) == 0
+    out = capsys.readouterr()
+    media = tmp_path / "build" / "media" / "bishop"
+    for base in ("summary", "snapshots"):
+        for ext in ("pdf", "svg", "png"):
+            assert (media / f"{base}.{ext}").stat().st_size > 1000
+    assert "note: bishop: a 2-D scenario" in out.err
+    data = tmp_path / "build" / "data" / "bishop"
+    views = [plane.PlaneView.load(data / f"{n}.npz") for n in ("reverse", "forward", "reparam")]
+    # reverse KL squeezes q inside p (variances 1/Lambda_ii = 1 - 0.9^2); forward KL stretches it (variances 1)
+    assert np.allclose(np.diag(views[0].state(150)[1]), 0.19, rtol=1e-3)
+    assert np.allclose(np.diag(views[1].state(150)[1]), 1.0, rtol=1e-3)
+    fig = figures.small_multiples("t", views, (0.0, 1.0))
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    panel = plane.PlanePanel(Figure().subplots(), views[2], plane.window(views))
+    drawn = panel.update(3)
+    assert len(panel.dots.get_offsets()) == 8 and drawn
+    lims = plane.window(views)
+    for v in views:  # every drawn q fits the shared window
+        for t in (0, 150):
+            e = plane.ellipse(*v.state(t), 2.0)
+            assert lims[0][0] <= e[:, 0].min() and e[:, 0].max() <= lims[0][1]
+            assert lims[1][0] <= e[:, 1].min() and e[:, 1].max() <= lims[1][1]
+    assert Path(views[0].path).exists()
