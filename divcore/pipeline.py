@@ -223,9 +223,10 @@ def analyses(scn: Scenario, data_dir: Path, data_code: str) -> list[Analysis]:
 
 def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
     from .render import animate
+    from .render.plane import PlaneView
     from .render.view import RunView
 
-    animate.scenario_gif(scn.title, [RunView.load(p) for p in paths], out)
+    animate.scenario_gif(scn.title, [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths], out)
 
 
 def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -> None:
@@ -411,12 +412,12 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         data = _plan_data(P, s)
         P.stages["data"] += data
         records = data[: len(s.scn.runs)]  # then the analyses
-        planar = s.scn.target.dim == 2  # records and figures only, so far
+        planar = s.scn.target.dim == 2  # records, figures and the GIF only, so far
         if not planar:
             headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
         needs = {"video": records, "gif": records, "figures": data, "assets": data}
         for stage, planner in per_scene.items():
-            if stage in stages and (stage == "figures" or not planar):
+            if stage in stages and (stage in ("figures", "gif") or not planar):
                 P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
     scenes = [s for s in scenes if s.scn.target.dim == 1]  # what the gallery and the pages show
     if "gallery" in stages and scenes:
@@ -581,8 +582,8 @@ def announce_planar(scenarios: list[Scenario], notice: Callable[[str], None] | N
     """Tell `notice`, one line per 2-D scenario, what a build makes of it so far."""
     for scn in scenarios:
         if scn.target.dim != 1 and notice is not None:
-            notice(f"note: {scn.name}: a 2-D scenario; its records and figures are built, "
-                   "its GIF, video and page not yet")
+            notice(f"note: {scn.name}: a 2-D scenario; its records, figures and GIF are built, "
+                   "its video and page not yet")
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",

@@ -33,7 +33,7 @@ def integrate(f, lo, hi, h, chunk=250_000):
     return total * hx * hy
 
 
-def mass_box(log_f, reach=300.0, step=0.25, tail=60.0):
+def mass_box(log_f, reach=300.0, step=0.5, tail=60.0):
     """The box where log_f is within `tail` of its largest value, located by
     brute force on a grid out to +-reach, widened by two steps."""
     g = np.arange(-reach, reach + step / 2, step)
@@ -43,7 +43,7 @@ def mass_box(log_f, reach=300.0, step=0.25, tail=60.0):
     return inside.min(0) - 2 * step, inside.max(0) + 2 * step
 
 
-def converged(f, log_f, h=0.03):
+def converged(f, log_f, h=0.05):
     """∫ f over log_f's mass box on two grids (h and 0.6 h), and their relative disagreement."""
     lo, hi = mass_box(log_f)
     a, b = (integrate(f, lo, hi, s) for s in (h, 0.6 * h))

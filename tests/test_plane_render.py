@@ -1,15 +1,16 @@
-"""2-D scenarios in the build: records and figures (the Bishop picture: a
-mean-field q squeezed inside a correlated p by reverse KL, stretched over it by
-forward KL), and no GIF, video or page yet."""
+"""2-D scenarios in the build: records, figures and the GIF (the Bishop picture:
+a mean-field q squeezed inside a correlated p by reverse KL, stretched over it
+by forward KL), and no video or page yet."""
 
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from PIL import Image
 
 from divcore import pipeline
 from divcore.cli import main
-from divcore.render import figures, plane
+from divcore.render import animate, figures, plane
 from divcore.scenario import parse_scenario
 
 BISHOP = """\
@@ -20,8 +21,12 @@ components = [ { mean = [0.0, 0.0], std = [1.0, 1.0], corr = 0.9, weight = 1.0 }
 [fit]
 family = "gaussian-diag"
 start = { mean = [1.5, -1.0], std = [1.2, 0.6] }
-lr = 0.08
-steps = 150
+optimizer = "sgd"
+natural_gradient = true
+lr = 0.5
+steps = 40
+[media]
+snapshots = [0.0, 1.0]
 [[runs]]
 name = "reverse"
 divergence = "kl"
@@ -52,8 +57,9 @@ direction = "reverse"
 def test_a_build_plans_records_and_figures_for_2d_scenes_and_nothing_else(tmp_path):
     two, one = parse_scenario(BISHOP, "bishop.toml"), parse_scenario(LINE, "line.toml")
     P = pipeline.plan([two, one], tmp_path)
-    assert {j.label for j in P.stages["figures"]} == {"bishop", "line"}
-    for stage in ("video", "gif", "assets"):
+    for stage in ("figures", "gif"):
+        assert {j.label for j in P.stages[stage]} == {"bishop", "line"}, stage
+    for stage in ("video", "assets"):
         assert {j.label for j in P.stages[stage]} == {"line"}, stage
     for stage in ("gallery", "site"):
         assert not any("bishop" in str(p) for p in P.outputs(stage)), stage
@@ -75,8 +81,8 @@ def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):
     data = tmp_path / "build" / "data" / "bishop"
     views = [plane.PlaneView.load(data / f"{n}.npz") for n in ("reverse", "forward", "reparam")]
     # reverse KL squeezes q inside p (variances 1/Lambda_ii = 1 - 0.9^2); forward KL stretches it (variances 1)
-    assert np.allclose(np.diag(views[0].state(150)[1]), 0.19, rtol=1e-3)
-    assert np.allclose(np.diag(views[1].state(150)[1]), 1.0, rtol=1e-3)
+    assert np.allclose(np.diag(views[0].state(40)[1]), 0.19, rtol=1e-3)
+    assert np.allclose(np.diag(views[1].state(40)[1]), 1.0, rtol=1e-3)
     fig = figures.small_multiples("t", views, (0.0, 1.0))
     assert isinstance(fig, Figure) and len(fig.axes) == 6
     panel = plane.PlanePanel(Figure().subplots(), views[2], plane.window(views))
@@ -84,8 +90,15 @@ def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):
     assert len(panel.dots.get_offsets()) == 8 and drawn
     lims = plane.window(views)
     for v in views:  # every drawn q fits the shared window
-        for t in (0, 150):
+        for t in (0, 40):
             e = plane.ellipse(*v.state(t), 2.0)
             assert lims[0][0] <= e[:, 0].min() and e[:, 0].max() <= lims[0][1]
             assert lims[1][0] <= e[:, 1].min() and e[:, 1].max() <= lims[1][1]
     assert Path(views[0].path).exists()
+    gif = animate.scenario_gif("t", views, tmp_path / "bishop.gif")
+    with Image.open(gif) as im:
+        assert im.n_frames == len(animate.frame_steps(40)) > 20 and im.size[0] == 640
+        im.seek(0)
+        first = np.asarray(im.convert("RGB"))
+        im.seek(im.n_frames - 1)
+        assert np.any(np.asarray(im.convert("RGB")) != first)  # q moved

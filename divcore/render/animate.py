@@ -22,7 +22,7 @@ from PIL import Image  # noqa: E402
 
 from ..atomic import atomic_write  # noqa: E402
 from ..style import MPLSTYLE_FILE, all_colours  # noqa: E402
-from . import labels  # noqa: E402
+from . import labels, plane  # noqa: E402
 from .panels import DistributionPanel, LandscapePanel  # noqa: E402
 from .view import RunView, shared_x_range  # noqa: E402
 
@@ -44,7 +44,7 @@ def frame_steps(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:
 
 @dataclass
 class Cell:
-    """One run drawn as [distribution | landscape], labelled."""
+    """One run drawn as [distribution | landscape] (on the plane: one panel), labelled."""
 
     view: RunView
     label: str
@@ -65,14 +65,24 @@ class Animator:
             FigureCanvasAgg(self.fig)
             # room above each cell for its label and below the last row for tick labels
             top = 1.0 - (title_px + 24) / height_px
-            bottom = 30 / height_px
-            grid = self.fig.add_gridspec(nrows, 2 * ncols, left=0.01, right=0.99, bottom=bottom, top=top,
-                                         width_ratios=[1.45, 1.0] * ncols, wspace=0.32, hspace=0.6)
+            bottom = (40 if isinstance(cells[0].view, plane.PlaneView) else 30) / height_px
+            planar = isinstance(cells[0].view, plane.PlaneView)
+            per_cell = 1 if planar else 2  # the plane: one square panel; the line: [distribution | landscape]
+            grid = self.fig.add_gridspec(nrows, per_cell * ncols, left=0.06 if planar else 0.01, right=0.99,
+                                         bottom=bottom, top=top,
+                                         width_ratios=None if planar else [1.45, 1.0] * ncols,
+                                         wspace=0.25 if planar else 0.32, hspace=0.3 if planar else 0.6)
             if title:
                 self.fig.text(0.01, 1.0 - 5 / height_px, title, ha="left", va="top", fontsize=10, fontweight="bold")
-            xlim = shared_x_range([c.view for c in cells]) if share_x else None
             self.panels = []
-            for i, cell in enumerate(cells):
+            if planar:
+                lims = plane.window([c.view for c in cells])
+                for i, cell in enumerate(cells):
+                    ax = self.fig.add_subplot(grid[divmod(i, ncols)])
+                    ax.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
+                    self.panels.append((plane.PlanePanel(ax, cell.view, lims),))
+            xlim = shared_x_range([c.view for c in cells]) if share_x and not planar else None
+            for i, cell in enumerate(cells if not planar else []):
                 r, c = divmod(i, ncols)
                 ax_d = self.fig.add_subplot(grid[r, 2 * c])
                 ax_l = self.fig.add_subplot(grid[r, 2 * c + 1])
@@ -84,7 +94,7 @@ class Animator:
                 ax_d.set_xlabel("")
                 ax_d.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
                 self.panels.append((dist, land))
-            self.moving = [a for d, l in self.panels for a in d.update(0) + l.update(0)]
+            self.moving = [a for group in self.panels for panel in group for a in panel.update(0)]
             for a in self.moving:
                 a.set_animated(True)
             self.fig.canvas.draw()
@@ -99,11 +109,10 @@ class Animator:
         """The RGB image of step t (each run clamped to its own last step)."""
         canvas = self.fig.canvas
         canvas.restore_region(self.background)
-        for dist, land in self.panels:
-            for a in dist.update(t):
-                dist.ax.draw_artist(a)
-            for a in land.update(t):
-                land.ax.draw_artist(a)
+        for group in self.panels:
+            for panel in group:
+                for a in panel.update(t):
+                    panel.ax.draw_artist(a)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
     def close(self):
@@ -189,9 +198,13 @@ def render(animator: Animator, steps: np.ndarray, path: Path, progress=None) -> 
 
 
 def scenario_gif(title: str, views: list[RunView], path: Path, width_px: int = 640, progress=None) -> Path:
-    """One cell per run, all at the same step, looping."""
+    """One cell per run, all at the same step, looping (on the plane: square
+    panels, two to a row)."""
     ncols = 1 if len(views) <= 4 else 2
     cell_h = 190 if ncols == 1 else 150
+    if isinstance(views[0], plane.PlaneView):
+        ncols = min(2, len(views))
+        cell_h = int(0.8 * width_px / ncols)
     cells = [Cell(v, labels.run_title(v.run)) for v in views]
     anim = Animator(cells, width_px, ncols, cell_h, title=title)
     return render(anim, frame_steps(max(v.steps for v in views)), path, progress)

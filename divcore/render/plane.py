@@ -25,7 +25,7 @@ from ..style import palette
 from .view import RunView
 
 SIGMAS = (1.0, 2.0)  # q's ellipses, in standard deviations
-GRID = 220  # density grid points per axis
+GRID = 140  # density grid points per axis
 _CONTOURS = (0.02, 0.08, 0.2, 0.4, 0.6, 0.8, 0.95)  # fractions of p's peak density
 
 
