@@ -5,26 +5,32 @@ Every integral the 2-D divergences need has the form
     ∫ exp(a log q(x) + b log p(x)) g(x) dx
 
 for q = N(mean, L L^T), the target mixture p, numbers a and b, and a slowly
-varying g. The rule is built per state in q's whitened frame u = L^-1 (x - mean),
-where q is the standard normal and each component k of p is N(m_k, S_k).
+varying g. The rule is built per state in a frame x = centre + T u: q's
+whitened frame (centre = mean, T = L) or, for b < 0, the frame of the
+integrand's peak (centre at the peak, found by Newton ascent, T scaled to the
+Hessian there): q^2/p can peak on the ridge where one component takes p's
+tail over from another, and a grid aligned with that ridge resolves it.
 
 Where the mass is. With l_k = log(w_k N_k), each "piece" a log q + b l_k is a
-quadratic with matrix A_k = a I + b S_k^-1. Since max_k l_k <= log p <= max_k l_k + log C:
+quadratic. Since max_k l_k <= log p <= max_k l_k + log C:
 
-* b = 0: the integrand is q^a: a disc of radius sqrt(2 TAIL / a);
+* b = 0: the integrand is q^a: an ellipse at level TAIL below its peak;
 * b > 0: it is below C^b max_k exp(piece_k), inside the union of the pieces'
   ellipses at level F - TAIL - b log C (F the integrand's largest value
   found at the candidate points: q's mean, each component's, each piece's
   vertex);
 * b < 0: it is below min_k exp(piece_k), inside every concave piece's ellipse
-  at level F - TAIL and inside the star, found ray by ray from q's mean,
-  where every piece is above that level (the only bound when no piece is
-  concave yet the integral is finite: every direction has a piece that decays).
+  at level F - TAIL and inside the star, found ray by ray from the frame's
+  centre, where every piece is above that level (the only bound when no
+  piece is concave yet the integral is finite: every direction has a piece
+  that decays).
 
-Everything outside the box is below e^-TAIL of the peak. Panel edges go at
-the box's edges and quarters and at graded offsets (+-0.5, 1, 2, 3, 4.5, 7 sd,
-in each axis) around every feature inside it: q, each component of p, each
-concave piece's vertex. Nearly coincident edges are merged.
+Everything outside the box is below e^-TAIL of the peak. Panels are marched
+across the box along each axis, each no wider than every feature near it
+allows: WIDTH times the feature's narrowest sd at its centre (a thin ellipse
+lying across the axis is crossed within that), widening by GROWTH per
+marginal sd away from it. The features: q, each component of p, each concave
+piece's vertex and the peak. NODES Gauss-Legendre nodes per panel and axis.
 
 A rule is flat: nodes, weights (q's frame Jacobian included) and the state
 each node belongs to, with nodes of one state contiguous.
@@ -55,7 +61,6 @@ class Rule(NamedTuple):
     w: np.ndarray  # (N,) weights
     state: np.ndarray  # (N,) which state each node belongs to
     starts: np.ndarray  # (n,) the first node of each state
-    n: int
 
     def of(self, values):
         """A per-state array (n, ...) taken to the nodes."""
@@ -206,6 +211,8 @@ def _box_and_features(m, S, log_w, a, b):
     ray = _ray_box(A, h, c, level)
     if ray is not None:
         boxes.append(ray)
+    if not boxes:  # callers decide finiteness first (divergences.tails_finite)
+        raise ValueError("the integrand's mass is unbounded: the integral is infinite at this q")
     lo = np.max([bx[0] for bx in boxes], axis=0)
     hi = np.min([bx[1] for bx in boxes], axis=0)
     return (lo, hi), features
@@ -293,5 +300,4 @@ def rule(p: Mixture2, mean, L, *exponents) -> Rule:
         counts.append(w.size)
     counts = np.array(counts)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return Rule(np.concatenate(xs), np.concatenate(ws), np.repeat(np.arange(len(counts)), counts), starts,
-                len(counts))
+    return Rule(np.concatenate(xs), np.concatenate(ws), np.repeat(np.arange(len(counts)), counts), starts)
