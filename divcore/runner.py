@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .core import basins, divergences, estimators, optimizers, parameterizations, space
+from .core import basins, estimators, optimizers, parameterizations, space
 from .core.bivariate.target import Mixture2
 from .core.target import Mixture
 from .scenario.model import Basins, RunConfig, Start, Target
@@ -99,11 +99,12 @@ class Kernel(NamedTuple):
     step: Callable[[RunState, estimators.Noise | None], tuple[RunState, StepInfo]]
 
 
-def kernel(p: Mixture | Mixture2, cfg: RunConfig) -> Kernel:
+def kernel(p: Mixture | Mixture2, cfg: RunConfig, sp=None) -> Kernel:
     """The run's step. A member stops (and keeps its state) when its gradient is
     not finite, when a step would take q out of the family, or, with exact
-    gradients, when it has converged."""
-    sp = space.for_run(cfg, p.dim)
+    gradients, when it has converged. `sp` is the run's `core.space` (made
+    here if not given)."""
+    sp = sp or space.for_run(cfg, p.dim)
     param, free = sp.param, sp.free
     masked = not free.all()
     opt = optimizers.build(
@@ -246,18 +247,19 @@ def tail_window(param, ring: np.ndarray, steps_taken: np.ndarray, steps: int):
     return mean, std
 
 
-def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None,
-             recorder: Callable | None = None) -> dict[str, np.ndarray]:
+def simulate(p: Mixture | Mixture2, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None,
+             recorder: Callable | None = None, sp=None) -> dict[str, np.ndarray]:
     """Advance every member of the run; returns what the recorder keeps (by
     default the whole record but `divergence`, which `run` evaluates afterwards
     over all states at once). `seeds` overrides the members' seeds (one per
-    member); `recorder(cfg, state, steps)` makes the recorder of a block.
+    member); `recorder(cfg, state, steps, sp)` makes the recorder of a block;
+    `sp` is the run's `core.space` (made here if not given).
 
     Members are independent, so they are advanced in blocks sized to keep the
     (block, K) working arrays in cache: numpy's temporaries for a whole
     1024 x 64 batch fall out of cache and cost about twice as much per element.
     """
-    sp = space.for_run(cfg, p.dim)
+    sp = sp or space.for_run(cfg, p.dim)
     q0, member_seeds = _members(cfg, sp)
     seeds = member_seeds if seeds is None else np.asarray(seeds, dtype=np.int64)
     width = max(cfg.samples, 1) if cfg.monte_carlo else _EXACT_WIDTH
@@ -276,7 +278,7 @@ def simulate(p: Mixture, cfg: RunConfig, progress=None, seeds: np.ndarray | None
 
 def _simulate_block(p, cfg: RunConfig, sp, q0, seeds, progress, recorder) -> dict[str, np.ndarray]:
     S = cfg.steps
-    k = kernel(p, cfg)
+    k = kernel(p, cfg, sp)
     state = k.init(q0)
     rec = recorder(cfg, state, S, sp)
     noise = _Noise(seeds, cfg.samples, estimators.ESTIMATORS[cfg.estimator].needs_uniforms, sp.noise_shape) \
@@ -307,7 +309,7 @@ def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     """The full record of one run: trajectories and the optima they are drawn against."""
     p = mixture(target)
     sp = space.for_run(cfg, p.dim)
-    out = simulate(p, cfg, progress)
+    out = simulate(p, cfg, progress, sp=sp)  # sp sees every exact gradient's value: values() reuses them
     out["divergence"] = sp.values(p, out)
     out.update(run_optima(p, cfg))
     return out

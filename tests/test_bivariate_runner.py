@@ -79,3 +79,15 @@ def test_exact_reverse_kl_runs_end_at_a_stationary_optimum(parameterization, nat
     nearest = np.argmin(np.linalg.norm(means - end_mean, axis=1))
     assert np.allclose(end_mean, means[nearest], atol=1e-3)
     assert np.allclose(end_cov, covs[nearest], atol=1e-3)
+
+
+def test_an_exact_runs_divergences_are_each_states_own():
+    """The values its gradient steps computed are reused, bit for bit what
+    evaluating each recorded state afresh gives."""
+    from divcore.core.bivariate import parameterizations as PZ
+
+    cfg = config(steps=25, parameterization="natural")
+    rec = runner.run(TARGET, cfg)
+    mean, L = PZ.get("natural", "gaussian").from_phi(rec["phi"][0])
+    fresh = D.get("kl", "reverse", "gaussian").value(runner.mixture(TARGET), mean, L)
+    np.testing.assert_array_equal(rec["divergence"][0], fresh)

@@ -1,9 +1,9 @@
 """What a run needs of q in its dimension, so that one runner serves both.
 
-A `Space` holds a run's parameterization, divergence and estimator for its
-dimension and exposes them over q's state as a tuple of arrays with the
-batch axis first: (mean, std) on the line, (mean, L) on the plane (L the
-Cholesky factor of q's covariance). The runner, its recorder and its
+A space (`Line` or `Plane`) holds a run's parameterization, divergence and
+estimator for its dimension and exposes them over q's state as a tuple of
+arrays with the batch axis first: (mean, std) on the line, (mean, L) on the
+plane (L the Cholesky factor of q's covariance). The runner, its recorder and its
 optimizer see only phi (B, P) and these methods.
 """
 
@@ -93,6 +93,7 @@ class Plane(_Space):
         self.div = divergences2.get(cfg.divergence, cfg.direction, self.family, cfg.alpha)
         self.size = self.family.size
         self.free = np.ones(self.size, dtype=bool)
+        self._seen: dict[bytes, float] = {}  # state -> value, from the exact gradient steps
         if cfg.monte_carlo:
             fn = estimators.bind(cfg.divergence, cfg.direction, cfg.estimator, cfg.alpha, dim=2,
                                  baseline=cfg.baseline)
@@ -102,6 +103,18 @@ class Plane(_Space):
         mean = np.repeat([s.mean for s in self.cfg.starts], repeat, axis=0).astype(float)
         cov = np.repeat([s.cov for s in self.cfg.starts], repeat, axis=0).astype(float)
         return mean, np.linalg.cholesky(cov)
+
+    def grad(self, p, q):
+        """The exact gradient; its cubature gives each state's value as well,
+        kept for `values` (bit for bit what evaluating the state again gives)."""
+        value, g = self.div.evaluate(p, *q)
+        self._seen.update(zip(self._keys(q), value.tolist()))
+        return g
+
+    @staticmethod
+    def _keys(q):
+        mean, L = q
+        return [m.tobytes() + l.tobytes() for m, l in zip(mean, L)]
 
     def in_family(self, q):
         return gaussian.in_family(*q)
@@ -115,13 +128,17 @@ class Plane(_Space):
         return {"mean": mean, "cov": gaussian.covariance(L)}
 
     def values(self, p, record) -> np.ndarray:
-        # the states as recorded: each distinct one once (a stopped member repeats its last)
-        mean, cov = record["mean"], record["cov"]
-        flat = np.concatenate([mean.reshape(-1, 2), cov.reshape(-1, 4)], axis=1)
-        states, inverse = np.unique(flat, axis=0, return_inverse=True)
-        L = gaussian.cholesky(states[:, 2:].reshape(-1, 2, 2))
-        out = self.div.value(p, states[:, :2], L)
-        return out[inverse.ravel()].reshape(mean.shape[:-1])
+        """The divergence of every recorded state: each distinct one once (a
+        stopped member repeats its last), and those an exact step evaluated
+        already not again."""
+        phi = record["phi"]
+        states, inverse = np.unique(phi.reshape(-1, phi.shape[-1]), axis=0, return_inverse=True)
+        q = self.q(states)
+        out = np.array([self._seen.get(k, np.nan) for k in self._keys(q)])
+        todo = np.isnan(out)
+        if todo.any():
+            out[todo] = self.div.value(p, q[0][todo], q[1][todo])
+        return out[inverse.ravel()].reshape(phi.shape[:-1])
 
     def optima(self, p: Mixture2) -> dict[str, np.ndarray]:
         o = optima2.find(p, self.div)

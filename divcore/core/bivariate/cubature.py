@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .target import LOG_2PI, Mixture2, solve_lower
+from .target import LOG_2PI, Mixture2
 
 NODES = 12
 _U, _W = np.polynomial.legendre.leggauss(NODES)
