@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -190,3 +191,18 @@ def test_a_failing_render_is_one_line_naming_the_scenario(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gif of small failed: ValueError: no luck" in err
     assert not (tmp_path / "b/media/small/small.gif").exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and re.fullmatch(r"divfit \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`divfit schema | true`: the schema (over a pipe's 64 KiB) meets a closed pipe."""
+    proc = subprocess.Popen([sys.executable, "-m", "divcore", "schema"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and err == b""

@@ -118,8 +118,18 @@ def _cmd_build(args) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("divfit")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="divfit", description="Fit q to p by a divergence, reproducibly: scenario files in, trajectories out.")
+    ap.add_argument("--version", action="version", version=f"divfit {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate scenario files; prints nothing on success")
@@ -169,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:
+        # the reader stopped reading (`divfit schema | head`): there is no one left to
+        # tell, and the interpreter's last flush of stdout must not fail loudly either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted; every file is written whole or not at all, and a rerun picks up from here",
               file=sys.stderr)
