@@ -309,3 +309,13 @@ def test_optima_of_a_two_mode_target_are_stationary_strict_minima(divergence, di
     if divergence == "kl":  # reverse KL seeks a mode: one minimum sits on each
         for c in p.means:
             assert np.min(np.linalg.norm(opt.mean - c, axis=1)) < 0.1
+
+
+@pytest.mark.parametrize("scale", [0.03, 1.0, 30.0])
+def test_minima_are_merged_in_their_own_units(scale):
+    """Two minima are one when they differ by less than 1e-5 of q's own width, at any width."""
+    fam = G.FAMILIES_2D["gaussian"]
+    theta = fam.theta(np.array([1.0, -2.0]) * scale, np.array([[0.8, 0.0], [0.3, 1.2]]) * scale)
+    near = theta + np.array([1e-6 * scale, -1e-6 * scale, 1e-6, 1e-6 * scale, -1e-6])
+    far = theta + np.array([1e-3 * scale, 0.0, 0.0, 0.0, 0.0])
+    assert not O._apart(fam, theta, near) and O._apart(fam, theta, far)

@@ -91,3 +91,15 @@ def test_an_exact_runs_divergences_are_each_states_own():
     mean, L = PZ.get("natural", "gaussian").from_phi(rec["phi"][0])
     fresh = D.get("kl", "reverse", "gaussian").value(runner.mixture(TARGET), mean, L)
     np.testing.assert_array_equal(rec["divergence"][0], fresh)
+
+
+def test_a_step_past_the_natural_constraint_stops_that_member_only():
+    """REINFORCE in natural coordinates with a few samples: some steps leave eta2
+    negative definite; those members stop with LEFT_FAMILY, the rest run on."""
+    target = Target((Component2((0.0, 0.0), ((4.0, 0.0), (0.0, 4.0)), 1.0),))
+    cfg = config(parameterization="natural", estimator="reinforce", samples=4, repeat=20, steps=200, lr=0.05)
+    rec = runner.simulate(runner.mixture(target), cfg)
+    assert set(np.unique(rec["status"])) <= {runner.RAN_ALL_STEPS, runner.LEFT_FAMILY}
+    stopped = rec["status"] == runner.LEFT_FAMILY
+    assert np.all(np.isfinite(rec["phi"])) and np.all(np.isfinite(rec["cov"]))
+    assert np.all(rec["steps_taken"][~stopped] == 200)

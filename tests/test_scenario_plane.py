@@ -44,6 +44,14 @@ def plane(run: str = 'name = "r"\ndivergence = "kl"\ndirection = "reverse"\n', f
             f'[[runs]]\n{run}')
 
 
+def test_only_the_correlation_a_run_uses_is_checked_against_its_family():
+    """[fit] start is correlated, but the mean-field run's grid brings its own covariance."""
+    run = ('name = "g"\ndivergence = "kl"\ndirection = "reverse"\nfamily = "gaussian-diag"\n'
+           'starts = { mean = [[0.0, 0.0]], std = [1.0, 2.0] }\n')
+    s = parse_scenario(plane(run, fit="start = { mean = [0.0, 0.0], std = [0.5, 0.5], corr = 0.5 }\n"))
+    assert s.runs[0].starts == (Start2((0.0, 0.0), (1.0, 2.0), 0.0),)
+
+
 def test_the_spec_example_resolves_covariances_and_starts():
     s = parse_scenario(SPEC_2D, "bishop.toml")
     assert s.target.dim == 2
@@ -87,6 +95,13 @@ def test_a_grid_of_starting_means_takes_the_runs_start_covariance():
      "target.components[0].std", ["both given"]),
     (plane(components="{ mean = [0.0, 0.0], cov = [[1.0, 0.0], [0.0, 1.0]], corr = 0.5, weight = 1.0 }"),
      "target.components[0].corr", ["goes with std"]),
+    (plane(components="{ mean = [0.0, 0.0], std = [0.003157946926401185, 0.0012593422698076824], "
+                      "corr = 0.9999999999999999, weight = 1.0 }"),
+     "target.components[0].corr", ["degenerate", "|corr| further from 1"]),
+    (plane(fit="start = { mean = [0.0, 0.0], std = [1.0, 1.0], corr = 0.99999999999999 }\n"),
+     "fit.start.corr", ["degenerate"]),
+    (plane('name = "r"\ndivergence = "kl"\ndirection = "reverse"\nstarts = { mean = [[0.0, 0.0]], corr = 0.5 }\n'),
+     "runs[0].starts.corr", ["without std"]),
     (plane(fit='family = "gaussian-fixed-std"\n'), "fit.family", ['unknown family "gaussian-fixed-std"',
                                                                  '"gaussian-diag"', "dim = 2"]),
     (plane(fit='parameterization = "mu-sigma"\n'), "fit.parameterization", ['"mean-logcholesky"']),
@@ -143,13 +158,14 @@ def plane_doc(draw):
 @given(plane_doc())
 def test_valid_2d_scenarios_parse_and_the_schema_accepts_them(doc):
     """Positive definiteness can fail by rounding for |corr| near 1; such files are
-    rejected with the covariance error, never anything else."""
+    rejected with the covariance's error, never anything else."""
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator(json_schema()).validate(doc)
     try:
         s = parse_scenario(toml_doc(doc), "plane.toml")
     except ScenarioError as err:
-        assert err.path.endswith(".cov") and "positive definite" in err.what
+        assert (err.path.endswith(".cov") and "positive definite" in err.what) or (
+            err.path.endswith(".corr") and "degenerate" in err.what)
         return
     for comp, given_ in zip(s.target.components, doc["target"]["components"]):
         assert list(comp.mean) == given_["mean"]

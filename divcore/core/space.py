@@ -19,6 +19,9 @@ from .bivariate.target import Mixture2
 from .target import Mixture
 
 
+_MAX_SEEN = 1_000_000  # states whose exact value a run keeps from its gradient steps (~100 MB)
+
+
 class _Space:
     """The maps every dimension shares, over q as a tuple of arrays."""
 
@@ -108,7 +111,8 @@ class Plane(_Space):
         """The exact gradient; its cubature gives each state's value as well,
         kept for `values` (bit for bit what evaluating the state again gives)."""
         value, g = self.div.evaluate(p, *q)
-        self._seen.update(zip(self._keys(q), value.tolist()))
+        if len(self._seen) < _MAX_SEEN:  # beyond that, values() evaluates the rest again
+            self._seen.update(zip(self._keys(q), value.tolist()))
         return g
 
     @staticmethod
@@ -135,6 +139,7 @@ class Plane(_Space):
         states, inverse = np.unique(phi.reshape(-1, phi.shape[-1]), axis=0, return_inverse=True)
         q = self.q(states)
         out = np.array([self._seen.get(k, np.nan) for k in self._keys(q)])
+        self._seen.clear()
         todo = np.isnan(out)
         if todo.any():
             out[todo] = self.div.value(p, q[0][todo], q[1][todo])

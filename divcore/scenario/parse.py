@@ -19,7 +19,8 @@ from typing import Any, Callable, NamedTuple
 from ..core.landscape import default_box
 from ..core.target import Mixture
 from . import fields as F
-from ..core.bivariate.gaussian import FAMILIES_2D
+from ..core.bivariate.gaussian import FAMILIES_2D, MIN_SD
+from ..core.bivariate.target import is_spd
 from .model import Basins, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
 
 PSEUDO_FILE = "<string>"
@@ -335,34 +336,44 @@ class _Reader:
                 return fallback
             self.fail(where, "neither cov nor std is given", "give cov, or std (with corr)")
         (sx, sy), r = c["std"], c.get("corr", 0.0)
-        return ((sx * sx, r * sx * sy), (r * sx * sy, sy * sy))
+        cov = ((sx * sx, r * sx * sy), (r * sx * sy, sy * sy))
+        self.nondegenerate(cov, f"{where}.corr" if "corr" in c else f"{where}.std")
+        return cov
+
+    def nondegenerate(self, cov, path: str) -> None:
+        """A covariance from std and corr, refused where rounding leaves it
+        singular or thinner than q may become (|corr| too near 1)."""
+        (a, b), (_, d) = cov
+        thin = math.sqrt(max(d - b * b / a, 0.0)) if a > 0 else 0.0
+        if not is_spd(cov) or thin < MIN_SD:
+            self.fail(path, f"the covariance is degenerate: its conditional width is {thin:.3g}",
+                      f"|corr| further from 1, so that sd * sqrt(1 - corr^2) is at least {MIN_SD:g}")
 
     def plane_starts(self, start: _Setting, starts: _Setting, family: _Setting, where: str):
-        """2-D starts: one start, or a grid of means each with the starts' own
-        covariance (std, corr) or else the run's start covariance."""
+        """2-D starts: one start, or a grid of starting means, each with the grid's
+        own covariance (std, and corr with it) if it gives std, else the run's
+        start's (from [fit] or the default)."""
         run_gives = lambda s: s.path is not None and s.path.startswith(where + ".")  # noqa: E731
-        diagonal = family.value in F.FAMILIES_2D and FAMILIES_2D[family.value].diagonal
-        one = start.value
-        sx, sy = one["std"]
-        corr = float(one.get("corr", 0.0))
-        self.no_corr(diagonal, corr, start, "start", family)
-        if run_gives(starts) or (not run_gives(start) and starts.path is not None):
-            grid = starts.value
+        grid = starts.value if (run_gives(starts) or (not run_gives(start) and starts.path is not None)) else None
+        own = start.value
+        source, path = own, start.path or f"{where}.start"
+        if grid is not None:
+            if "corr" in grid and "std" not in grid:
+                self.fail(f"{starts.path}.corr", "corr is given without std",
+                          "give std (and corr) for the grid's own covariance, or neither for the start's")
             if "std" in grid:
-                sx, sy = grid["std"]
-            if "corr" in grid:
-                corr = float(grid["corr"])
-                self.no_corr(diagonal, corr, starts, "starts", family)
-            means = tuple((float(x), float(y)) for x, y in grid["mean"])
-            return tuple(Start2(m, (float(sx), float(sy)), corr) for m in means), (means,)
-        mx, my = one["mean"]
-        return (Start2((float(mx), float(my)), (float(sx), float(sy)), corr),), None
-
-    def no_corr(self, diagonal: bool, corr: float, setting: _Setting, key: str, family: _Setting):
-        if diagonal and corr != 0.0:
-            self.fail(f"{setting.path or key}.corr",
-                      f"family {_show(family.value)} is mean-field: its starts have no correlation",
+                source, path = grid, starts.path
+        (sx, sy), corr = (float(v) for v in source["std"]), float(source.get("corr", 0.0))
+        if corr != 0.0 and family.value in F.FAMILIES_2D and FAMILIES_2D[family.value].diagonal:
+            self.fail(f"{path}.corr", f"family {_show(family.value)} is mean-field: its starts have no correlation",
                       f"corr = 0, or family = {_show(_FULL_2D)}")
+        cov = Start2((0.0, 0.0), (sx, sy), corr).cov
+        self.nondegenerate(cov, f"{path}.corr")
+        if grid is not None:
+            means = tuple((float(x), float(y)) for x, y in grid["mean"])
+            return tuple(Start2(m, (sx, sy), corr) for m in means), (means,)
+        mx, my = own["mean"]
+        return (Start2((float(mx), float(my)), (sx, sy), corr),), None
 
     def diagnostics(self, given: dict | None) -> Diagnostics | None:
         if given is None:

@@ -134,7 +134,17 @@ FAMILIES_2D = Registry("family", (
 
 
 def cholesky(cov):
-    return np.linalg.cholesky(np.asarray(cov, float))
+    """The lower Cholesky factor of 2 x 2 covariances (..., 2, 2), written out:
+    nan where a matrix is not positive definite (a step that left the family),
+    where numpy's would raise for the whole batch."""
+    cov = np.asarray(cov, float)
+    L = np.zeros(cov.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.sqrt(np.where(cov[..., 0, 0] > 0, cov[..., 0, 0], np.nan))
+        b = cov[..., 1, 0] / a
+        rest = cov[..., 1, 1] - b * b
+        L[..., 0, 0], L[..., 1, 0], L[..., 1, 1] = a, b, np.sqrt(np.where(rest > 0, rest, np.nan))
+    return L
 
 
 def covariance(L):

@@ -47,6 +47,17 @@ def whiten(fam: Family2, theta, g):
     return out
 
 
+def _apart(fam: Family2, a, b) -> bool:
+    """Whether two minima are distinct: more than _MERGE apart in a's own units
+    (the mean's difference in L^-1 coordinates, L21's over L22, log-diagonals as they are)."""
+    _, L = fam.unpack(a)
+    d = np.asarray(b, float) - a
+    d[:2] = np.linalg.solve(L, d[:2])
+    if not fam.diagonal:
+        d[3] /= L[1, 1]
+    return bool(np.abs(d).max() > _MERGE)
+
+
 def _scaled_grad(p, div, theta):
     mean, L = div.family.unpack(theta)
     v, g = div.evaluate(p, mean, L)
@@ -121,7 +132,7 @@ def _find(p: Mixture2, div: Divergence2) -> Optima2:
     found.sort(key=lambda t: t[0])
     kept: list[tuple[float, np.ndarray]] = []
     for v, th in found:
-        if all(np.abs(whiten(fam, k, np.asarray(th) - k)).max() > _MERGE for _, k in kept):
+        if all(_apart(fam, k, th) for _, k in kept):
             kept.append((v, th))
     if not kept:
         return Optima2(np.empty((0, 2)), np.empty((0, 2, 2)), np.empty(0))

@@ -8,7 +8,7 @@
 A parameterization is bound to a family (`PARAMETERIZATIONS_2D[key].bind(family)`),
 which fixes theta. Each gives both maps, the chain rule grad_phi = J^T grad_theta
 with J = d theta / d phi, and the natural-gradient direction F_phi^-1 g
-computed as (d phi / d theta) F_theta^-1 J^T g, so that no Fisher matrix in phi
+computed as (d phi / d theta) F_theta^-1 (d phi / d theta)^T g, so that no Fisher matrix in phi
 (whose natural-coordinate entries span many orders) is ever formed or inverted.
 """
 
@@ -52,8 +52,13 @@ class Param2:
         if not self.natural:
             return self.family.unpack(phi)
         prec = self._matrix(-2.0 * phi[..., 2:])
-        cov = np.linalg.inv(prec)
-        return np.einsum("...ij,...j->...i", cov, phi[..., :2]), cholesky(cov)
+        # the inverse written out: a precision that is not positive definite (a
+        # step past the constraint) gives a nan factor, not an error for the batch
+        det = prec[..., 0, 0] * prec[..., 1, 1] - prec[..., 0, 1] ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = np.stack([np.stack([prec[..., 1, 1], -prec[..., 0, 1]], -1),
+                            np.stack([-prec[..., 1, 0], prec[..., 0, 0]], -1)], -2) / det[..., None, None]
+            return np.einsum("...ij,...j->...i", cov, phi[..., :2]), cholesky(cov)
 
     def feasible(self, phi):
         phi = np.asarray(phi)
@@ -92,7 +97,8 @@ class Param2:
         return np.linalg.solve(A, grad_theta[..., None])[..., 0]
 
     def natural_direction(self, phi, g, mean_only: bool = False):
-        """F_phi^-1 g = (d phi / d theta) F_theta^-1 (d phi / d theta)^T g."""
+        """F_phi^-1 g = (d phi / d theta) F_theta^-1 (d phi / d theta)^T g. (`mean_only`
+        is the line's fixed-std family; on the plane every coordinate moves.)"""
         Jp = self.dphi_dtheta(phi)
         _, L = self.from_phi(phi)
         g_theta = np.einsum("...ji,...j->...i", Jp, g)
