@@ -49,14 +49,3 @@ def target_of(p):
     from divcore.scenario.model import Component, Target
 
     return Target(tuple(Component(float(m), float(s), float(w)) for m, s, w in zip(p.means, p.stds, p.weights)))
-
-
-# The slowest files first. With --dist loadfile each file runs whole on one
-# worker, in collection order: test_site.py (its site alone takes minutes),
-# collected near the end, would otherwise run by itself after everything else.
-_SLOWEST_FIRST = ("test_site.py", "test_cli.py", "test_video.py", "test_build.py")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    rank = {name: i for i, name in enumerate(_SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
