@@ -131,12 +131,18 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
     trajectory.save(path, record, config)
 
 
-def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
-    from .render import figures
+def _views(scn: Scenario, paths: list[Path]) -> list:
+    """The records of a scenario's runs, read for drawing in its dimension."""
     from .render.plane import PlaneView
     from .render.view import RunView
 
-    views = [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths]
+    return [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths]
+
+
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
+    from .render import figures
+
+    views = _views(scn, paths)
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
     for kind, data in analyses.items():
@@ -223,10 +229,8 @@ def analyses(scn: Scenario, data_dir: Path, data_code: str) -> list[Analysis]:
 
 def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
     from .render import animate
-    from .render.plane import PlaneView
-    from .render.view import RunView
 
-    animate.scenario_gif(scn.title, [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths], out)
+    animate.scenario_gif(scn.title, _views(scn, paths), out)
 
 
 def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -> None:

@@ -97,6 +97,7 @@ class Plane(_Space):
         self.size = self.family.size
         self.free = np.ones(self.size, dtype=bool)
         self._seen: dict[bytes, float] = {}  # state -> value, from the exact gradient steps
+        self._estimate = None
         if cfg.monte_carlo:
             fn = estimators.bind(cfg.divergence, cfg.direction, cfg.estimator, cfg.alpha, dim=2,
                                  baseline=cfg.baseline)

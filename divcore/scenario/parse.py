@@ -308,12 +308,12 @@ class _Reader:
         comps = []
         for i, c in enumerate(raw):
             where = f"target.components[{i}]"
-            cov = self.covariance(c, where, allow_corr=True)
+            cov = self.covariance(c, where)
             comps.append(Component2(tuple(c["mean"]), cov, c["weight"] / total))
         return Target(tuple(comps))
 
-    def covariance(self, c: dict, where: str, allow_corr: bool, fallback=None):
-        """A component's or start's covariance: from cov, or from std and corr."""
+    def covariance(self, c: dict, where: str):
+        """A component's covariance: from cov, or from std and corr."""
         if "cov" in c and "std" in c:
             self.fail(f"{where}.std", "cov and std are both given", "give either cov, or std (with corr)")
         if "cov" in c:
@@ -323,7 +323,7 @@ class _Reader:
             if b != b2:
                 self.fail(f"{where}.cov", f"the covariance is not symmetric ({_num(b)} != {_num(b2)})",
                           F.COMPONENT_2D.child("cov").allowed_text)
-            if not (a > 0 and a * d - b * b > 0):
+            if not is_spd(c["cov"]):
                 self.fail(f"{where}.cov", "the covariance is not positive definite",
                           F.COMPONENT_2D.child("cov").allowed_text)
             for v, axis in ((a, "x"), (d, "y")):
@@ -332,8 +332,6 @@ class _Reader:
                               f"standard deviations from {F.STD_MIN:g} to {F.STD_MAX:g}")
             return ((a, b), (b, d))
         if "std" not in c:
-            if fallback is not None:
-                return fallback
             self.fail(where, "neither cov nor std is given", "give cov, or std (with corr)")
         (sx, sy), r = c["std"], c.get("corr", 0.0)
         cov = ((sx * sx, r * sx * sy), (r * sx * sy, sy * sy))
@@ -353,8 +351,7 @@ class _Reader:
         """2-D starts: one start, or a grid of starting means, each with the grid's
         own covariance (std, and corr with it) if it gives std, else the run's
         start's (from [fit] or the default)."""
-        run_gives = lambda s: s.path is not None and s.path.startswith(where + ".")  # noqa: E731
-        grid = starts.value if (run_gives(starts) or (not run_gives(start) and starts.path is not None)) else None
+        grid = starts.value if _grid_wins(start, starts, where) else None
         own = start.value
         source, path = own, start.path or f"{where}.start"
         if grid is not None:
@@ -602,11 +599,15 @@ def _target(given: dict) -> Target:
     return Target(tuple(Component(c["mean"], c["std"], c["weight"] / total) for c in raw))
 
 
-def _starts(start: _Setting, starts: _Setting, where: str):
-    # The table that is more specific (the run over [fit]) wins, whichever of
-    # start/starts it gives.
+def _grid_wins(start: _Setting, starts: _Setting, where: str) -> bool:
+    """Whether the run starts from its `starts` grid: the table that is more
+    specific (the run over [fit]) wins, whichever of start/starts it gives."""
     run_gives = lambda s: s.path is not None and s.path.startswith(where + ".")  # noqa: E731
-    if run_gives(starts) or (not run_gives(start) and starts.path is not None):
+    return run_gives(starts) or (not run_gives(start) and starts.path is not None)
+
+
+def _starts(start: _Setting, starts: _Setting, where: str):
+    if _grid_wins(start, starts, where):
         means, stds = starts.value["mean"], starts.value["std"]
         return tuple(Start(m, s) for m in means for s in stds), (means, stds)
     value = start.value

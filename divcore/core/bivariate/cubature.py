@@ -184,7 +184,7 @@ def _box_and_features(m, S, log_w, a, b):
     """The box holding the integrand's mass and the (centre, sd) of its features."""
     C = m.shape[0] - 1
     A, h, c = _pieces(m, S, log_w, a, b)
-    concave = [k for k in range(C) if np.all(np.linalg.eigvalsh(A[k]) > 0)]
+    concave = _concave(A)
     centres = [np.linalg.solve(A[k], h[k]) for k in concave]
     features = [_feature(m[k], S[k]) for k in range(C)]
     features += [_feature(ck, np.linalg.inv(A[k])) for k, ck in zip(concave, centres)]
@@ -193,17 +193,14 @@ def _box_and_features(m, S, log_w, a, b):
     if b == 0:
         half = np.sqrt(2.0 * TAIL / a * np.diag(S[-1]))
         return (m[-1] - half, m[-1] + half), features
-    cand = np.concatenate([np.zeros((1, 2)), m] + [ck[None] for ck in centres])
-    F = float(_log_integrand(cand, m, S, log_w, a, b).max())
     if b > 0:
+        F = float(_log_integrand(_candidates(m, centres), m, S, log_w, a, b).max())
         level = F - TAIL - b * np.log(C)
         boxes = [bx for k in concave if (bx := _ellipse_box(A[k], h[k], c[k], level)) is not None]
         lo = np.min([bx[0] for bx in boxes], axis=0)
         hi = np.max([bx[1] for bx in boxes], axis=0)
         return (lo, hi), features
-    best = cand[np.argmax(_log_integrand(cand, m, S, log_w, a, b))]
-    peak, F_peak, H = _ascend(best, m, S, log_w, a, b)
-    F = max(F, F_peak)
+    peak, F, H = _peak(m, S, log_w, a, b, centres)
     if np.all(np.linalg.eigvalsh(H) < 0):
         features.append(_feature(peak, np.linalg.inv(-H)))
     level = F - TAIL
@@ -218,6 +215,24 @@ def _box_and_features(m, S, log_w, a, b):
     return (lo, hi), features
 
 
+def _candidates(m, centres):
+    """Where the integrand's peak may be: the frame's centre, every component's
+    mean and q's, and every concave piece's vertex."""
+    return np.concatenate([np.zeros((1, 2)), m] + [ck[None] for ck in centres])
+
+
+def _concave(A):
+    return [k for k in range(len(A)) if np.all(np.linalg.eigvalsh(A[k]) > 0)]
+
+
+def _peak(m, S, log_w, a, b, centres):
+    """The integrand's peak (b < 0): Newton ascent from the best candidate. Returns
+    the peak, the log-integrand there and its Hessian."""
+    cand = _candidates(m, centres)
+    best = cand[np.argmax(_log_integrand(cand, m, S, log_w, a, b))]
+    return _ascend(best, m, S, log_w, a, b)
+
+
 def _peak_frame(p: Mixture2, mean, L, a, b):
     """For b < 0: the frame centred on the integrand's peak with axes along its
     Hessian's eigenvectors, scaled to unit curvature (a ridge along a boundary
@@ -225,11 +240,7 @@ def _peak_frame(p: Mixture2, mean, L, a, b):
     m, S = _frame(p, mean, L, mean, L)
     log_w = np.log(p.weights)
     A, h, _ = _pieces(m, S, log_w, a, b)
-    cand = [np.zeros(2)] + list(m[:-1]) + [np.linalg.solve(A[k], h[k]) for k in range(len(A))
-                                            if np.all(np.linalg.eigvalsh(A[k]) > 0)]
-    cand = np.array(cand)
-    best = cand[np.argmax(_log_integrand(cand, m, S, log_w, a, b))]
-    peak, _, H = _ascend(best, m, S, log_w, a, b)
+    peak, _, H = _peak(m, S, log_w, a, b, [np.linalg.solve(A[k], h[k]) for k in _concave(A)])
     lam, V = np.linalg.eigh(-H)
     if not np.all(lam > 0):
         return None

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..baselines import advantage
 from ..weights import ess, normalised
-from .gaussian import Family2, logpdf as q_logpdf
+from .gaussian import Family2
 from .target import Mixture2, solve_lower, solve_upper_t
 
 
@@ -35,14 +35,19 @@ class Estimate2(NamedTuple):
     ess: np.ndarray  # (B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles
 
 
+def _log_q(eps, L):
+    """log q at the points of standardised coordinates eps (B, K, 2), L (B, 2, 2)."""
+    return (-0.5 * (eps[..., 0] ** 2 + eps[..., 1] ** 2)) - (np.log(L[:, 0, 0]) + np.log(L[:, 1, 1])
+                                                              + np.log(2 * np.pi))[:, None]
+
+
 def _draw(mean, L, eps):
     """Particles z = mean + L eps ~ q, log q(z), and L broadcast against them."""
     Lk = L[:, None]
     e0, e1 = eps[..., 0], eps[..., 1]
     a, b, c = Lk[..., 0, 0], Lk[..., 1, 0], Lk[..., 1, 1]
     z = np.stack([mean[:, 0, None] + a * e0, mean[:, 1, None] + b * e0 + c * e1], axis=-1)
-    logq = (-0.5 * (e0 * e0 + e1 * e1)) - (np.log(L[:, 0, 0]) + np.log(L[:, 1, 1]) + np.log(2 * np.pi))[:, None]
-    return z, logq, Lk
+    return z, _log_q(eps, L), Lk
 
 
 def _finish(terms, z, coef, logw):
@@ -75,7 +80,7 @@ def kl_forward_data(p: Mixture2, fam: Family2, mean, L, noise):
     Lk = L[:, None]
     e = solve_lower(Lk, x - mean[:, None])
     K = x.shape[1]
-    logw = p.logpdf(x) - q_logpdf(x, mean[:, None], Lk)
+    logw = p.logpdf(x) - _log_q(e, L)
     return _finish(-fam.score_parts(e, Lk), x, np.full(x.shape[:2], 1.0 / K), logw)
 
 
