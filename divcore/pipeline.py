@@ -133,10 +133,9 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
 
 def _views(scn: Scenario, paths: list[Path]) -> list:
     """The records of a scenario's runs, read for drawing in its dimension."""
-    from .render.plane import PlaneView
-    from .render.view import RunView
+    from .render.plane import load_view
 
-    return [(PlaneView if scn.target.dim == 2 else RunView).load(p) for p in paths]
+    return [load_view(p) for p in paths]
 
 
 def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
@@ -249,9 +248,9 @@ def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
 
 def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
     from .render import animate
-    from .render.view import RunView
+    from .render.plane import load_view
 
-    animate.gallery_gif([animate.Cell(RunView.load(p), title) for title, p in cells], out)
+    animate.gallery_gif([animate.Cell(load_view(p), title) for title, p in cells], out)
 
 
 def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
@@ -416,14 +415,11 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         data = _plan_data(P, s)
         P.stages["data"] += data
         records = data[: len(s.scn.runs)]  # then the analyses
-        planar = s.scn.target.dim == 2  # records, figures and the GIF only, so far
-        if not planar:
-            headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
+        headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
         needs = {"video": records, "gif": records, "figures": data, "assets": data}
         for stage, planner in per_scene.items():
-            if stage in stages and (stage in ("figures", "gif") or not planar):
+            if stage in stages:
                 P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
-    scenes = [s for s in scenes if s.scn.target.dim == 1]  # what the gallery and the pages show
     if "gallery" in stages and scenes:
         P.stages["gallery"] += [_needing(j, headlines) for j in _plan_gallery(P, scenes, code["media"])]
     if "site" in stages and scenes:
@@ -582,18 +578,9 @@ def build_lock(build_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def announce_planar(scenarios: list[Scenario], notice: Callable[[str], None] | None = None) -> None:
-    """Tell `notice`, one line per 2-D scenario, what a build makes of it so far."""
-    for scn in scenarios:
-        if scn.target.dim != 1 and notice is not None:
-            notice(f"note: {scn.name}: a 2-D scenario; its records, figures and GIF are built, "
-                   "its video and page not yet")
-
-
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None, notice: Callable[[str], None] | None = None):
+          content: Path | None = None):
     scenarios = load_all(scenes)
-    announce_planar(scenarios, notice)
     with build_lock(build_dir):
         P = plan(scenarios, build_dir, stages, quality, content)
         return P, execute(P, jobs, report)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 import mpref
-from conftest import random_mixture
 from divcore.core import divergences as D
 from divcore.core import parameterizations
 from divcore.core.target import Mixture

@@ -1,7 +1,6 @@
 """Renderers draw the recorded data: artists hold the record's numbers, files hold
 the promised content (text as text, embedded fonts, frame counts, loop flag, budgets)."""
 
-import re
 
 import matplotlib
 

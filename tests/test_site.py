@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from divcore import pipeline, runner, trajectory
-from divcore.core import divergences
+from divcore.core import space
 from divcore.errors import BuildError
 from divcore.render import labels
 from divcore.render.view import RunView, featured_member
@@ -108,6 +108,9 @@ SMALL_RUNS = {  # scene: (runs kept beside the headline, steps)
     "estimator-noise": (("kl-forward", "chi2-forward", "chi2-reverse"), SMALL_STEPS),
     "basins": (("reverse-exact",), SMALL_STEPS),  # an exact map beside a Monte Carlo one
     "k-sweep": (("is-k256", "reinforce-k256"), 400),  # rugs past the rug budget
+    # on the plane: a start grid beside a single start, and both families' CSV columns
+    "bishop-two-modes": (("reverse-right",), SMALL_STEPS),
+    "full-vs-mean-field": (("mean-field",), SMALL_STEPS),
 }
 SMALL_BASINS = 7
 FEW_STEPS = 5  # the scene files as written, in test_every_scene_file_runs_as_written
@@ -188,9 +191,11 @@ def test_every_scene_file_runs_as_written(path, tmp_path):
     fewest = dataclasses.replace(scn.basins, size=F.BASINS.child("size").minimum) if scn.basins else None
     for run in scn.runs:
         for cfg in [run] + ([runner.basin_config(run, fewest)] if fewest else []):
-            rec = runner.simulate(p, dataclasses.replace(cfg, steps=FEW_STEPS))
-            value = divergences.get(cfg.divergence, cfg.direction, cfg.alpha).value(p, rec["mean"], rec["std"])
-            assert rec["mean"].shape == (cfg.batch_size, FEW_STEPS + 1), run.name
+            few = dataclasses.replace(cfg, steps=FEW_STEPS)
+            sp = space.for_run(few, p.dim)
+            rec = runner.simulate(p, few, sp=sp)
+            value = sp.values(p, rec)  # each state's exact divergence, on the line or the plane
+            assert value.shape == (cfg.batch_size, FEW_STEPS + 1), run.name
             assert (rec["status"] == runner.RAN_ALL_STEPS).all() and not np.isnan(value).any(), run.name
             assert (rec["phi"][:, -1] != rec["phi"][:, 0]).any(axis=1).all(), run.name  # every member moved
     if scn.diagnostics is not None:
@@ -727,3 +732,137 @@ def test_the_basins_table_shows_the_shares_of_the_maps(built):
         assert float(share) == pytest.approx(100 * basins.fractions(m["label"], len(m["optima_mean"]))[0], abs=0.05)
     csv_rows = (built.site_dir / "media/basins/basins.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + sum(int(r[1]) for r in rows)
+
+
+# ------------------------------------------------------------ on the plane
+
+
+def test_a_plane_payload_has_the_recorded_states(built):
+    data = _payload(built, "bishop-two-modes")
+    assert data["dim"] == 2 and (built.site_dir / "media/bishop-two-modes" / data["density"]).is_file()
+    (x0, x1), (y0, y1) = data["window"]
+    assert x1 - x0 == pytest.approx(y1 - y0, rel=1e-4)  # square: the page draws circles round
+    for run in data["runs"]:
+        rec = _record(built, "bishop-two-modes", run["name"])
+        assert len(run["members"]) == rec["mean"].shape[0]
+        assert len(run["optima"]) == len(rec["optima_value"])
+        for b, member in enumerate(run["members"]):
+            steps = np.minimum(data["frames"], rec["grad"].shape[1])
+            np.testing.assert_allclose(member["start"], rec["mean"][b, 0], rtol=1e-5)
+            np.testing.assert_allclose(member["m1"], rec["mean"][b, steps, 0], rtol=1e-5, atol=1e-9)
+            np.testing.assert_allclose(member["s12"], rec["cov"][b, steps, 0, 1], rtol=1e-5, atol=1e-9)
+            np.testing.assert_allclose(member["value"], rec["divergence"][b, steps], rtol=1e-5)
+    grid = next(r for r in data["runs"] if r["grid"])
+    assert grid["featured"] == len(grid["members"]) // 2 and grid["members"][grid["featured"]]["start"] == [-1.5, -0.5]
+
+
+def test_plane_particles_decode_to_the_recorded_ones(built):
+    data = _payload(built, "estimators-2d")
+    (x0, x1), (y0, y1) = data["window"]
+    run = next(r for r in data["runs"] if r["name"] == "reinforce-k4")
+    rec = _record(built, "estimators-2d", "reinforce-k4")
+    assert run["dotMax"] == 4
+    dots = np.frombuffer(base64.b64decode(run["members"][0]["dots"]), dtype=np.uint8)
+    dots = dots.reshape(len(data["frames"]), 4, 3)
+    for i in (1, 7, len(data["frames"]) // 2):
+        t = data["frames"][i]
+        z, c = rec["particles"][0, t], rec["particle_weights"][0, t]
+        inside = (z[:, 0] >= x0) & (z[:, 0] <= x1) & (z[:, 1] >= y0) & (z[:, 1] <= y1)
+        shown = dots[i][dots[i, :, 2] > 0]
+        assert len(shown) == inside.sum()
+        np.testing.assert_allclose(x0 + shown[:, 0] / 255 * (x1 - x0), z[inside, 0], atol=(x1 - x0) / 255)
+        np.testing.assert_allclose(y0 + shown[:, 1] / 255 * (y1 - y0), z[inside, 1], atol=(y1 - y0) / 255)
+        np.testing.assert_array_equal(shown[:, 2], np.where(c[inside] >= 0, 1, 2))
+
+
+def test_a_plane_csv_has_a_column_per_parameter(built):
+    for run, names in (("full", "log_L11,L21,log_L22"), ("mean-field", "log_sd1,log_sd2")):
+        rec = _record(built, "full-vs-mean-field", run)
+        rows = (built.site_dir / f"media/full-vs-mean-field/{run}.csv").read_text().splitlines()
+        P = rec["phi"].shape[-1]
+        assert rows[0] == ",".join(["member", "step", "mean1", "mean2", "cov11", "cov21", "cov22",
+                                    *(f"phi{i}" for i in range(P)), "divergence",
+                                    "grad_mean1", "grad_mean2", *(f"grad_{n}" for n in names.split(","))])
+        assert len(rows) == 1 + rec["mean"].shape[0] * rec["mean"].shape[1]
+        cells = rows[1 + 7].split(",")
+        assert float(cells[2]) == pytest.approx(rec["mean"][0, 7, 0], rel=1e-9)
+        assert float(cells[5]) == pytest.approx(rec["cov"][0, 7, 1, 0], rel=1e-9, abs=1e-300)
+        assert float(cells[-1]) == pytest.approx(rec["grad"][0, 7, -1], rel=1e-9)
+
+
+def _plane_readout(page, run):
+    return next(r for r in _readouts(page) if r["run"] == run)
+
+
+def test_a_plane_scrubber_follows_the_slider_and_draws_q_where_it_is(built, server, watched):
+    from divcore.style import palette
+
+    page = watched.open(server + "scenarios/bishop-two-modes.html")
+    data = _payload(built, "bishop-two-modes")
+    page.wait_for_function("() => window.divfitScrubbers[0].density.complete")
+    canvas = ".sc-run[data-run='reverse-right'] canvas.sc-plane"
+    before = _canvas(page, canvas)
+    i = len(data["frames"]) // 2
+    page.eval_on_selector(".sc-slider", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }", i)
+    assert _canvas(page, canvas) != before
+    for run in data["runs"]:
+        r = _plane_readout(page, run["name"])
+        rec = _record(built, "bishop-two-modes", run["name"])
+        step = min(data["frames"][i], rec["grad"].shape[1])
+        assert r["step"] == step and r["member"] == run["featured"]
+        assert float(r["value"]) == pytest.approx(rec["divergence"][run["featured"], step], rel=1e-5)
+        assert r["text"] == f"{run['label']} = {labels.fmt(rec['divergence'][run['featured'], step])}   step {step} / {run['steps']}"
+    # q's mean is drawn where the record has it: the marker's pixels centre on it
+    rec = _record(built, "bishop-two-modes", "reverse-right")
+    m = rec["mean"][0, min(data["frames"][i], rec["grad"].shape[1])]
+    (x0, x1), (y0, y1) = data["window"]
+    found = page.eval_on_selector(canvas, """(c, a) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let sx = 0, sy = 0, n = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (Math.abs(d[i] - a[0]) <= 16 && Math.abs(d[i + 1] - a[1]) <= 16 && Math.abs(d[i + 2] - a[2]) <= 16) {
+            const p = i / 4; sx += p % c.width; sy += Math.floor(p / c.width); n++;
+          }
+        }
+        return [sx / n / c.width, sy / n / c.height, n];
+      }""", [int(palette()["marker"][k: k + 2], 16) for k in (1, 3, 5)])
+    assert found[2] > 10
+    assert found[0] == pytest.approx((m[0] - x0) / (x1 - x0), abs=0.01)
+    assert found[1] == pytest.approx(1 - (m[1] - y0) / (y1 - y0), abs=0.01)
+
+
+def test_a_plane_scrubber_answers_the_keyboard_and_a_deep_link(built, server, watched):
+    frames = _payload(built, "bishop-two-modes")["frames"]
+    k = len(frames) // 3
+    page = watched.open(server + f"scenarios/bishop-two-modes.html#run=reverse&step={frames[k]}&start=4")
+    section = page.locator("section.scrubber")
+    assert int(section.get_attribute("data-frame")) == k
+    r = _plane_readout(page, "reverse")
+    rec = _record(built, "bishop-two-modes", "reverse")
+    assert (r["step"], r["member"]) == (frames[k], 4)
+    assert float(r["value"]) == pytest.approx(rec["divergence"][4, frames[k]], rel=1e-5)
+    section.focus()
+    page.keyboard.press("ArrowRight")
+    assert int(section.get_attribute("data-frame")) == k + 1
+    page.keyboard.press("End")
+    assert int(section.get_attribute("data-frame")) == len(frames) - 1
+    assert _plane_readout(page, "reverse")["member"] == 4
+
+
+def test_the_plane_start_picker_replays_the_start_clicked(built, server, watched):
+    page = watched.open(server + "scenarios/bishop-two-modes.html")
+    data = _payload(built, "bishop-two-modes")
+    (x0, x1), (y0, y1) = data["window"]
+    rec = _record(built, "bishop-two-modes", "reverse")
+    b = 0
+    start = rec["mean"][b, 0]
+    canvas = page.locator(".sc-run[data-run='reverse'] canvas.sc-plane")
+    box = canvas.bounding_box()
+    canvas.click(position={"x": (start[0] - x0) / (x1 - x0) * box["width"],
+                           "y": (1 - (start[1] - y0) / (y1 - y0)) * box["height"]})
+    page.locator(".sc-play").click()  # pause the replay the pick started
+    r = _plane_readout(page, "reverse")
+    assert r["member"] == b
+    assert float(r["value"]) == pytest.approx(rec["divergence"][b, r["step"]], rel=1e-5)
+    assert page.locator(".sc-run[data-run='reverse'] select.sc-start").input_value() == str(b)
+    assert f"start={b}" in page.evaluate("location.hash")

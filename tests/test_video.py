@@ -30,13 +30,35 @@ samples = 8
 """
 
 
-@pytest.fixture(scope="module", params=["gaussian", "gaussian-fixed-std"])
+PLANE = """
+title = "Video test on the plane"
+[target]
+dim = 2
+components = [{ mean = [-2.0, -1.0], std = [0.8, 0.8], corr = 0.4, weight = 0.5 },
+              { mean = [2.0, 1.0], std = [0.8, 0.8], corr = 0.4, weight = 0.5 }]
+[fit]
+start = { mean = [-0.5, 1.0], std = [1.2, 1.0], corr = 0.2 }
+lr = 0.08
+steps = 120
+[media]
+video_seconds = 3
+[[runs]]
+name = "reverse"
+divergence = "kl"
+direction = "reverse"
+estimator = "reparam"
+samples = 8
+"""
+
+
+@pytest.fixture(scope="module", params=["gaussian", "gaussian-fixed-std", "plane"])
 def video(tmp_path_factory, request):
-    """The test scene's video, for the full family (a landscape wash) and the
-    fixed-std family (a curve with q as a bead on it)."""
+    """The test scene's video, for the full family (a landscape wash), the
+    fixed-std family (a curve with q as a bead on it) and a 2-D target (q's
+    ellipses on p's contours, the marker at q's mean)."""
     tmp = tmp_path_factory.mktemp("video")
     scene = tmp / "video-test.toml"
-    text = SCENE.replace("[fit]\n", f'[fit]\nfamily = "{request.param}"\n')
+    text = PLANE if request.param == "plane" else SCENE.replace("[fit]\n", f'[fit]\nfamily = "{request.param}"\n')
     scene.write_text(text)
     P, _ = pipeline.build([scene], tmp / "build", jobs=1, stages=("data", "video"), quality="low")
     scn = parse_scenario(text, str(scene))
@@ -101,10 +123,24 @@ def test_q_marker_is_where_the_record_puts_it(video):
     assert checked >= 15 and close >= 0.9 * checked, (close, checked)
 
 
+def test_time_on_the_plane_is_measured_in_qs_own_units():
+    """A move of one standard deviation of q is the same distance at every
+    scale and orientation, and so is a change of log std."""
+    cov = np.array([[4.0, 1.2], [1.2, 1.0]])
+    L = np.linalg.cholesky(cov)
+    step = L @ np.array([0.6, 0.8])  # one sd of q, in a direction of its own
+    mean = np.array([[0.0, 0.0], step])
+    d = timing.plane_speeds(mean, np.array([cov, cov]))
+    assert d == pytest.approx([1.0])
+    assert timing.plane_speeds(mean / 10, np.array([cov, cov]) / 100) == pytest.approx([1.0])
+    grown = np.array([np.diag([1.0, 1.0]), np.diag([np.e ** 2, 1.0])])
+    assert timing.plane_speeds(np.zeros((2, 2)), grown) == pytest.approx([1.0])
+
+
 def test_time_runs_slow_where_q_moves_fast():
     means = [np.array([0.0, 1.0, 1.5, 1.6, 1.61, 1.61])]
     stds = [np.ones(6)]
-    t = timing.step_times(means, stds, 10.0)
+    t = timing.step_times([timing.line_speeds(m, s) for m, s in zip(means, stds)], 10.0)
     assert t[0] == 0 and t[-1] == pytest.approx(10.0) and np.all(np.diff(t) > 0)
     gaps = np.diff(t)
     assert np.all(np.diff(gaps) <= 1e-12)  # steps get shorter as q slows down

@@ -76,16 +76,11 @@ def _summary(P, rep, start: float) -> None:
         print(f"site: {index}")
 
 
-def _notice(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
 def _render(args, stages) -> int:
     from .. import pipeline
 
     quality = getattr(args, "quality", "medium")
-    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality,
-                            notice=_notice)
+    P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality)
     for stage in stages[1:]:
         for path in P.outputs(stage):
             print(path)
@@ -113,7 +108,7 @@ def _cmd_build(args) -> int:
         print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
         return EXIT_INVALID
     P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality,
-                            content=args.content, notice=_notice)
+                            content=args.content)
     _summary(P, rep, start)
     return 0
 

@@ -65,7 +65,8 @@ class Animator:
             FigureCanvasAgg(self.fig)
             # room above each cell for its label and below the last row for tick labels
             top = 1.0 - (title_px + 24) / height_px
-            planar = isinstance(cells[0].view, plane.PlaneView)
+            kinds = [isinstance(c.view, plane.PlaneView) for c in cells]
+            planar = all(kinds)  # a gallery may mix planes and lines: a plane cell spans a line cell's two
             bottom = (40 if planar else 30) / height_px
             per_cell = 1 if planar else 2  # the plane: one square panel; the line: [distribution | landscape]
             grid = self.fig.add_gridspec(nrows, per_cell * ncols, left=0.06 if planar else 0.01, right=0.99,
@@ -75,26 +76,26 @@ class Animator:
             if title:
                 self.fig.text(0.01, 1.0 - 5 / height_px, title, ha="left", va="top", fontsize=10, fontweight="bold")
             self.panels = []
-            if planar:
-                lims = plane.window([c.view for c in cells])
-                for i, cell in enumerate(cells):
-                    ax = self.fig.add_subplot(grid[divmod(i, ncols)])
+            lines = [c.view for c, k in zip(cells, kinds) if not k]
+            xlim = shared_x_range(lines) if share_x and lines else None
+            lims = plane.window([c.view for c, k in zip(cells, kinds) if k]) if share_x and any(kinds) else None
+            for i, (cell, is_plane) in enumerate(zip(cells, kinds)):
+                r, c = divmod(i, ncols)
+                if is_plane:
+                    ax = self.fig.add_subplot(grid[r, per_cell * c: per_cell * (c + 1)])
                     ax.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
-                    self.panels.append((plane.PlanePanel(ax, cell.view, lims),))
-            else:
-                xlim = shared_x_range([c.view for c in cells]) if share_x else None
-                for i, cell in enumerate(cells):
-                    r, c = divmod(i, ncols)
-                    ax_d = self.fig.add_subplot(grid[r, 2 * c])
-                    ax_l = self.fig.add_subplot(grid[r, 2 * c + 1])
-                    dist = DistributionPanel(ax_d, cell.view, xlim=xlim if share_x else None)
-                    land = LandscapePanel(ax_l, cell.view)
-                    ax_l.xaxis.label.set_size(6)
-                    ax_l.yaxis.label.set_size(6)
-                    ax_l.xaxis.labelpad = ax_l.yaxis.labelpad = 1
-                    ax_d.set_xlabel("")
-                    ax_d.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
-                    self.panels.append((dist, land))
+                    self.panels.append((plane.PlanePanel(ax, cell.view, lims or plane.window([cell.view])),))
+                    continue
+                ax_d = self.fig.add_subplot(grid[r, 2 * c])
+                ax_l = self.fig.add_subplot(grid[r, 2 * c + 1])
+                dist = DistributionPanel(ax_d, cell.view, xlim=xlim)
+                land = LandscapePanel(ax_l, cell.view)
+                ax_l.xaxis.label.set_size(6)
+                ax_l.yaxis.label.set_size(6)
+                ax_l.xaxis.labelpad = ax_l.yaxis.labelpad = 1
+                ax_d.set_xlabel("")
+                ax_d.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
+                self.panels.append((dist, land))
             self.moving = [a for group in self.panels for panel in group for a in panel.update(0)]
             for a in self.moving:
                 a.set_animated(True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from ..core.divergences import DIVERGENCES
 from ..core.estimators import ESTIMATORS
 from ..core.optimizers import OPTIMIZERS
+from ..core.bivariate.gaussian import FAMILIES_2D
+from ..core.bivariate.parameterizations import PARAMETERIZATIONS_2D
 from ..core.parameterizations import PARAMETERIZATIONS
 
 
@@ -72,8 +74,13 @@ def optimizer(run: dict) -> str:
     return text
 
 
-def parameterization(run: dict) -> str:
-    return PARAMETERIZATIONS.label(run["parameterization"])
+def parameterization(run: dict, dim: int = 1) -> str:
+    return (PARAMETERIZATIONS_2D if dim == 2 else PARAMETERIZATIONS).label(run["parameterization"])
+
+
+def family_2d(run: dict) -> str:
+    """e.g. "Gaussian (mean-field)"."""
+    return FAMILIES_2D.label(run["family"])
 
 
 def axes_tex(run: dict) -> tuple[str, str]:

@@ -118,15 +118,51 @@ class PlaneModel:
         return self.view.mean_path[: min(t, self.view.steps) + 1]
 
 
+def draw_density(ax, m: PlaneModel) -> None:
+    """p as filled contours at the model's levels, outlined."""
+    pal = palette()
+    fills = mcolors.LinearSegmentedColormap.from_list("p", ["#FFFFFF", pal["p_fill"], pal["p_line"]])
+    ax.contourf(m.X, m.Y, m.density, levels=np.append(m.levels, m.density.max() * 1.01), cmap=fills,
+                extend="neither")
+    ax.contour(m.X, m.Y, m.density, levels=m.levels, colors=pal["p_line"], linewidths=0.4)
+
+
+def density_image(view: PlaneView, lims, px: int) -> np.ndarray:
+    """p's contours as the figures draw them, filling an px x px RGB image of
+    the window `lims` (row 0 at the top): the scrubber's and the video's
+    backdrop, drawn once."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plt.figure(figsize=(px / 100, px / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    draw_density(ax, PlaneModel(view, lims))
+    ax.set_xlim(*lims[0])
+    ax.set_ylim(*lims[1])
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return rgb
+
+
+def load_view(path) -> RunView:
+    """A record read for drawing in its own dimension."""
+    from .. import trajectory
+    from .view import featured_member
+
+    record = trajectory.load(path)
+    cls = PlaneView if record["config"]["target"].get("dim", 1) == 2 else RunView
+    return cls(record, featured_member(record["config"]["run"]), path)
+
+
 class PlanePanel:
     def __init__(self, ax, view: PlaneView, lims, show_step: bool = True):
         pal = palette()
         self.ax, self.view, self.show_step = ax, view, show_step
         self.model = m = PlaneModel(view, lims)
-        fills = mcolors.LinearSegmentedColormap.from_list("p", ["#FFFFFF", pal["p_fill"], pal["p_line"]])
-        ax.contourf(m.X, m.Y, m.density, levels=np.append(m.levels, m.density.max() * 1.01), cmap=fills,
-                    extend="neither")
-        ax.contour(m.X, m.Y, m.density, levels=m.levels, colors=pal["p_line"], linewidths=0.4)
+        draw_density(ax, m)
         for o in m.optima:
             for k in SIGMAS:
                 e = ellipse(o.mean, o.cov, k)
@@ -134,6 +170,8 @@ class PlanePanel:
         start = view.mean_path[0]
         ax.plot(start[0], start[1], marker="o", ms=4, color=pal["q"], mfc="white", zorder=4)
         (self.trail,) = ax.plot([], [], color=pal["q"], lw=0.9, alpha=0.8, zorder=3)
+        (self.marker,) = ax.plot([], [], ls="none", marker="o", ms=4.5, color=pal["marker"], mec="#000000", mew=0.7,
+                                 zorder=7)
         self.q_lines = [ax.plot([], [], color=pal["q"], lw=2.0 if k == 1 else 1.2, zorder=5)[0] for k in SIGMAS]
         self.dots = ax.scatter([], [], s=7, linewidths=0, zorder=6) if "particles" in view.record else None
         self.rgb = {True: mcolors.to_rgba(pal["positive"]), False: mcolors.to_rgba(pal["negative"])}
@@ -153,6 +191,7 @@ class PlanePanel:
         m = self.model
         path = m.path(t)
         self.trail.set_data(path[:, 0], path[:, 1])
+        self.marker.set_data(path[-1:, 0], path[-1:, 1])
         for line, e in zip(self.q_lines, m.q_ellipses(t)):
             line.set_data(e[:, 0], e[:, 1])
         if self.dots is not None:
@@ -168,14 +207,16 @@ class PlanePanel:
         if self.show_step:
             lines.insert(0, f"step {min(t, self.view.steps)}")
         self.text.set_text("\n".join(lines))
-        return [self.trail, *self.q_lines, self.text] + ([self.dots] if self.dots is not None else [])
+        return [self.trail, *self.q_lines, self.text, self.marker] + ([self.dots] if self.dots is not None else [])
 
 
 def legend_handles(views: list[PlaneView]) -> list:
     pal = palette()
     h = [Patch(color=pal["p_fill"], label="target $p$ (density contours)"),
          Line2D([], [], color=pal["q"], lw=2, label=r"$q_\phi$ (1 and 2 sd)"),
-         Line2D([], [], color=pal["q"], lw=0.9, marker="o", mfc="white", ms=4, label="path of the mean")]
+         Line2D([], [], color=pal["q"], lw=0.9, marker="o", mfc="white", ms=4, label="path of the mean"),
+         Line2D([], [], ls="none", marker="o", ms=4.5, color=pal["marker"], mec="#000000", mew=0.7,
+                label="the mean now")]
     n_star = max((len(v.optima[2]) for v in views), default=0)
     if n_star:
         h.append(Line2D([], [], color=pal["q_star_global"], dashes=pal["dash"]["global"], lw=1.0, label="$q^*$ global"))

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..core.bivariate.gaussian import FAMILIES_2D
 from ..render.view import RunView
 from ..atomic import atomic_write
 from . import payload
 
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
+DENSITY_IMAGE, DENSITY_PX = "density.webp", 600  # p's contours on the plane, for the scrubber
 
 
 def outputs(out_dir: Path, run_names: list[str], analyses=()) -> list[Path]:
@@ -35,26 +37,41 @@ def sweep_csv(sweep: dict) -> str:
     return buf.getvalue()
 
 
-def run_csv(view: RunView) -> str:
-    """Every member's every state: one row per (member, step). `grad` is the
-    (estimated) gradient taken at that state, empty on the last state; `ess`
-    only for Monte Carlo runs."""
+def _csv_columns(view: RunView) -> list[tuple[str, np.ndarray]]:
+    """(name, values (B, S+1)) per column after member and step; the last
+    state's gradient and ESS are nan (written empty)."""
     rec = view.record
-    B, S1 = rec["mean"].shape
+    B, S1 = rec["divergence"].shape
+    after_last = lambda a: np.concatenate([a, np.full((B, 1) + a.shape[2:], np.nan)], axis=1)  # noqa: E731
+    grad = after_last(rec["grad"])
+    if "cov" in rec:  # on the plane: the state, then one column per coordinate
+        state = [("mean1", rec["mean"][..., 0]), ("mean2", rec["mean"][..., 1]), ("cov11", rec["cov"][..., 0, 0]),
+                 ("cov21", rec["cov"][..., 1, 0]), ("cov22", rec["cov"][..., 1, 1])]
+        grads = [f"grad_{n}" for n in FAMILIES_2D[view.run["family"]].names]
+    else:
+        state = [("mean", rec["mean"]), ("std", rec["std"])]
+        grads = ["grad0", "grad1"]
+    cols = state + [(f"phi{i}", rec["phi"][..., i]) for i in range(rec["phi"].shape[-1])]
+    cols += [("divergence", rec["divergence"])] + [(n, grad[..., i]) for i, n in enumerate(grads)]
+    if "ess" in rec:
+        cols.append(("ess", after_last(rec["ess"])))
+    return cols
+
+
+def run_csv(view: RunView) -> str:
+    """Every member's every state: one row per (member, step). The gradient is
+    the (estimated) gradient taken at that state, empty on the last state; `ess`
+    only for Monte Carlo runs. On the plane: q's mean and covariance, then one
+    column per coordinate of the run's parameterization and of theta."""
+    cols = _csv_columns(view)
+    B, S1 = cols[0][1].shape
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    has_ess = "ess" in rec
-    w.writerow(CSV_COLUMNS if has_ess else CSV_COLUMNS[:-1])
+    w.writerow(["member", "step", *(name for name, _ in cols)])
     fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
     for b in range(B):
         for t in range(S1):
-            last = t >= S1 - 1
-            row = [b, t, fmt(rec["mean"][b, t]), fmt(rec["std"][b, t]), fmt(rec["phi"][b, t, 0]),
-                   fmt(rec["phi"][b, t, 1]), fmt(rec["divergence"][b, t]),
-                   "" if last else fmt(rec["grad"][b, t, 0]), "" if last else fmt(rec["grad"][b, t, 1])]
-            if has_ess:
-                row.append("" if last else fmt(rec["ess"][b, t]))
-            w.writerow(row)
+            w.writerow([b, t, *(fmt(a[b, t]) for _, a in cols)])
     return buf.getvalue()
 
 
@@ -104,22 +121,32 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
          analyses: dict[str, list[Path]] | None = None) -> None:
     """The scrubber payload, landscape images and CSVs; `analyses` maps each
     kind of analysis to its data files."""
+    from ..render import plane
     from ..render.panels import landscape_rgba
     from ..trajectory import load
 
     out_dir = Path(out_dir)
-    views = [RunView.load(p) for p in record_paths]
-    images = {}
+    views = [plane.load_view(p) for p in record_paths]
     for v in views:
-        if not v.fixed_std:
-            # a smooth colour wash: lossy WebP is a tenth of the PNG and looks the same
-            name = f"land-{v.name}.webp"
-            buf = io.BytesIO()
-            Image.fromarray(landscape_rgba(v)).convert("RGB").save(buf, format="WEBP", quality=85, method=6)
-            atomic_write(out_dir / name, buf.getvalue())
-            images[v.name] = name
         atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
     for kind, paths in (analyses or {}).items():
         atomic_write(out_dir / f"{kind}.csv", ANALYSES[kind]([load(p) for p in paths]).encode())
-    data = payload.scenario_payload(scenario, title, views, images)
+    if isinstance(views[0], plane.PlaneView):
+        lims = plane.window(views)
+        atomic_write(out_dir / DENSITY_IMAGE, _webp(plane.density_image(views[0], lims, DENSITY_PX)))
+        data = payload.plane_payload(scenario, title, views, lims, DENSITY_IMAGE)
+    else:
+        images = {}
+        for v in views:
+            if not v.fixed_std:
+                images[v.name] = f"land-{v.name}.webp"
+                atomic_write(out_dir / images[v.name], _webp(landscape_rgba(v)))
+        data = payload.scenario_payload(scenario, title, views, images)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
+
+
+def _webp(rgb: np.ndarray) -> bytes:
+    # a smooth colour wash: lossy WebP is a tenth of the PNG and looks the same
+    buf = io.BytesIO()
+    Image.fromarray(rgb).convert("RGB").save(buf, format="WEBP", quality=85, method=6)
+    return buf.getvalue()

@@ -203,8 +203,10 @@ def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
     runs = []
     for run in scn.runs:
         d = scn.run_dict(run)["run"]
-        where = labels.parameterization(d)
-        if FAMILIES[d["family"]].fixed_std:
+        where = labels.parameterization(d, scn.target.dim)
+        if scn.target.dim == 2:
+            where += ", " + labels.family_2d(d)
+        elif FAMILIES[d["family"]].fixed_std:
             where += ", σ fixed"
         runs.append({
             "name": run.name,
@@ -214,7 +216,7 @@ def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
             "grid": d.get("start_grid"),
             "draws_weights": ESTIMATORS[d["estimator"]].draws_weights, "monte_carlo": run.monte_carlo,
         })
-    return {"scenario": scn, "runs": runs, "files": files,
+    return {"scenario": scn, "runs": runs, "files": files, "planar": scn.target.dim == 2,
             "has_grid": any(r["grid"] for r in runs)}
 
 

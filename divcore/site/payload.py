@@ -16,6 +16,14 @@ precomputed from the trajectory records, small enough to ship with a page.
   a scenario's rugs would exceed `RUG_BYTES` in all.
 - The landscape wash is an image beside the payload (`land-<run>.webp`); a
   fixed-std run has a curve instead.
+
+On the plane (`"dim": 2`) a run has no landscape (its four or five
+coordinates do not fit one picture): the page draws p's contours from one
+image for the whole scenario (`density.webp`, the figures' own drawing of the
+shared window), and per member and frame q's mean (`m1`, `m2`) and covariance
+(`s11`, `s12`, `s22`), the divergence and ESS; particles take three bytes
+(x and y on 255 levels of the window, then 1 for a sample that pulls q closer,
+2 for one that pushes it away: the figures' sign colours).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 
 from ..render import labels
 from ..render.animate import frame_steps
+from ..render.plane import SIGMAS
 from ..render.view import RUG_BAND, RUG_BOTTOM, DistributionModel, RunView, featured_member
 from ..style import RUG_LEVELS, palette, rug_level
 
@@ -53,11 +62,11 @@ def scenario_frames(views: list[RunView]) -> np.ndarray:
     return frame_steps(max(v.steps for v in views), frames)
 
 
-def rug_sizes(views: list[RunView], frames: int) -> list[int]:
-    """Particles shipped per frame for each run (0: no rug)."""
+def rug_sizes(views: list[RunView], frames: int, width: int = 2) -> list[int]:
+    """Particles shipped per frame for each run (0: no rug); `width` bytes each."""
     want = [min(v.samples, RUG_MAX) if "particles" in v.record else 0 for v in views]
     members = [v.record["mean"].shape[0] for v in views]
-    total = 2 * frames * sum(w * b for w, b in zip(want, members))
+    total = width * frames * sum(w * b for w, b in zip(want, members))
     if total <= RUG_BYTES:
         return want
     scale = RUG_BYTES / total
@@ -165,3 +174,77 @@ def to_script(payload: dict) -> str:
     file:// too, where fetch() of a JSON file is refused."""
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return f"(window.divfitData = window.divfitData || {{}})[{json.dumps(payload['scenario'])}] = {body};\n"
+
+
+# ------------------------------------------------------------ on the plane
+
+
+def _dots(view, member: int, steps: np.ndarray, lims, size: int) -> str | None:
+    if "particles" not in view.record or size == 0:
+        return None
+    (x0, x1), (y0, y1) = lims
+    out = np.zeros((len(steps), size, 3), dtype=np.uint8)
+    last = view.steps - 1
+    for i, t in enumerate(steps):
+        z = view.record["particles"][member, min(int(t), last), :size]
+        c = view.record["particle_weights"][member, min(int(t), last), :size]
+        ok = np.isfinite(z).all(-1) & np.isfinite(c)
+        ok &= (z[:, 0] >= x0) & (z[:, 0] <= x1) & (z[:, 1] >= y0) & (z[:, 1] <= y1)
+        n = int(ok.sum())
+        out[i, :n, 0] = np.round((z[ok, 0] - x0) / (x1 - x0) * 255)
+        out[i, :n, 1] = np.round((z[ok, 1] - y0) / (y1 - y0) * 255)
+        out[i, :n, 2] = np.where(c[ok] >= 0, 1, 2)
+    return base64.b64encode(out.tobytes()).decode("ascii")
+
+
+def _plane_member(view, member: int, steps: np.ndarray, lims, size: int) -> dict:
+    t = np.minimum(steps, view.steps)
+    rec = view.record
+    mean, cov = rec["mean"][member, t], rec["cov"][member, t]
+    return {
+        "start": _round(rec["mean"][member, 0]),
+        "m1": _round(mean[:, 0]), "m2": _round(mean[:, 1]),
+        "s11": _round(cov[:, 0, 0]), "s12": _round(cov[:, 0, 1]), "s22": _round(cov[:, 1, 1]),
+        "value": _round(rec["divergence"][member, t]),
+        "ess": _round(rec["ess"][member, np.minimum(t, view.steps - 1)]) if "ess" in rec else None,
+        "dots": _dots(view, member, steps, lims, size),
+    }
+
+
+def plane_run_payload(view, steps: np.ndarray, lims, size: int) -> dict:
+    run = view.run
+    means, covs, values = view.optima
+    roles = ["global"] + ["local"] * (len(values) - 1)
+    return {
+        "name": view.name,
+        "samples": view.samples if view.monte_carlo else 0,
+        "steps": view.steps,
+        "label": labels.divergence_plain(run),
+        "optima": [{"mean": _round(m), "cov": _round([c[0, 0], c[0, 1], c[1, 1]]), "value": _round([v])[0],
+                    "role": r} for m, c, v, r in zip(means, covs, values, roles)],
+        "grid": run.get("start_grid"),
+        "featured": featured_member(run),
+        "dotMax": size,
+        "members": [_plane_member(view, b, steps, lims, size) for b in range(view.record["mean"].shape[0])],
+    }
+
+
+def plane_payload(name: str, title: str, views: list, lims, image: str) -> dict:
+    """A 2-D scenario's payload; `lims` the window every panel shares, `image`
+    p's contours over it."""
+    steps = scenario_frames(views)
+    pal = palette()
+    return {
+        "scenario": name,
+        "title": title,
+        "dim": 2,
+        "frames": [int(s) for s in steps],
+        "window": [_round(lims[0]), _round(lims[1])],
+        "density": image,
+        "sigmas": list(SIGMAS),
+        "dash": pal["dash"],
+        "colours": {k: pal[k] for k in ("p_line", "p_fill", "q", "q_star_global", "q_star_local", "positive",
+                                       "negative", "marker", "text") if k in pal},
+        "runs": [plane_run_payload(v, steps, lims, n)
+                 for v, n in zip(views, rug_sizes(views, len(steps), width=3))],
+    }

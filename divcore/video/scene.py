@@ -14,6 +14,7 @@ from manim import (
 
 from ..render import labels
 from ..render.panels import landscape_rgba
+from ..render.plane import PlaneView, load_view, window
 from ..render.view import DistributionModel, RunView, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
@@ -218,6 +219,14 @@ class ReadoutLine(GlyphLine):
             self.scale(self.max_width / self.width, about_point=self.origin)
 
 
+def line_speeds(view: RunView):
+    return timing.line_speeds(view.record["mean"][view.member], view.record["std"][view.member])
+
+
+def plane_speeds(view: PlaneView):
+    return timing.plane_speeds(view.record["mean"][view.member], view.record["cov"][view.member])
+
+
 def title_lines(views: list[RunView]) -> list[str]:
     """The title card's lines (Pango markup): one per divergence, naming the runs that minimise it."""
     groups: dict[str, list[str]] = {}
@@ -243,12 +252,13 @@ class DivfitScene(Scene):
     def construct(self):
         self.camera.background_color = "#FFFFFF"
         Text.set_default(font=FONT)  # this process renders only this scene
-        views = [RunView.load(p) for p in self.spec["records"]]
+        views = [load_view(p) for p in self.spec["records"]]
         self.title_card(views)
         tracker = ValueTracker(0.0)
-        times = timing.step_times([v.record["mean"][0] for v in views], [v.record["std"][0] for v in views],
+        planar = isinstance(views[0], PlaneView)
+        times = timing.step_times([plane_speeds(v) if planar else line_speeds(v) for v in views],
                                   self.spec["duration"])
-        panels = self.lay_out(views, times, tracker)
+        panels = (self.lay_out_plane if planar else self.lay_out)(views, times, tracker)
         # every run's still parts before any moving one: manim redraws each frame
         # from the first mobject with an updater on and caches the rest as a background
         layers = [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
@@ -272,6 +282,30 @@ class DivfitScene(Scene):
         self.play(FadeIn(card), run_time=0.6)
         self.wait(TITLE_SECONDS - 1.2)
         self.play(FadeOut(card), run_time=0.6)
+
+    def lay_out_plane(self, views, times, tracker):
+        """Square planes sharing one window, in the columns that make them largest;
+        each has room above for its name and readout and beside for its axis names."""
+        from .plane import PlanePanels
+
+        lims = window(views)
+        n = len(views)
+
+        def side(cols):
+            return min(13.2 / cols - 0.5, 7.4 / -(-n // cols) - 1.1)
+
+        cols = max(range(1, n + 1), key=side)
+        rows, size = -(-n // cols), side(cols)
+        small = size < 3.5
+        panels = []
+        for i, v in enumerate(views):
+            r, c = divmod(i, cols)
+            centre = np.array([(c - (cols - 1) / 2) * 13.2 / cols, 3.7 - (r + 0.5) * 7.4 / rows - 0.3, 0.0])
+            p = PlanePanels(v, size, lims, times, tracker, 13 if small else 18,
+                            ReadoutLine(13 if small else 16, max_width=13.2 / cols - 0.2))
+            p.arrange(centre)
+            panels.append(p)
+        return panels
 
     def lay_out(self, views, times, tracker):
         """One run per row, in two columns from four runs on; each cell has room

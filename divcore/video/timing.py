@@ -2,7 +2,8 @@
 
 Video time is spent in proportion to how far q travels, measured in
 (mean / std, log std) where a step of 1 is the same visible change at every
-width, plus a floor so that a run that sits still still ticks forward.
+width (on the plane: q's own standard deviations), plus a floor so that a run
+that sits still still ticks forward.
 """
 
 from __future__ import annotations
@@ -12,18 +13,34 @@ import numpy as np
 FLOOR = 0.15  # share of the time spread evenly over the steps
 
 
-def step_times(means: list[np.ndarray], stds: list[np.ndarray], duration: float) -> np.ndarray:
-    """For runs recorded in sync (each (S_r + 1,) states), the video time of each
-    step 0..S, S the longest run; runs that end early hold their last state."""
-    S = max(m.size for m in means) - 1
+def line_speeds(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """How far q moves at each step of a run on the line: in (mean / std, log std)."""
+    return np.hypot(np.diff(mean) / std[:-1], np.diff(np.log(std)))
+
+
+def plane_speeds(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """The same on the plane, (S+1, 2) means and (S+1, 2, 2) covariances: the
+    mean's move in q's own standard deviations (its whitened length), and the
+    change of each coordinate's log std and of the correlation."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dm = np.diff(mean, axis=0)
+        white = np.linalg.solve(cov[:-1], dm[..., None])[..., 0]
+        move = np.sqrt(np.einsum("si,si->s", dm, white))
+        sd = np.sqrt(np.stack([cov[:, 0, 0], cov[:, 1, 1]], axis=-1))
+        corr = cov[:, 0, 1] / (sd[:, 0] * sd[:, 1])
+        return np.sqrt(move ** 2 + (np.diff(np.log(sd), axis=0) ** 2).sum(-1) + np.diff(corr) ** 2)
+
+
+def step_times(speeds: list[np.ndarray], duration: float) -> np.ndarray:
+    """For runs recorded in sync, each moving `speeds[r]` (S_r,) at its steps,
+    the video time of each step 0..S, S the longest run; runs that end early
+    hold their last state."""
+    S = max(d.size for d in speeds)
     if S == 0:
         return np.zeros(1)
     speed = np.zeros(S)
-    for m, s in zip(means, stds):
-        dm = np.diff(m) / s[:-1]
-        dl = np.diff(np.log(s))
-        d = np.nan_to_num(np.hypot(dm, dl), nan=0.0, posinf=0.0)
-        speed[: d.size] += d
+    for d in speeds:
+        speed[: d.size] += np.nan_to_num(d, nan=0.0, posinf=0.0)
     total = speed.sum()
     weights = (1 - FLOOR) * (speed / total if total > 0 else np.full(S, 1.0 / S)) + FLOOR / S
     return np.concatenate([[0.0], np.cumsum(weights)]) * duration

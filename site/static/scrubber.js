@@ -7,6 +7,7 @@
  * marker) and the divergence trace with a cursor. All runs share one frame.
  * The URL fragment (#run=NAME&step=N, plus scenario= when a page has several
  * scrubbers and start= for a start grid) records the frame and restores it.
+ * A 2-D scenario (data.dim 2) draws each run on the plane instead (PlaneRun).
  */
 (function () {
   "use strict";
@@ -104,10 +105,7 @@
   /* One run: its DOM, its selected member and its drawing. */
   function Run(scrubber, run, index) {
     var S = scrubber.data;
-    this.s = scrubber; this.run = run; this.index = index;
-    this.member = run.featured;
-    this.colours = S.colours;
-    this.label = run.label;
+    this.bind(scrubber, run, index);
     this.pos = shades(S.colours.positive);
     this.neg = shades(S.colours.negative);
     this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
@@ -120,14 +118,7 @@
         m.phi0.push(xy[0]); m.phi1.push(xy[1]);
       }
     });
-    var root = this.root = el("div", "sc-run");
-    root.dataset.run = run.name;
-    var head = el("div", "sc-run-head");
-    head.appendChild(el("span", "sc-run-name", run.name));
-    this.readout = el("output", "sc-readout");
-    this.readout.setAttribute("aria-live", "off");
-    head.appendChild(this.readout);
-    root.appendChild(head);
+    var root = this.head("sc-run");
     var panels = el("div", "sc-panels");
     var dist = el("canvas", "sc-dist");
     dist.setAttribute("role", "img");
@@ -162,13 +153,35 @@
     this.prepare();
   }
 
+  Run.prototype.bind = function (scrubber, run, index) {
+    this.s = scrubber; this.run = run; this.index = index;
+    this.member = run.featured;
+    this.colours = scrubber.data.colours;
+    this.label = run.label;
+  };
+
+  /* The run's box with its name and readout; returns the box. */
+  Run.prototype.head = function (cls) {
+    var root = this.root = el("div", cls);
+    root.dataset.run = this.run.name;
+    var head = el("div", "sc-run-head");
+    head.appendChild(el("span", "sc-run-name", this.run.name));
+    this.readout = el("output", "sc-readout");
+    this.readout.setAttribute("aria-live", "off");
+    head.appendChild(this.readout);
+    root.appendChild(head);
+    return root;
+  };
+
+  Run.prototype.startText = function (m) { return "μ = " + m.start[0] + ", σ = " + m.start[1]; };
+
   Run.prototype.addStartPicker = function (container, canvas) {
     var self = this;
     var label = el("label", "sc-start-label", "start ");
     var select = this.select = el("select", "sc-start");
     select.setAttribute("aria-label", "Start of run " + this.run.name);
     this.run.members.forEach(function (m, i) {
-      var o = el("option", null, "μ = " + m.start[0] + ", σ = " + m.start[1]);
+      var o = el("option", null, self.startText(m));
       o.value = String(i);
       select.appendChild(o);
     });
@@ -221,6 +234,10 @@
     this.top = m.top;
     this.bottom = F.bottom * m.top;
     this.rugBand = [F.rugBand[0] * m.top, F.rugBand[1] * m.top];
+    this.traceScale(m);
+  };
+
+  Run.prototype.traceScale = function (m) {
     var vals = m.value.filter(function (v) { return v !== null && v > 0; });
     this.vmin = vals.length ? Math.min.apply(null, vals) : 1e-3;
     this.vmax = vals.length ? Math.max.apply(null, vals) : 1;
@@ -244,12 +261,16 @@
     return parts.join(READOUT_GAP);
   };
 
-  Run.prototype.draw = function (frame) {
-    var st = this.at(frame);
+  Run.prototype.showReadout = function (st) {
     this.readout.textContent = this.readoutText(st);
     this.readout.dataset.step = String(st.step);
     this.readout.dataset.value = st.value === null ? "inf" : String(st.value);
     this.readout.dataset.member = String(this.member);
+  };
+
+  Run.prototype.draw = function (frame) {
+    var st = this.at(frame);
+    this.showReadout(st);
     this.drawDistribution(frame, st);
     if (this.run.curve) this.drawCurve(frame, st); else this.drawLandscape(frame, st);
     this.drawTrace(frame);
@@ -426,6 +447,139 @@
     c.fillStyle = "#555"; c.fillText(text, w - 4, 2);
   };
 
+  /* A run on the plane (data.dim 2): p's contours (one image for the scenario),
+   * q's 1- and 2-sd ellipses, the optima's, the particles and the path of q's
+   * mean, beside the divergence trace. The readout, trace, start picker and
+   * deep links are the line's. */
+  function PlaneRun(scrubber, run, index) {
+    this.bind(scrubber, run, index);
+    this.dots = run.members.map(function (m) { return decodeRug(m.dots); });
+    var root = this.head("sc-run sc-run-plane");
+    var panels = el("div", "sc-panels sc-panels-plane");
+    var plane = el("canvas", "sc-plane");
+    plane.setAttribute("role", "img");
+    plane.setAttribute("aria-label", "p's density contours, q's 1 and 2 sd ellipses and the path of q's mean for run " +
+      run.name + (run.grid ? "; click to start from the nearest precomputed starting mean" : ""));
+    var trace = el("canvas", "sc-trace");
+    trace.setAttribute("role", "img");
+    trace.setAttribute("aria-label", "divergence against step for run " + run.name);
+    var left = el("div", "sc-left"), right = el("div", "sc-right");
+    left.appendChild(plane);
+    left.appendChild(el("div", "sc-axes", "x₁ → , x₂ ↑"));
+    right.appendChild(trace);
+    panels.appendChild(left);
+    panels.appendChild(right);
+    root.appendChild(panels);
+    this.plane = new Panel(plane, 1);
+    this.trace = new Panel(trace, 0.45);
+    if (run.grid) this.addStartPicker(right, plane);
+    this.prepare();
+  }
+  PlaneRun.prototype = Object.create(Run.prototype);
+  PlaneRun.prototype.constructor = PlaneRun;
+
+  PlaneRun.prototype.startText = function (m) { return "mean = (" + m.start[0] + ", " + m.start[1] + ")"; };
+
+  PlaneRun.prototype.prepare = function () { this.traceScale(this.run.members[this.member]); };
+
+  /* The window's fractions (0..1, y down) of a point of the plane. */
+  PlaneRun.prototype.unit = function (x, y) {
+    var W = this.s.data.window;
+    return [(x - W[0][0]) / (W[0][1] - W[0][0]), 1 - (y - W[1][0]) / (W[1][1] - W[1][0])];
+  };
+
+  PlaneRun.prototype.nearestStart = function (fx, fy) {
+    var best = 0, bestD = Infinity;
+    for (var i = 0; i < this.run.members.length; i++) {
+      var u = this.unit(this.run.members[i].start[0], this.run.members[i].start[1]);
+      var d = (u[0] - fx) * (u[0] - fx) + (u[1] - fy) * (u[1] - fy);
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return best;
+  };
+
+  PlaneRun.prototype.at = function (frame) {
+    var m = this.run.members[this.member];
+    return { step: Math.min(this.s.frames[frame], this.run.steps), value: m.value[frame],
+             ess: m.ess ? m.ess[frame] : null };
+  };
+
+  PlaneRun.prototype.draw = function (frame) {
+    this.showReadout(this.at(frame));
+    this.drawPlane(frame);
+    this.drawTrace(frame);
+  };
+
+  /* The k-sd ellipse of N(mean, [[s11, s12], [s12, s22]]) through its Cholesky factor. */
+  function ellipsePath(c, P, m1, m2, s11, s12, s22, k) {
+    var l11 = Math.sqrt(s11), l21 = s12 / l11, l22 = Math.sqrt(Math.max(s22 - l21 * l21, 0));
+    c.beginPath();
+    for (var i = 0; i <= 96; i++) {
+      var t = TAU * i / 96, a = Math.cos(t), b = Math.sin(t);
+      var xy = P(m1 + k * l11 * a, m2 + k * (l21 * a + l22 * b));
+      if (i) c.lineTo(xy[0], xy[1]); else c.moveTo(xy[0], xy[1]);
+    }
+    c.closePath();
+  }
+
+  PlaneRun.prototype.drawPlane = function (frame) {
+    var c = this.plane.fit(), w = this.plane.w, h = this.plane.h, C = this.colours, S = this.s.data, self = this;
+    var P = function (x, y) { var u = self.unit(x, y); return [u[0] * w, u[1] * h]; };
+    var img = this.s.density;
+    if (img && img.complete && img.naturalWidth) c.drawImage(img, 0, 0, w, h);
+    else { c.fillStyle = "#fff"; c.fillRect(0, 0, w, h); }
+    this.run.optima.forEach(function (o) {
+      c.setLineDash(S.dash[o.role]);
+      c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.3;
+      S.sigmas.forEach(function (k) {
+        ellipsePath(c, P, o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2], k); c.stroke();
+      });
+    });
+    c.setLineDash([]);
+    var i;
+    if (this.run.grid) {  // every precomputed start, dark rings on the light contours
+      c.lineWidth = 1.5; c.strokeStyle = "rgba(0,0,0,0.7)";
+      this.run.members.forEach(function (m, j) {
+        var xy = P(m.start[0], m.start[1]);
+        c.beginPath(); c.arc(xy[0], xy[1], j === self.member ? 6 : 4, 0, TAU); c.stroke();
+      });
+    }
+    var m = this.run.members[this.member];
+    // the path of q's mean so far, from its start
+    c.beginPath();
+    var started = false;
+    for (i = 0; i <= frame; i++) {
+      if (m.m1[i] === null || m.m2[i] === null) continue;
+      var p = P(m.m1[i], m.m2[i]);
+      if (started) c.lineTo(p[0], p[1]); else { c.moveTo(p[0], p[1]); started = true; }
+    }
+    c.strokeStyle = C.q; c.lineWidth = 1.2; c.lineJoin = "round"; c.stroke();
+    var s0 = P(m.start[0], m.start[1]);
+    c.beginPath(); c.arc(s0[0], s0[1], 4, 0, TAU); c.fillStyle = "#fff"; c.fill();
+    c.strokeStyle = C.q; c.lineWidth = 1.5; c.stroke();
+    if (m.m1[frame] !== null && m.s11[frame] !== null && m.s11[frame] > 0) {
+      c.strokeStyle = C.q;
+      S.sigmas.forEach(function (k, j) {
+        ellipsePath(c, P, m.m1[frame], m.m2[frame], m.s11[frame], m.s12[frame], m.s22[frame], k);
+        c.lineWidth = j ? 1.5 : 2.5; c.stroke();
+      });
+    }
+    if (started) {  // q's mean now
+      c.beginPath(); c.arc(p[0], p[1], 5, 0, TAU);
+      c.fillStyle = C.marker; c.fill(); c.strokeStyle = "#000"; c.lineWidth = 1; c.stroke();
+    }
+    var dots = this.dots[this.member];
+    if (dots) {
+      var n = this.run.dotMax, off = frame * n * 3;
+      for (i = 0; i < n; i++) {
+        var sign = dots[off + 3 * i + 2];
+        if (!sign) continue;
+        c.beginPath(); c.arc(w * dots[off + 3 * i] / 255, h * (1 - dots[off + 3 * i + 1] / 255), 2.2, 0, TAU);
+        c.fillStyle = sign === 1 ? C.positive : C.negative; c.fill();
+      }
+    }
+  };
+
   /* One scrubber: the shared frame, the controls and the runs. */
   function Scrubber(section, data, many) {
     this.section = section; this.data = data; this.many = many;
@@ -434,7 +588,14 @@
     this.assets = section.dataset.assets || "";
     var self = this;
     var box = section.querySelector(".scrubber-runs");
-    this.runs = data.runs.map(function (r, i) { var run = new Run(self, r, i); box.appendChild(run.root); return run; });
+    if (data.density) {  // the plane's contours, one image for every run
+      this.density = new Image();
+      this.density.alt = "";
+      this.density.onload = function () { self.draw(); };
+      this.density.src = this.assets + data.density;
+    }
+    var Kind = data.dim === 2 ? PlaneRun : Run;
+    this.runs = data.runs.map(function (r, i) { var run = new Kind(self, r, i); box.appendChild(run.root); return run; });
     this.focusRun = data.runs[0].name;
     var q = function (s) { return section.querySelector(s); };
     this.slider = q(".sc-slider"); this.playButton = q(".sc-play"); this.stepOut = q(".sc-step");

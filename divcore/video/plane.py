@@ -1,0 +1,125 @@
+"""A 2-D run in the video: p's contours (the figures' own drawing, as an image),
+the optima's ellipses dashed and dotted, q's 1- and 2-sd ellipses sweeping
+across them with the particles of each step and the path of q's mean, and the
+readout above. The same pieces, colours and pacing as the line's `RunPanels`."""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    DOWN, LEFT, PI, UP, Axes, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject,
+)
+from manim.constants import CapStyleType
+
+from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse
+from ..render.view import Readout
+from ..style import palette
+from . import timing
+from .scene import DASHES, _dash
+
+IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
+DOT = 5.0  # a particle's stroke width: a round dot
+
+
+class PlanePanels:
+    """One run on the plane, `size` scene units square, and the updater that moves it."""
+
+    def __init__(self, view: PlaneView, size: float, lims, times: np.ndarray, tracker: ValueTracker,
+                 font_size: float, readout_line):
+        pal = palette()
+        self.view, self.times, self.tracker, self.size = view, times, tracker, size
+        self.model = PlaneModel(view, lims)
+        (x0, x1), (y0, y1) = lims
+        self.image = ImageMobject(np.dstack([density_image(view, lims, IMAGE_PX),
+                                             np.full((IMAGE_PX, IMAGE_PX), 255, np.uint8)]))
+        self.image.stretch_to_fit_width(size).stretch_to_fit_height(size)
+        # coordinates only (never drawn: its lines would cross the plane at 0); a frame instead
+        self.axes = Axes(x_range=[x0, x1, (x1 - x0) / 4], y_range=[y0, y1, (y1 - y0) / 4], x_length=size,
+                         y_length=size, tips=False)
+        self.frame = Rectangle(width=size, height=size).set_stroke("#888888", 1)
+        self.stars = VGroup()  # the optima, drawn where the axes end up (arrange)
+        self.q = VGroup(*(VMobject(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
+        self.path = VMobject(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8)
+        self.start = Circle(0.06).set_fill("#FFFFFF", 1).set_stroke(pal["q"], 2.5)
+        self.marker = Dot(radius=0.07, color=pal["marker"]).set_stroke("#000000", 1.5)
+        self.dots = VGroup(*(VMobject(stroke_color=pal[c], stroke_width=DOT).set_cap_style(CapStyleType.ROUND)
+                             for c in ("positive", "negative")))
+        self.readout = readout_line
+        self.label = Text(view.name, font_size=font_size + 2, weight="BOLD", color=pal["text"])
+        self.axis_names = VGroup(Text("x₁", font_size=14, color=pal["text"]),
+                                 Text("x₂", font_size=14, color=pal["text"]).rotate(PI / 2))
+
+    def _to(self, xy: np.ndarray) -> np.ndarray:
+        """Points of the plane -> scene points, as one matrix product."""
+        o, ex, ey = (np.asarray(self.axes.c2p(*p)) for p in ((0, 0), (1, 0), (0, 1)))
+        return o + np.outer(xy[:, 0], ex - o) + np.outer(xy[:, 1], ey - o)
+
+    def arrange(self, centre):
+        """The plane centred at `centre`; its name and the readout above it, axis names beside."""
+        self.axes.move_to(centre)
+        self.image.move_to(centre)
+        self.frame.move_to(centre)
+        self._place_stars()
+        self.start.move_to(self._to(self.view.mean_path[:1])[0])
+        # names aligned by their tops, so a descender does not lift one above its neighbours
+        cap = Text("Hd", font_size=self.label.font_size, weight="BOLD").height
+        self.label.align_to(self.image.get_top() + UP * (0.1 + cap), UP).align_to(self.image, LEFT)
+        self.readout.anchor(self.label.get_corner(UP + LEFT) + UP * (0.12 + self.readout.descent))
+        x_name, y_name = self.axis_names
+        x_name.next_to(self.image, DOWN, buff=0.05)
+        y_name.next_to(self.image, LEFT, buff=0.05)
+        self.update_to(0)
+
+    def _place_stars(self):
+        pal = palette()
+        self.stars.submobjects = []
+        for o in self.model.optima:
+            for k in SIGMAS:
+                curve = VMobject().set_points_as_corners(self._to(ellipse(o.mean, o.cov, k)))
+                dash, gap = DASHES[o.role]
+                self.stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
+
+    def still(self):
+        return [self.image, self.frame, self.stars, self.start, self.label, self.axis_names]
+
+    def moving(self):
+        return [self.path, self.q, self.dots, self.marker, self.readout]
+
+    def step(self) -> int:
+        return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
+
+    def update_to(self, t: int) -> None:
+        m, v = self.model, self.view
+        path = self._to(m.path(t))
+        shown = np.concatenate([path[:: max(1, len(path) // 400)], path[-1:]])
+        self.path.set_points_as_corners(shown if len(shown) > 1 else np.repeat(shown, 2, axis=0))
+        for line, e in zip(self.q, m.q_ellipses(t)):
+            line.set_points_as_corners(self._to(e))
+        self.marker.move_to(path[-1])
+        for d in self.dots:
+            d.clear_points()
+        parts = v.particles(min(t, v.steps - 1))
+        if parts is not None and parts[0].size:
+            z, c = parts
+            (x0, x1), (y0, y1) = m.xlim, m.ylim
+            inside = (z[:, 0] >= x0) & (z[:, 0] <= x1) & (z[:, 1] >= y0) & (z[:, 1] <= y1)
+            at = self._to(z[inside])
+            # a dot: a segment too short to see, drawn with round caps
+            ends = at + np.array([1e-4, 0, 0])
+            quads = np.stack([at, (2 * at + ends) / 3, (at + 2 * ends) / 3, ends], axis=1)
+            for d, chosen in zip(self.dots, (c[inside] >= 0, c[inside] < 0)):
+                if chosen.any():
+                    d.set_points(quads[chosen].reshape(-1, 3))
+        ess = v.ess(min(t, v.steps - 1))
+        self.readout.show(Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps))
+
+    def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
+        """Where q's mean is drawn at step t, in pixels of a width x height frame."""
+        from manim import config
+
+        x, y, _ = self._to(self.view.record["mean"][self.view.member, min(t, self.view.steps)][None])[0]
+        return (x / config.frame_width + 0.5) * width, (0.5 - y / config.frame_height) * height
+
+    def attach(self) -> None:
+        self.path.add_updater(lambda _: self.update_to(self.step()))
+
