@@ -371,12 +371,21 @@ def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
                 _make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths()), weight=len(scn.runs))]
 
 
-def _plan_gallery(P: Plan, scenes: list[Scene], code: str) -> list[Job]:
-    cells = [(s.scn.title, record_path(P.data_dir, s.scn, s.scn.run_named(s.scn.media.headline))) for s in scenes]
-    key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in scenes))
+GALLERY_CELLS = 6  # the front page's animated grid: the first scenarios the article tells
+
+
+def _plan_gallery(P: Plan, scenes: list[Scene], code: str, content: Path, headlines: dict[str, Job]) -> list[Job]:
+    """`headlines`: each scenario's job that records its headline run."""
+    from .site.pages import story_order
+
+    first = story_order(content, [s.scn.name for s in scenes])[:GALLERY_CELLS]
+    shown = sorted((s for s in scenes if s.scn.name in first), key=lambda s: first.index(s.scn.name))
+    cells = [(s.scn.title, record_path(P.data_dir, s.scn, s.scn.run_named(s.scn.media.headline))) for s in shown]
+    key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in shown))
     gallery = P.media_dir / "gallery.gif"
-    return [Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), [gallery], _make_gallery,
-                (cells, gallery), weight=len(cells))]
+    job = Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), [gallery], _make_gallery,
+              (cells, gallery), weight=len(cells))
+    return [_needing(job, [headlines[s.scn.name] for s in shown])]
 
 
 def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path) -> list[Job]:
@@ -410,24 +419,24 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         "gif": lambda s: _plan_gif(P, s, code["media"]),
         "assets": lambda s: _plan_assets(P, s, code["assets"]),
     }
-    headlines = []
+    headlines = {}
     for s in scenes:
         data = _plan_data(P, s)
         P.stages["data"] += data
         records = data[: len(s.scn.runs)]  # then the analyses
-        headlines.append(records[[r.name for r in s.scn.runs].index(s.scn.media.headline)])
+        headlines[s.scn.name] = records[[r.name for r in s.scn.runs].index(s.scn.media.headline)]
         needs = {"video": records, "gif": records, "figures": data, "assets": data}
         for stage, planner in per_scene.items():
             if stage in stages:
                 P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
-    if "gallery" in stages and scenes:
-        P.stages["gallery"] += [_needing(j, headlines) for j in _plan_gallery(P, scenes, code["media"])]
-    if "site" in stages and scenes:
-        from .site.pages import CONTENT
+    from .site.pages import CONTENT
 
+    content = Path(content or CONTENT)
+    if "gallery" in stages and scenes:
+        P.stages["gallery"] += _plan_gallery(P, scenes, code["media"], content, headlines)
+    if "site" in stages and scenes:
         everything = [j for stage in STAGES[:-1] for j in P.stages[stage]]
-        P.stages["site"] += [_needing(j, everything) for j in _plan_site(P, scenes, stages, quality,
-                                                                          Path(content or CONTENT))]
+        P.stages["site"] += [_needing(j, everything) for j in _plan_site(P, scenes, stages, quality, content)]
     return P
 
 

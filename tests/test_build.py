@@ -164,3 +164,14 @@ def test_a_concurrent_build_is_refused(tiny):
                               text=True)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "is being built by pid" in proc.stderr
+
+
+def test_the_gallery_shows_the_first_scenes_the_article_tells(tmp_path):
+    from divcore.site import pages, prose
+
+    P = pipeline.plan(pipeline.load_all(sorted((ROOT / "scenes").glob("*.toml"))), tmp_path)
+    (job,) = P.stages["gallery"]
+    told = list(dict.fromkeys(d.name for d in prose.directives((pages.CONTENT / "article.md").read_text())))
+    want = told[: pipeline.GALLERY_CELLS]
+    assert [path.parent.name for _, path in job.args[0]] == want
+    assert [j.label.split("/")[0] for j in job.needs] == want  # and waits for nothing else

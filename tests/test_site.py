@@ -88,8 +88,8 @@ def test_the_articles_directives_name_real_scenes():
 # ------------------------------------------------------------ built site
 
 
-# The site these tests read has every scene of scenes/ (so every page is there
-# and every scene the article names), each cut down to what the tests below
+# The site these tests read has the scenes of scenes/ but NOT_IN_SITE (below),
+# each cut down to what the tests below
 # look at: its headline run (the gallery's) and the runs named in SMALL_RUNS,
 # at most SMALL_STEPS steps (a GIF has a frame per step up to 150), a 7 x 7
 # basin map, 400 estimates per diagnostics point, one snapshot and the
@@ -112,6 +112,14 @@ SMALL_RUNS = {  # scene: (runs kept beside the headline, steps)
     "bishop-two-modes": (("reverse-right",), SMALL_STEPS),
     "full-vs-mean-field": (("mean-field",), SMALL_STEPS),
 }
+# Scenes the browser tests' site leaves out: every way of drawing they have
+# (landscapes in each parameterization, estimators' rugs, a 2-D mean-field run)
+# is drawn by a scene the site keeps, and each costs about 30 s of the
+# suite's CPU. They are checked by what is cheap: test_every_scene_file_runs_as_written
+# and test_the_small_scenes_are_the_scene_files_cut_down; the site's article
+# is the real one without the blocks that place them.
+NOT_IN_SITE = {"adam-vs-natural", "sticking-the-landing", "sticking-the-landing-modes", "textbook", "three-modes",
+               "unequal-weights", "bishop-mean-field"}
 SMALL_BASINS = 7
 FEW_STEPS = 5  # the scene files as written, in test_every_scene_file_runs_as_written
 SMALL_REPEATS = 400
@@ -215,11 +223,33 @@ def built(tmp_path_factory):
     scenes = tmp / "scenes"
     shutil.rmtree(scenes, ignore_errors=True)
     scenes.mkdir(parents=True)
-    for f in (ROOT / "scenes").glob("*.toml"):
+    for f in site_scenes():
         (scenes / f.name).write_text(small_scene(f), encoding="utf-8")
     (scenes / "evil.toml").write_text(EVIL)
-    P, _ = pipeline.build(sorted(scenes.glob("*.toml")), tmp / "build", jobs=os.cpu_count() or 1, quality="low")
+    P, _ = pipeline.build(sorted(scenes.glob("*.toml")), tmp / "build", jobs=os.cpu_count() or 1, quality="low",
+                          content=site_content(tmp / "content"))
     return P
+
+
+def site_scenes() -> list[Path]:
+    return [f for f in sorted((ROOT / "scenes").glob("*.toml")) if f.stem not in NOT_IN_SITE]
+
+
+def site_content(folder: Path) -> Path:
+    """site/content with the article's blocks of the scenes the test site leaves out taken out."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(ROOT / "site/content", folder)
+    article = folder / "article.md"
+    kept = [line for line in article.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not any(re.match(rf"::: \w+ {re.escape(name)}\b", line) for name in NOT_IN_SITE)]
+    article.write_text("".join(kept), encoding="utf-8")
+    return folder
+
+
+def test_the_test_sites_article_leaves_out_only_the_blocks_of_scenes_it_has_not(tmp_path):
+    real = prose.directives((ROOT / "site/content/article.md").read_text())
+    kept = prose.directives((site_content(tmp_path / "content") / "article.md").read_text())
+    assert kept == [d for d in real if d.name not in NOT_IN_SITE] and len(kept) < len(real)
 
 
 def _scene(P, scenario: str):
@@ -355,7 +385,7 @@ def _page_weight(page: Path) -> int:
 def test_every_scenario_page_fits_the_weight_budget(built):
     weights = {p.stem: _page_weight(p) for p in (built.site_dir / "scenarios").glob("*.html")}
     over = {k: v for k, v in weights.items() if v > BUDGET}
-    assert len(weights) == len(list((ROOT / "scenes").glob("*.toml"))) + 1 and over == {}
+    assert len(weights) == len(site_scenes()) + 1 and over == {}
 
 
 def test_titles_and_descriptions_are_escaped_text(built):
@@ -368,7 +398,8 @@ def test_a_second_build_does_no_work_and_leaves_the_site_as_it_was(built):
     build = built.data_dir.parent
     site = built.site_dir
     before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
-    _, report = pipeline.build(sorted((build.parent / "scenes").glob("*.toml")), build, quality="low")
+    _, report = pipeline.build(sorted((build.parent / "scenes").glob("*.toml")), build, quality="low",
+                               content=build.parent / "content")
     assert sum(report.built.values()) == 0
     assert not list(build.glob(".site-*"))
     assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == before

@@ -238,6 +238,15 @@ def _prose_page(source: Path, contexts: dict[str, dict], env: Environment, root:
     return prose.render(text, place, where=source.name)
 
 
+def story_order(content: Path, names: list[str]) -> list[str]:
+    """Scenario names in the order the article first places them, then the rest
+    by name: the front page's order, and the gallery's."""
+    article = Path(content) / "article.md"
+    told = [d.name for d in prose.directives(article.read_text(encoding="utf-8"))] if article.exists() else []
+    rank = {name: i for i, name in reversed(list(enumerate(told)))}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
 def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gallery: Path | None,
                 content: Path = CONTENT) -> Path:
     """Build the whole site in a fresh folder beside `site_dir`, then swap it in."""
@@ -253,11 +262,7 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
         contexts = {sm.scenario.name: _scenario_context(sm, _scenario_files(sm, staging, cache)) for sm in scenarios}
         if gallery is not None:
             _link_or_copy(gallery, staging / "media" / "gallery.gif")
-        # the front page lists scenarios in the order the article tells their story, then the rest
-        told = [d.name for d in prose.directives((Path(content) / "article.md").read_text(encoding="utf-8"))]
-        rank = {name: i for i, name in reversed(list(enumerate(told)))}
-        ordered = sorted((contexts[sm.scenario.name] for sm in scenarios),
-                         key=lambda c: (rank.get(c["scenario"].name, len(rank)), c["scenario"].name))
+        ordered = [contexts[name] for name in story_order(content, list(contexts))]
         pages = [Page("index.html", "index.html", {
             "intro": Markup(_prose_page(Path(content) / "index.md", contexts, env, "")),
             "scenarios": ordered, "gallery": "media/gallery.gif" if gallery is not None else None})]
