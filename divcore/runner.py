@@ -23,7 +23,7 @@ import numpy as np
 from .core import basins, estimators, optimizers, parameterizations, space
 from .core.bivariate.target import Mixture2
 from .core.target import Mixture
-from .scenario.model import Basins, RunConfig, Start, Target
+from .scenario.model import Basins, Basins2, RunConfig, Start, Start2, Target
 
 RAN_ALL_STEPS, CONVERGED, NON_FINITE_GRADIENT, LEFT_FAMILY = 0, 1, 2, 3
 STATUS = {
@@ -315,8 +315,10 @@ def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
     return out
 
 
-def basin_config(cfg: RunConfig, spec: Basins) -> RunConfig:
+def basin_config(cfg: RunConfig, spec: Basins | Basins2) -> RunConfig:
     """The run started from every point of the map's grid, `spec.steps` steps each."""
+    if isinstance(spec, Basins2):
+        return plane_basin_config(cfg, spec)
     means, stds = basins.grid(spec.mean, spec.std, spec.size)
     return dataclasses.replace(
         cfg, starts=tuple(Start(float(m), float(s)) for m in means for s in stds),
@@ -325,10 +327,41 @@ def basin_config(cfg: RunConfig, spec: Basins) -> RunConfig:
     )
 
 
-def basin_map(target: Target, cfg: RunConfig, spec: Basins, progress=None) -> dict[str, np.ndarray]:
+def plane_basin_config(cfg: RunConfig, spec: Basins2) -> RunConfig:
+    """The run started from every mean of the map's grid (x-major), each with the
+    run's start covariance, `spec.steps` steps each."""
+    s0 = cfg.starts[0]
+    means = tuple((float(x), float(y)) for x in np.linspace(*spec.x, spec.size) for y in np.linspace(*spec.y, spec.size))
+    return dataclasses.replace(cfg, starts=tuple(Start2(m, s0.std, s0.corr) for m in means), start_grid=(means,),
+                               steps=spec.steps, repeat=1, record_particles=False)
+
+
+def _plane_basin_map(p: Mixture2, cfg: RunConfig, spec: Basins2, progress=None) -> dict[str, np.ndarray]:
+    run_ = plane_basin_config(cfg, spec)
+    sp = space.for_run(run_, 2)
+    n = basins.tail_length(spec.steps)
+    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64),
+                   recorder=functools.partial(TailRecorder, tail=n), sp=sp)
+    sp._seen.clear()  # no values are asked for: the exact steps' cache is not needed
+    mean, cov = basins.plane_final_state(sp.record(out["ring"]), out["steps_taken"], average=run_.monte_carlo)
+    o = sp.optima(p)
+    diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
+    label = basins.plane_label(mean, cov, diverged, o["optima_mean"], o["optima_cov"], spec.tolerance)
+    image = lambda a: np.swapaxes(a.reshape((spec.size, spec.size) + a.shape[1:]), 0, 1)  # noqa: E731  (x-major)
+    return {
+        "x": np.linspace(*spec.x, spec.size), "y": np.linspace(*spec.y, spec.size),
+        "label": image(label), "final_mean": image(mean), "final_cov": image(cov),
+        "status": image(out["status"]), "steps_taken": image(out["steps_taken"]), **o,
+    }
+
+
+def basin_map(target: Target, cfg: RunConfig, spec: Basins | Basins2, progress=None) -> dict[str, np.ndarray]:
     """Which optimum the run reaches from each start of the map's grid.
-    `label` and the final states are (n_std, n_mean) images, row i at stds[i]."""
+    `label` and the final states are (n_std, n_mean) images, row i at stds[i]
+    (on the plane: (n_y, n_x), row i at y[i])."""
     p = mixture(target)
+    if p.dim == 2:
+        return _plane_basin_map(p, cfg, spec, progress)
     run_ = basin_config(cfg, spec)
     # every start is an independent run, with its own noise: where the outcome is
     # left to chance (near a basin's edge) the map shows it as speckle

@@ -103,3 +103,62 @@ def test_a_step_past_the_natural_constraint_stops_that_member_only():
     stopped = rec["status"] == runner.LEFT_FAMILY
     assert np.all(np.isfinite(rec["phi"])) and np.all(np.isfinite(rec["cov"]))
     assert np.all(rec["steps_taken"][~stopped] == 200)
+
+
+# ------------------------------------------------------------ basin maps over starting means
+
+from divcore.core import basins  # noqa: E402
+from divcore.scenario.model import Basins2  # noqa: E402
+
+
+def test_a_plane_basin_map_sends_each_start_to_its_nearer_mode():
+    """Reverse KL from a grid of starting means on a two-mode target: starts
+    near a mode end in it; forward KL (one optimum) takes every start to it."""
+    spec = Basins2(size=5, x=(-3.0, 3.0), y=(-2.5, 2.5), steps=150, tolerance=0.25)
+    start = (Start2((0.0, 0.0), (0.6, 0.6), 0.0),)
+    rev = runner.basin_map(TARGET, config(estimator="reparam", samples=16, lr=0.08, starts=start), spec)
+    assert rev["label"].shape == (5, 5) and rev["final_mean"].shape == (5, 5, 2)
+    assert rev["final_cov"].shape == (5, 5, 2, 2)
+    near = {i: int(np.argmin(np.linalg.norm(rev["optima_mean"] - m, axis=1))) for i, m in
+            enumerate(runner.mixture(TARGET).means)}
+    # row i is y[i], column j is x[j]: the corners nearest each component's mean
+    assert rev["label"][0, 0] == near[0] and rev["label"][-1, -1] == near[1]
+    fwd = runner.basin_map(TARGET, config(direction="forward", starts=start), spec)
+    assert (fwd["label"] == 0).all() and len(fwd["optima_value"]) == 1
+
+
+def test_a_basin_maps_start_is_the_run_made_from_it_alone():
+    spec = Basins2(size=3, x=(-1.0, 1.0), y=(-1.0, 1.0), steps=20, tolerance=0.25)
+    cfg = config(estimator="reinforce", samples=8, seed=5)
+    grid = runner.plane_basin_config(cfg, spec)
+    assert grid.start_grid == (tuple(s.mean for s in grid.starts),) and len(grid.starts) == 9
+    assert all(s.cov == START.cov for s in grid.starts)
+    b = 7  # x[2], y[1]
+    alone = runner.simulate(runner.mixture(TARGET), config(estimator="reinforce", samples=8, seed=5 + b,
+                                                           starts=(grid.starts[b],), steps=20))
+    m = runner.basin_map(TARGET, cfg, spec)
+    assert grid.starts[b].mean == (1.0, 0.0)
+    window = alone["mean"][0, -basins.tail_length(20):]
+    np.testing.assert_allclose(m["final_mean"][1, 2], window.mean(axis=0), rtol=1e-12)
+
+
+def test_plane_labels_measure_in_the_optimums_own_units():
+    om = np.array([[0.0, 0.0], [10.0, 0.0]])
+    oc = np.array([np.diag([1.0, 4.0]), np.diag([0.01, 0.01])])
+    mean = np.array([[0.0, 0.4], [10.05, 0.0], [5.0, 0.0], [0.0, 0.0]])
+    cov = np.array([np.diag([1.0, 4.0]), np.diag([0.01, 0.01]), np.eye(2), np.diag([1.0, 4.0])])
+    lab = basins.plane_label(mean, cov, np.array([False, False, False, True]), om, oc, tol=0.25)
+    # 0.4 along a sd of 2 is 0.2 sd: in; 0.05 along a sd of 0.1 is 0.5 sd: out
+    assert lab.tolist() == [0, basins.NOT_CONVERGED, basins.NOT_CONVERGED, basins.DIVERGED]
+    assert basins.plane_distance(mean[0], cov[0], om[0], oc[0]) == pytest.approx(0.2)
+
+
+def test_plane_final_state_averages_each_members_last_states():
+    ring = {"mean": np.zeros((2, 3, 2)), "cov": np.tile(np.eye(2), (2, 3, 1, 1))}
+    ring["mean"][0, :, 0] = [3.0, 4.0, 5.0]  # states 3, 4, 5 of member 0 (slot i % 3)
+    ring["mean"][1, :, 0] = [9.0, 1.0, 2.0]  # member 1 stopped at step 1: states 0 and 1 only
+    steps_taken = np.array([5, 1])
+    last, _ = basins.plane_final_state(ring, steps_taken, average=False)
+    avg, cov = basins.plane_final_state(ring, steps_taken, average=True)
+    assert last[:, 0].tolist() == [5.0, 1.0]
+    assert avg[:, 0].tolist() == [4.5, 5.0] and np.allclose(cov, np.eye(2))

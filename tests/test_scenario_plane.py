@@ -109,7 +109,9 @@ def test_a_grid_of_starting_means_takes_the_runs_start_covariance():
     (plane(fit='family = "gaussian-diag"\nstart = { mean = [0.0, 0.0], std = [1.0, 1.0], corr = 0.3 }\n'),
      "fit.start.corr", ["mean-field", "corr = 0"]),
     (plane().replace("dim = 2", "dim = 3"), "target.dim", ["must be <= 2", "1 or 2"]),
-    (plane(extra="[basins]\nsize = 5\n"), "basins", ["not available for 2-D targets"]),
+    (plane(extra="[basins]\nmean = [0.0, 1.0]\n"), "basins.mean", ['unknown key "mean"', "size, x, y"]),
+    (plane(extra="[basins]\nx = [1.0, 1.0]\n"), "basins.x", ["empty"]),
+    (plane(extra="[basins]\nsize = 41\nsteps = 2000\n"), "basins.size", ["exceeds", "K = 8192"]),
     ('title = "t"\n[target]\ncomponents = [{ mean = 0.0, std = 1.0, cov = 2.0, weight = 1.0 }]\n'
      '[[runs]]\nname = "r"\ndivergence = "kl"\ndirection = "reverse"\n',
      "target.components[0].cov", ['unknown key "cov"', "set dim = 2 in [target]"]),
@@ -203,3 +205,12 @@ def test_divfit_run_records_a_2d_scenario(tmp_path, capsys):
     assert written == [str(tmp_path / "out" / "plane" / "reverse.npz")]
     rec = np.load(written[0])
     assert rec["cov"].shape == (1, 21, 2, 2) and rec["particles"].shape == (1, 20, 4, 2)
+
+
+def test_a_2d_basin_map_ranges_over_starting_means_around_p_by_default():
+    scn = parse_scenario(plane(extra="[basins]\nsize = 5\nsteps = 10\n",
+                               run='name = "r"\ndivergence = "kl"\ndirection = "reverse"\nestimator = "reparam"\n'),
+                         "x.toml")
+    b = scn.basins
+    assert (b.size, b.steps, b.x, b.y) == (5, 10, (-3.0, 3.0), (-6.0, 6.0))  # the component's mean +- 3 sd
+    assert scn.basins.to_dict()["x"] == [-3.0, 3.0]

@@ -72,3 +72,52 @@ def fractions(labels: np.ndarray, n_optima: int) -> dict[int, float]:
     labels = np.asarray(labels).ravel()
     keys = list(range(n_optima)) + [NOT_CONVERGED, DIVERGED]
     return {k: float(np.mean(labels == k)) for k in keys}
+
+
+# ------------------------------------------------------------ on the plane
+
+
+def plane_final_state(ring: dict[str, np.ndarray], steps_taken: np.ndarray, average: bool):
+    """(B, 2) means and (B, 2, 2) covariances from a tail ring's states
+    (`ring["mean"]` (B, n + 1, 2), `ring["cov"]` (B, n + 1, 2, 2), slot i % (n + 1)
+    holding state i): the state at `steps_taken`, or with `average` the mean of
+    the means and of the covariances over the window (steps_taken - n, steps_taken]
+    (Polyak averaging, as on the line)."""
+    B, slots = ring["mean"].shape[:2]
+    rows = np.arange(B)
+    if not average:
+        last = steps_taken % slots
+        return ring["mean"][rows, last], ring["cov"][rows, last]
+    n = slots - 1
+    idx = steps_taken[:, None] - np.arange(n)[None, :]
+    ok = (idx >= 0).astype(float)
+    slot = np.where(idx >= 0, idx, 0) % slots
+    count = ok.sum(axis=1)
+    mean = (ring["mean"][rows[:, None], slot] * ok[..., None]).sum(axis=1) / count[:, None]
+    cov = (ring["cov"][rows[:, None], slot] * ok[..., None, None]).sum(axis=1) / count[:, None, None]
+    return mean, cov
+
+
+def plane_distance(mean, cov, optimum_mean, optimum_cov) -> np.ndarray:
+    """How far states (..., 2), (..., 2, 2) are from an optimum, in the optimum's
+    own units: its mean's offset in the optimum's whitened coordinates, and the
+    change of each log standard deviation and of the correlation."""
+    L = np.linalg.cholesky(optimum_cov)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        white = np.linalg.solve(L, (np.asarray(mean) - optimum_mean)[..., None])[..., 0]
+        sd = np.sqrt(np.stack([cov[..., 0, 0], cov[..., 1, 1]], axis=-1))
+        sd0 = np.sqrt(np.diag(optimum_cov))
+        corr = cov[..., 0, 1] / (sd[..., 0] * sd[..., 1])
+        corr0 = optimum_cov[0, 1] / (sd0[0] * sd0[1])
+        return np.sqrt((white ** 2).sum(-1) + (np.log(sd / sd0) ** 2).sum(-1) + (corr - corr0) ** 2)
+
+
+def plane_label(mean, cov, diverged, optima_mean, optima_cov, tol: float = DEFAULT_TOL) -> np.ndarray:
+    """As `label`, with distances measured by `plane_distance`."""
+    out = np.full(len(mean), NOT_CONVERGED, dtype=np.int8)
+    if len(optima_mean):
+        d = np.stack([plane_distance(mean, cov, m, c) for m, c in zip(optima_mean, optima_cov)], axis=-1)
+        d = np.where(np.isfinite(d), d, np.inf)
+        near = d.argmin(axis=-1)
+        out = np.where(d.min(axis=-1) <= tol, near, NOT_CONVERGED).astype(np.int8)
+    return np.where(diverged, DIVERGED, out).astype(np.int8)

@@ -257,21 +257,37 @@ def basins(scenario_title: str, maps: list[dict]):
     with plt.style.context(MPLSTYLE_FILE):
         fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 0.4, 3.1 * rows + 1.0), squeeze=False,
                                  sharex=True, sharey=True, layout="constrained")
+        planar = "x" in maps[0]  # on the plane: a grid of starting means, each with the run's start covariance
         for ax, m in zip(axes.flat, maps):
             run = m["config"]["run"]
-            x_edges, y_edges = _cell_edges(m["means"]), _cell_edges(m["stds"], log=True)
+            if planar:
+                x_edges, y_edges = _cell_edges(m["x"]), _cell_edges(m["y"])
+                ends = m["final_mean"][..., 0], m["final_mean"][..., 1]
+                marks = [(om[0], om[1]) for om in m["optima_mean"]]
+            else:
+                x_edges, y_edges = _cell_edges(m["means"]), _cell_edges(m["stds"], log=True)
+                ends = m["final_mean"], m["final_std"]
+                marks = list(zip(m["optima_mean"], m["optima_std"]))
             ax.pcolormesh(x_edges, y_edges, m["label"] - DIVERGED,
                           cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, shading="flat",
                           rasterized=True)
             stuck = m["label"] == NOT_CONVERGED
-            ax.plot(m["final_mean"][stuck], m["final_std"][stuck], ls="none", marker="x", ms=3.5, mew=0.6,
+            ax.plot(ends[0][stuck], ends[1][stuck], ls="none", marker="x", ms=3.5, mew=0.6,
                     color=stuck_colour, alpha=0.5, zorder=2)
-            for k, (om, os_) in enumerate(zip(m["optima_mean"], m["optima_std"])):
-                ax.plot(om, os_, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
+            for k, (a, b) in enumerate(marks):
+                ax.plot(a, b, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
                         mew=1.0, ls="none", zorder=3)
-                ax.annotate(str(k), (om, os_), xytext=(5, 4), textcoords="offset points", fontsize=8,
+                ax.annotate(str(k), (a, b), xytext=(5, 4), textcoords="offset points", fontsize=8,
                             fontweight="bold", color="black", zorder=4)
-            ax.set_yscale("log")
+            if planar:
+                from .plane import ellipse
+
+                for om, oc in zip(m["optima_mean"], m["optima_cov"]):  # each optimum's 1-sd ellipse
+                    e = ellipse(om, oc, 1.0)
+                    ax.plot(e[:, 0], e[:, 1], color="black", lw=0.8, ls="--", zorder=3)
+                ax.set_aspect("equal")
+            else:
+                ax.set_yscale("log")
             # the map's box, even where a stuck run ends outside it
             ax.set_xlim(x_edges[0], x_edges[-1])
             ax.set_ylim(y_edges[0], y_edges[-1])
@@ -279,9 +295,9 @@ def basins(scenario_title: str, maps: list[dict]):
             ax.set_title(f"{run['name']}: {labels.divergence(run)}\n{labels.estimator(run)}; "
                          f"global: {100 * share[0]:.0f} %", fontsize=8.5)
         for ax in axes[-1]:
-            ax.set_xlabel(r"starting mean $\mu_0$")
+            ax.set_xlabel("starting mean's $x_1$" if planar else r"starting mean $\mu_0$")
         for ax in axes[:, 0]:
-            ax.set_ylabel(r"starting std $\sigma_0$")
+            ax.set_ylabel("starting mean's $x_2$" if planar else r"starting std $\sigma_0$")
         for ax in axes.flat[len(maps):]:
             ax.set_visible(False)
         names = ["diverged", "did not converge", "global optimum (0)"] + [f"local optimum {k}" for k in range(1, n)]

@@ -78,9 +78,12 @@ def window(views: list[PlaneView]) -> tuple[tuple[float, float], tuple[float, fl
         p = v.target
         for m, c in zip(p.means, p.covs):
             pts.append(ellipse(m, c, 2.5, 48))
-        for t in range(0, v.steps + 1, max(1, v.steps // 40)):
-            pts.append(ellipse(*v.state(t), 2.0, 48))
-        pts.append(ellipse(*v.state(v.steps), 2.0, 48))
+        # every member (a start grid's members can all be picked on the page), some 40 states of each
+        S = v.steps
+        for t in sorted({*range(0, S + 1, max(1, S // 40)), S}):
+            for m, c in zip(v.record["mean"][:, t], v.record["cov"][:, t]):
+                if np.isfinite(c).all() and np.isfinite(m).all() and np.linalg.det(c) > 0:
+                    pts.append(ellipse(m, c, 2.0, 48))
         for m, c in zip(v.optima[0], v.optima[1]):
             pts.append(ellipse(m, c, 2.0, 48))
     pts = np.concatenate(pts)
@@ -109,6 +112,15 @@ class PlaneModel:
         self.levels = np.array(_CONTOURS) * self.density.max()
         means, covs, _ = view.optima
         self.optima = [Optimum2(m, c, "global" if i == 0 else "local") for i, (m, c) in enumerate(zip(means, covs))]
+
+    def particles(self, t: int):
+        """The samples of step t (the final state shows the last step's), or None."""
+        return self.view.particles(min(t, self.view.steps - 1))
+
+    def readout(self, t: int):
+        from .view import readout
+
+        return readout(self.view, t)
 
     def q_ellipses(self, t: int) -> list[np.ndarray]:
         mean, cov = self.view.state(t)
@@ -195,7 +207,7 @@ class PlanePanel:
         for line, e in zip(self.q_lines, m.q_ellipses(t)):
             line.set_data(e[:, 0], e[:, 1])
         if self.dots is not None:
-            parts = self.view.particles(t)
+            parts = m.particles(t)
             if parts is None or parts[0].size == 0:
                 self.dots.set_offsets(np.empty((0, 2)))
             else:

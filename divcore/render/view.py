@@ -326,6 +326,10 @@ class DistributionModel:
         return self.view.particles(min(t, self.view.steps - 1))
 
     def readout(self, t: int) -> Readout:
-        v = self.view
-        ess = v.ess(min(t, v.steps - 1))  # as the rug: the final state shows the last step's samples
-        return Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps)
+        return readout(self.view, t)
+
+
+def readout(v: RunView, t: int) -> Readout:
+    """What a panel prints at step t, on the line or the plane."""
+    ess = v.ess(min(t, v.steps - 1))  # as the particles: the final state shows the last step's samples
+    return Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps)

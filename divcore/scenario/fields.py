@@ -403,11 +403,21 @@ DEFAULT_BASIN_STEPS = 2000
 DEFAULT_BASIN_TOLERANCE = 0.25
 MAX_BASIN_WORK = 2_000_000_000  # starts * steps * K, per run
 EXACT_SAMPLE_COST = 256  # an exact gradient's quadrature costs about as much as this many samples
+EXACT_SAMPLE_COST_2D = 8192  # and a cubature on the plane (a few thousand nodes, per state)
 
 
 def _range(item: Field, what: str) -> Field:
     return Field(item.name, "array", f"[lowest, highest] starting {what} of the map.", items=item, min_items=2,
                  max_items=2)
+
+
+_BASIN_STEPS = Field("steps", "integer", "Optimizer steps from each start.", default=DEFAULT_BASIN_STEPS, minimum=1,
+                     maximum=MAX_STEPS)
+
+
+def _tolerance(units: str) -> Field:
+    return Field("tolerance", "number", f"How close a final state must be to an optimum to count as reaching it, "
+                 f"{units}.", default=DEFAULT_BASIN_TOLERANCE, exclusive_minimum=0.0, maximum=10.0)
 
 
 BASINS = Field(
@@ -421,12 +431,8 @@ BASINS = Field(
               default=DEFAULT_BASIN_SIZE, minimum=3, maximum=MAX_GRID),
         _range(_mean(f"A starting mean ({_BOUNDS})."), "mean (default: the landscape's, p's range plus 3 sd)"),
         _range(_std(f"A starting std ({_BOUNDS})."), "std (default: the landscape's)"),
-        Field("steps", "integer", "Optimizer steps from each start.", default=DEFAULT_BASIN_STEPS, minimum=1,
-              maximum=MAX_STEPS),
-        Field("tolerance", "number",
-              "How close a final state must be to an optimum to count as reaching it, as a distance in "
-              "(mean / sd of p, log std).",
-              default=DEFAULT_BASIN_TOLERANCE, exclusive_minimum=0.0, maximum=10.0),
+        _BASIN_STEPS,
+        _tolerance("as a distance in (mean / sd of p, log std)"),
     ),
 )
 
@@ -578,12 +584,35 @@ FIT_2D = Field("fit", "table", FIT.doc, fields=tuple(f for f in RUN_2D.fields if
 RUNS_2D = Field("runs", "array", RUNS.doc, required=True, items=RUN_2D, min_items=1,
                 allowed_text=RUNS.allowed_text)
 
+def _axis(name: str) -> Field:
+    return Field(name, "array", f"[lowest, highest] starting {name}-coordinate of the map's means (default: "
+                 "p's components plus 3 sd).", items=_coordinate(f"A coordinate ({_BOUNDS})."), min_items=2,
+                 max_items=2)
+
+
+BASINS_2D = Field(
+    "basins",
+    "table",
+    "A basin map per run over a size x size grid of starting means, each with the run's start covariance: "
+    "each start labelled by the optimum it ends in, or as did not converge / diverged. The runs' own starts "
+    "and steps are not used.",
+    fields=(
+        Field("size", "integer", "Starting means per axis.", default=DEFAULT_BASIN_SIZE, minimum=3,
+              maximum=MAX_GRID),
+        _axis("x"),
+        _axis("y"),
+        _BASIN_STEPS,
+        _tolerance("in the optimum's own units (its mean's offset in its standard deviations, its log standard "
+                   "deviations and correlation)"),
+    ),
+)
+
 SCENARIO_2D = Field(
     "scenario",
     "table",
     "A divfit scenario on the plane (dim = 2 in [target]).",
-    fields=tuple({"target": TARGET_2D, "fit": FIT_2D, "runs": RUNS_2D}.get(f.name, f) for f in SCENARIO.fields
-                 if f.name not in ("diagnostics", "basins")),
+    fields=tuple({"target": TARGET_2D, "fit": FIT_2D, "runs": RUNS_2D, "basins": BASINS_2D}.get(f.name, f)
+                 for f in SCENARIO.fields if f.name != "diagnostics"),
 )
 
 TREES = {1: SCENARIO, 2: SCENARIO_2D}
@@ -591,6 +620,5 @@ TREES = {1: SCENARIO, 2: SCENARIO_2D}
 # keys of one dimension met in a file of the other: said so, instead of a bare "unknown key"
 OTHER_DIMENSION = {
     1: {"cov": "cov is a 2-D key: set dim = 2 in [target]", "corr": "corr is a 2-D key: set dim = 2 in [target]"},
-    2: {"diagnostics": "estimator diagnostics are not available for 2-D targets yet",
-        "basins": "basin maps are not available for 2-D targets yet"},
+    2: {"diagnostics": "estimator diagnostics are not available for 2-D targets yet"},
 }

@@ -149,6 +149,21 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class Basins2:
+    """Basin maps over a grid of starting means on the plane, each with its run's start covariance."""
+
+    size: int
+    x: tuple[float, float]
+    y: tuple[float, float]
+    steps: int
+    tolerance: float
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "x": list(self.x), "y": list(self.y), "steps": self.steps,
+                "tolerance": self.tolerance}
+
+
+@dataclass(frozen=True)
 class Basins:
     """Basin maps over a grid of starts (see core/basins.py)."""
 
@@ -172,7 +187,7 @@ class Scenario:
     runs: tuple[RunConfig, ...]
     media: Media
     diagnostics: Diagnostics | None = None
-    basins: Basins | None = None
+    basins: Basins | Basins2 | None = None
 
     def run_named(self, name: str) -> RunConfig:
         return next(r for r in self.runs if r.name == name)

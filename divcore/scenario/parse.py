@@ -21,7 +21,7 @@ from ..core.target import Mixture
 from . import fields as F
 from ..core.bivariate.gaussian import FAMILIES_2D, MIN_SD
 from ..core.bivariate.target import is_spd
-from .model import Basins, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
+from .model import Basins, Basins2, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -385,9 +385,11 @@ class _Reader:
         return Diagnostics(mean=float(q["mean"]), std=float(q["std"]), samples=samples, repeats=repeats,
                            seed=int(given.get("seed", 0)))
 
-    def basins(self, given: dict | None, target: Target, runs: tuple[RunConfig, ...]) -> Basins | None:
+    def basins(self, given: dict | None, target: Target, runs: tuple[RunConfig, ...]) -> Basins | Basins2 | None:
         if given is None:
             return None
+        if self.dim == 2:
+            return self.basins_2d(given, target, runs)
         f = F.BASINS
         (m0, m1), (s0, s1) = default_box(Mixture.create(target.means, target.stds, target.weights))
         box = ((max(m0, -F.MEAN_LIMIT), min(m1, F.MEAN_LIMIT)), (max(s0, F.STD_MIN), min(s1, F.STD_MAX)))
@@ -409,16 +411,38 @@ class _Reader:
                 self.fail("basins", f"run {_show(run.name)} uses family {_show(run.family)}; "
                           "basin maps need the full Gaussian family",
                           f"family = {_show(F.FULL_FAMILY)} in every run, or no [basins]")
+        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST, "")
+        return Basins(size=size, mean=ranges[0], std=ranges[1], steps=steps,
+                      tolerance=float(given.get("tolerance", f.child("tolerance").default)))
+
+    def basin_work(self, runs: tuple[RunConfig, ...], size: int, steps: int, exact_cost: int, where: str) -> None:
+        """Each run's map within the seeds and the work cap; an exact gradient
+        counts as `exact_cost` samples."""
+        for run in runs:
             if run.seed + size * size - 1 > F.MAX_SEED:
                 self.fail("basins.size", f"the map's {size * size} starts from run {_show(run.name)}'s seed {run.seed} "
                           f"run seeds past {F.MAX_SEED}", f"seed + size^2 - 1 <= {F.MAX_SEED}")
-            work = states * (F.EXACT_SAMPLE_COST if not run.monte_carlo else run.samples)
+            work = size * size * steps * (exact_cost if not run.monte_carlo else run.samples)
             if work > F.MAX_BASIN_WORK:
                 self.fail("basins.size", f"size^2 x steps x K = {work} for run {_show(run.name)} exceeds "
-                          f"{F.MAX_BASIN_WORK} (an exact gradient counts as K = {F.EXACT_SAMPLE_COST})",
+                          f"{F.MAX_BASIN_WORK} (an exact gradient{where} counts as K = {exact_cost})",
                           "a smaller grid, fewer steps or smaller K")
-        return Basins(size=size, mean=ranges[0], std=ranges[1], steps=steps,
-                      tolerance=float(given.get("tolerance", f.child("tolerance").default)))
+
+    def basins_2d(self, given: dict, target: Target, runs: tuple[RunConfig, ...]) -> Basins2:
+        f = F.BASINS_2D
+        ranges = []
+        for axis, key in enumerate(("x", "y")):
+            lo, hi = given.get(key, (min(m[axis] - 3 * math.sqrt(c[axis][axis]) for m, c in zip(target.means, target.covs)),
+                                     max(m[axis] + 3 * math.sqrt(c[axis][axis]) for m, c in zip(target.means, target.covs))))
+            lo, hi = max(float(lo), -F.MEAN_LIMIT), min(float(hi), F.MEAN_LIMIT)
+            if not lo < hi:
+                self.fail(f"basins.{key}", f"the range [{_num(lo)}, {_num(hi)}] is empty", "[lowest, highest] with lowest < highest")
+            ranges.append((lo, hi))
+        size = int(given.get("size", f.child("size").default))
+        steps = int(given.get("steps", f.child("steps").default))
+        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST_2D, " on the plane")
+        return Basins2(size=size, x=ranges[0], y=ranges[1], steps=steps,
+                       tolerance=float(given.get("tolerance", f.child("tolerance").default)))
 
     def media(self, given: dict, runs: tuple[RunConfig, ...]) -> Media:
         names = tuple(r.name for r in runs)

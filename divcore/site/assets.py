@@ -93,14 +93,27 @@ def diagnostics_csv(table: dict) -> str:
 
 def basins_csv(maps: list[dict]) -> str:
     """One row per (run, start): where it started, its outcome (the optimum's
-    rank, 0 = global, or what stopped it), that optimum and the final state."""
+    rank, 0 = global, or what stopped it), that optimum and the final state
+    (on the plane: their means)."""
     from ..core.basins import OUTCOMES
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
+    if "x" in maps[0]:  # on the plane: starting means; the optimum's and final means
+        w.writerow(("run", "start_mean1", "start_mean2", "outcome", "optimum_mean1", "optimum_mean2",
+                    "final_mean1", "final_mean2", "steps_taken"))
+        for m in maps:
+            name = m["config"]["run"]["name"]
+            for j, x0 in enumerate(m["x"]):
+                for i, y0 in enumerate(m["y"]):
+                    k = int(m["label"][i, j])
+                    opt = tuple(fmt(v) for v in m["optima_mean"][k]) if k >= 0 else ("", "")
+                    w.writerow((name, fmt(x0), fmt(y0), OUTCOMES.get(k, k), *opt,
+                                *(fmt(v) for v in m["final_mean"][i, j]), int(m["steps_taken"][i, j])))
+        return buf.getvalue()
     w.writerow(("run", "start_mean", "start_std", "outcome", "optimum_mean", "optimum_std", "final_mean", "final_std",
                 "steps_taken"))
-    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
     for m in maps:
         name = m["config"]["run"]["name"]
         for j, mean0 in enumerate(m["means"]):

@@ -6,36 +6,34 @@ readout above. The same pieces, colours and pacing as the line's `RunPanels`."""
 from __future__ import annotations
 
 import numpy as np
-from manim import (
-    DOWN, LEFT, PI, UP, Axes, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject,
-)
+from manim import DOWN, LEFT, PI, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
 from manim.constants import CapStyleType
 
 from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse
-from ..render.view import Readout
 from ..style import palette
 from . import timing
 from .scene import DASHES, _dash
 
 IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
+
+
+def density_rgba(view: PlaneView, lims) -> np.ndarray:
+    """p's contours over the shared window, drawn once for every panel."""
+    return np.dstack([density_image(view, lims, IMAGE_PX), np.full((IMAGE_PX, IMAGE_PX), 255, np.uint8)])
 DOT = 5.0  # a particle's stroke width: a round dot
 
 
 class PlanePanels:
     """One run on the plane, `size` scene units square, and the updater that moves it."""
 
-    def __init__(self, view: PlaneView, size: float, lims, times: np.ndarray, tracker: ValueTracker,
-                 font_size: float, readout_line):
+    def __init__(self, view: PlaneView, size: float, lims, density: np.ndarray, times: np.ndarray,
+                 tracker: ValueTracker, font_size: float, readout_line):
         pal = palette()
         self.view, self.times, self.tracker, self.size = view, times, tracker, size
         self.model = PlaneModel(view, lims)
-        (x0, x1), (y0, y1) = lims
-        self.image = ImageMobject(np.dstack([density_image(view, lims, IMAGE_PX),
-                                             np.full((IMAGE_PX, IMAGE_PX), 255, np.uint8)]))
+        self.image = ImageMobject(density)
         self.image.stretch_to_fit_width(size).stretch_to_fit_height(size)
-        # coordinates only (never drawn: its lines would cross the plane at 0); a frame instead
-        self.axes = Axes(x_range=[x0, x1, (x1 - x0) / 4], y_range=[y0, y1, (y1 - y0) / 4], x_length=size,
-                         y_length=size, tips=False)
+        self.lims, self.centre = lims, np.zeros(3)  # the plane's window and where its centre is drawn
         self.frame = Rectangle(width=size, height=size).set_stroke("#888888", 1)
         self.stars = VGroup()  # the optima, drawn where the axes end up (arrange)
         self.q = VGroup(*(VMobject(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
@@ -50,13 +48,14 @@ class PlanePanels:
                                  Text("x₂", font_size=14, color=pal["text"]).rotate(PI / 2))
 
     def _to(self, xy: np.ndarray) -> np.ndarray:
-        """Points of the plane -> scene points, as one matrix product."""
-        o, ex, ey = (np.asarray(self.axes.c2p(*p)) for p in ((0, 0), (1, 0), (0, 1)))
-        return o + np.outer(xy[:, 0], ex - o) + np.outer(xy[:, 1], ey - o)
+        """Points of the plane -> scene points."""
+        (x0, x1), (y0, y1) = self.lims
+        u = (np.asarray(xy, float) - [(x0 + x1) / 2, (y0 + y1) / 2]) * [self.size / (x1 - x0), self.size / (y1 - y0)]
+        return self.centre + np.column_stack([u, np.zeros(len(u))])
 
     def arrange(self, centre):
         """The plane centred at `centre`; its name and the readout above it, axis names beside."""
-        self.axes.move_to(centre)
+        self.centre = np.asarray(centre, float)
         self.image.move_to(centre)
         self.frame.move_to(centre)
         self._place_stars()
@@ -89,7 +88,7 @@ class PlanePanels:
         return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
 
     def update_to(self, t: int) -> None:
-        m, v = self.model, self.view
+        m = self.model
         path = self._to(m.path(t))
         shown = np.concatenate([path[:: max(1, len(path) // 400)], path[-1:]])
         self.path.set_points_as_corners(shown if len(shown) > 1 else np.repeat(shown, 2, axis=0))
@@ -98,7 +97,7 @@ class PlanePanels:
         self.marker.move_to(path[-1])
         for d in self.dots:
             d.clear_points()
-        parts = v.particles(min(t, v.steps - 1))
+        parts = m.particles(t)
         if parts is not None and parts[0].size:
             z, c = parts
             (x0, x1), (y0, y1) = m.xlim, m.ylim
@@ -110,8 +109,7 @@ class PlanePanels:
             for d, chosen in zip(self.dots, (c[inside] >= 0, c[inside] < 0)):
                 if chosen.any():
                     d.set_points(quads[chosen].reshape(-1, 3))
-        ess = v.ess(min(t, v.steps - 1))
-        self.readout.show(Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps))
+        self.readout.show(m.readout(t))
 
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's mean is drawn at step t, in pixels of a width x height frame."""

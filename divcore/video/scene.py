@@ -286,9 +286,10 @@ class DivfitScene(Scene):
     def lay_out_plane(self, views, times, tracker):
         """Square planes sharing one window, in the columns that make them largest;
         each has room above for its name and readout and beside for its axis names."""
-        from .plane import PlanePanels
+        from .plane import PlanePanels, density_rgba
 
         lims = window(views)
+        density = density_rgba(views[0], lims)  # one target: one backdrop for every panel
         n = len(views)
 
         def side(cols):
@@ -301,7 +302,7 @@ class DivfitScene(Scene):
         for i, v in enumerate(views):
             r, c = divmod(i, cols)
             centre = np.array([(c - (cols - 1) / 2) * 13.2 / cols, 3.7 - (r + 0.5) * 7.4 / rows - 0.3, 0.0])
-            p = PlanePanels(v, size, lims, times, tracker, 13 if small else 18,
+            p = PlanePanels(v, size, lims, density, times, tracker, 13 if small else 18,
                             ReadoutLine(13 if small else 16, max_width=13.2 / cols - 0.2))
             p.arrange(centre)
             panels.append(p)

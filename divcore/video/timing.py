@@ -24,8 +24,9 @@ def plane_speeds(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     change of each coordinate's log std and of the correlation."""
     with np.errstate(invalid="ignore", divide="ignore"):
         dm = np.diff(mean, axis=0)
-        white = np.linalg.solve(cov[:-1], dm[..., None])[..., 0]
-        move = np.sqrt(np.einsum("si,si->s", dm, white))
+        a, b, d = cov[:-1, 0, 0], cov[:-1, 0, 1], cov[:-1, 1, 1]
+        # dm' Sigma^-1 dm with the 2 x 2 inverse written out: nan, not an error, for a singular state
+        move = np.sqrt((d * dm[:, 0] ** 2 - 2 * b * dm[:, 0] * dm[:, 1] + a * dm[:, 1] ** 2) / (a * d - b * b))
         sd = np.sqrt(np.stack([cov[:, 0, 0], cov[:, 1, 1]], axis=-1))
         corr = cov[:, 0, 1] / (sd[:, 0] * sd[:, 1])
         return np.sqrt(move ** 2 + (np.diff(np.log(sd), axis=0) ** 2).sum(-1) + np.diff(corr) ** 2)

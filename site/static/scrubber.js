@@ -510,6 +510,13 @@
     this.drawTrace(frame);
   };
 
+  /* Whether a state has every number of its ellipse and a positive-definite covariance
+   * (a non-finite value arrives as null, which arithmetic would read as 0). */
+  function drawable(m1, m2, s11, s12, s22) {
+    return m1 !== null && m2 !== null && s11 !== null && s12 !== null && s22 !== null &&
+      s11 > 0 && s11 * s22 - s12 * s12 > 0;
+  }
+
   /* The k-sd ellipse of N(mean, [[s11, s12], [s12, s22]]) through its Cholesky factor. */
   function ellipsePath(c, P, m1, m2, s11, s12, s22, k) {
     var l11 = Math.sqrt(s11), l21 = s12 / l11, l22 = Math.sqrt(Math.max(s22 - l21 * l21, 0));
@@ -529,6 +536,7 @@
     if (img && img.complete && img.naturalWidth) c.drawImage(img, 0, 0, w, h);
     else { c.fillStyle = "#fff"; c.fillRect(0, 0, w, h); }
     this.run.optima.forEach(function (o) {
+      if (!drawable(o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2])) return;
       c.setLineDash(S.dash[o.role]);
       c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.3;
       S.sigmas.forEach(function (k) {
@@ -557,7 +565,7 @@
     var s0 = P(m.start[0], m.start[1]);
     c.beginPath(); c.arc(s0[0], s0[1], 4, 0, TAU); c.fillStyle = "#fff"; c.fill();
     c.strokeStyle = C.q; c.lineWidth = 1.5; c.stroke();
-    if (m.m1[frame] !== null && m.s11[frame] !== null && m.s11[frame] > 0) {
+    if (drawable(m.m1[frame], m.m2[frame], m.s11[frame], m.s12[frame], m.s22[frame])) {
       c.strokeStyle = C.q;
       S.sigmas.forEach(function (k, j) {
         ellipsePath(c, P, m.m1[frame], m.m2[frame], m.s11[frame], m.s12[frame], m.s22[frame], k);
