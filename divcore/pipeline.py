@@ -131,8 +131,8 @@ def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
     trajectory.save(path, record, config)
 
 
-def _views(scn: Scenario, paths: list[Path]) -> list:
-    """The records of a scenario's runs, read for drawing in its dimension."""
+def _views(paths: list[Path]) -> list:
+    """The records of a scenario's runs, read for drawing in their dimension."""
     from .render.plane import load_view
 
     return [load_view(p) for p in paths]
@@ -141,7 +141,7 @@ def _views(scn: Scenario, paths: list[Path]) -> list:
 def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
     from .render import figures
 
-    views = _views(scn, paths)
+    views = _views(paths)
     figures.save(figures.summary(scn.title, views), out_dir / "summary")
     figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
     for kind, data in analyses.items():
@@ -229,7 +229,7 @@ def analyses(scn: Scenario, data_dir: Path, data_code: str) -> list[Analysis]:
 def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
     from .render import animate
 
-    animate.scenario_gif(scn.title, _views(scn, paths), out)
+    animate.scenario_gif(scn.title, _views(paths), out)
 
 
 def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -> None:

@@ -108,6 +108,7 @@ def test_a_step_past_the_natural_constraint_stops_that_member_only():
 # ------------------------------------------------------------ basin maps over starting means
 
 from divcore.core import basins  # noqa: E402
+from divcore.core.bivariate import gaussian  # noqa: E402
 from divcore.scenario.model import Basins2  # noqa: E402
 
 
@@ -150,7 +151,7 @@ def test_plane_labels_measure_in_the_optimums_own_units():
     lab = basins.plane_label(mean, cov, np.array([False, False, False, True]), om, oc, tol=0.25)
     # 0.4 along a sd of 2 is 0.2 sd: in; 0.05 along a sd of 0.1 is 0.5 sd: out
     assert lab.tolist() == [0, basins.NOT_CONVERGED, basins.NOT_CONVERGED, basins.DIVERGED]
-    assert basins.plane_distance(mean[0], cov[0], om[0], oc[0]) == pytest.approx(0.2)
+    assert gaussian.distance(mean[0], cov[0], om[0], oc[0]) == pytest.approx(0.2)
 
 
 def test_plane_final_state_averages_each_members_last_states():

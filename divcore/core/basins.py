@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bivariate import gaussian
+
 NOT_CONVERGED, DIVERGED = -1, -2
 OUTCOMES = {NOT_CONVERGED: "did not converge", DIVERGED: "diverged"}
 TAIL = 0.1
@@ -98,25 +100,11 @@ def plane_final_state(ring: dict[str, np.ndarray], steps_taken: np.ndarray, aver
     return mean, cov
 
 
-def plane_distance(mean, cov, optimum_mean, optimum_cov) -> np.ndarray:
-    """How far states (..., 2), (..., 2, 2) are from an optimum, in the optimum's
-    own units: its mean's offset in the optimum's whitened coordinates, and the
-    change of each log standard deviation and of the correlation."""
-    L = np.linalg.cholesky(optimum_cov)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        white = np.linalg.solve(L, (np.asarray(mean) - optimum_mean)[..., None])[..., 0]
-        sd = np.sqrt(np.stack([cov[..., 0, 0], cov[..., 1, 1]], axis=-1))
-        sd0 = np.sqrt(np.diag(optimum_cov))
-        corr = cov[..., 0, 1] / (sd[..., 0] * sd[..., 1])
-        corr0 = optimum_cov[0, 1] / (sd0[0] * sd0[1])
-        return np.sqrt((white ** 2).sum(-1) + (np.log(sd / sd0) ** 2).sum(-1) + (corr - corr0) ** 2)
-
-
 def plane_label(mean, cov, diverged, optima_mean, optima_cov, tol: float = DEFAULT_TOL) -> np.ndarray:
-    """As `label`, with distances measured by `plane_distance`."""
+    """As `label`, with distances in each optimum's own units (`gaussian.distance`)."""
     out = np.full(len(mean), NOT_CONVERGED, dtype=np.int8)
     if len(optima_mean):
-        d = np.stack([plane_distance(mean, cov, m, c) for m, c in zip(optima_mean, optima_cov)], axis=-1)
+        d = np.stack([gaussian.distance(mean, cov, m, c) for m, c in zip(optima_mean, optima_cov)], axis=-1)
         d = np.where(np.isfinite(d), d, np.inf)
         near = d.argmin(axis=-1)
         out = np.where(d.min(axis=-1) <= tol, near, NOT_CONVERGED).astype(np.int8)

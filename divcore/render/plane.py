@@ -70,6 +70,12 @@ def ellipse(mean, cov, k: float, n: int = 120) -> np.ndarray:
     return mean + k * np.stack([np.cos(t), np.sin(t)], axis=1) @ L.T
 
 
+def in_window(z: np.ndarray, lims) -> np.ndarray:
+    """Which points (..., 2) lie inside the window `lims`."""
+    (x0, x1), (y0, y1) = lims
+    return (z[..., 0] >= x0) & (z[..., 0] <= x1) & (z[..., 1] >= y0) & (z[..., 1] <= y1)
+
+
 def window(views: list[PlaneView]) -> tuple[tuple[float, float], tuple[float, float]]:
     """One square-ish window for every panel: p's components and every drawn q
     (2 sigma) and optimum, with a margin."""

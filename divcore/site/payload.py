@@ -35,7 +35,7 @@ import numpy as np
 
 from ..render import labels
 from ..render.animate import frame_steps
-from ..render.plane import SIGMAS
+from ..render.plane import SIGMAS, in_window
 from ..render.view import RUG_BAND, RUG_BOTTOM, DistributionModel, RunView, featured_member
 from ..style import RUG_LEVELS, palette, rug_level
 
@@ -184,12 +184,11 @@ def _dots(view, member: int, steps: np.ndarray, lims, size: int) -> str | None:
         return None
     (x0, x1), (y0, y1) = lims
     out = np.zeros((len(steps), size, 3), dtype=np.uint8)
-    last = view.steps - 1
+    drawn = type(view)(view.record, member)
     for i, t in enumerate(steps):
-        z = view.record["particles"][member, min(int(t), last), :size]
-        c = view.record["particle_weights"][member, min(int(t), last), :size]
-        ok = np.isfinite(z).all(-1) & np.isfinite(c)
-        ok &= (z[:, 0] >= x0) & (z[:, 0] <= x1) & (z[:, 1] >= y0) & (z[:, 1] <= y1)
+        z, c = drawn.particles(min(int(t), view.steps - 1))  # the final state shows the last step's
+        z, c = z[:size], c[:size]
+        ok = in_window(z, lims)
         n = int(ok.sum())
         out[i, :n, 0] = np.round((z[ok, 0] - x0) / (x1 - x0) * 255)
         out[i, :n, 1] = np.round((z[ok, 1] - y0) / (y1 - y0) * 255)

@@ -9,18 +9,18 @@ import numpy as np
 from manim import DOWN, LEFT, PI, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
 from manim.constants import CapStyleType
 
-from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse
+from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse, in_window
 from ..style import palette
 from . import timing
 from .scene import DASHES, _dash
 
 IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
+DOT = 5.0  # a particle's stroke width: a round dot
 
 
 def density_rgba(view: PlaneView, lims) -> np.ndarray:
     """p's contours over the shared window, drawn once for every panel."""
     return np.dstack([density_image(view, lims, IMAGE_PX), np.full((IMAGE_PX, IMAGE_PX), 255, np.uint8)])
-DOT = 5.0  # a particle's stroke width: a round dot
 
 
 class PlanePanels:
@@ -35,7 +35,7 @@ class PlanePanels:
         self.image.stretch_to_fit_width(size).stretch_to_fit_height(size)
         self.lims, self.centre = lims, np.zeros(3)  # the plane's window and where its centre is drawn
         self.frame = Rectangle(width=size, height=size).set_stroke("#888888", 1)
-        self.stars = VGroup()  # the optima, drawn where the axes end up (arrange)
+        self.stars = VGroup()  # the optima, drawn once the plane is placed (arrange)
         self.q = VGroup(*(VMobject(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
         self.path = VMobject(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8)
         self.start = Circle(0.06).set_fill("#FFFFFF", 1).set_stroke(pal["q"], 2.5)
@@ -100,8 +100,7 @@ class PlanePanels:
         parts = m.particles(t)
         if parts is not None and parts[0].size:
             z, c = parts
-            (x0, x1), (y0, y1) = m.xlim, m.ylim
-            inside = (z[:, 0] >= x0) & (z[:, 0] <= x1) & (z[:, 1] >= y0) & (z[:, 1] <= y1)
+            inside = in_window(z, self.lims)
             at = self._to(z[inside])
             # a dot: a segment too short to see, drawn with round caps
             ends = at + np.array([1e-4, 0, 0])
@@ -120,4 +119,3 @@ class PlanePanels:
 
     def attach(self) -> None:
         self.path.add_updater(lambda _: self.update_to(self.step()))
-

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.bivariate import gaussian
+
 FLOOR = 0.15  # share of the time spread evenly over the steps
 
 
@@ -22,14 +24,7 @@ def plane_speeds(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """The same on the plane, (S+1, 2) means and (S+1, 2, 2) covariances: the
     mean's move in q's own standard deviations (its whitened length), and the
     change of each coordinate's log std and of the correlation."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dm = np.diff(mean, axis=0)
-        a, b, d = cov[:-1, 0, 0], cov[:-1, 0, 1], cov[:-1, 1, 1]
-        # dm' Sigma^-1 dm with the 2 x 2 inverse written out: nan, not an error, for a singular state
-        move = np.sqrt((d * dm[:, 0] ** 2 - 2 * b * dm[:, 0] * dm[:, 1] + a * dm[:, 1] ** 2) / (a * d - b * b))
-        sd = np.sqrt(np.stack([cov[:, 0, 0], cov[:, 1, 1]], axis=-1))
-        corr = cov[:, 0, 1] / (sd[:, 0] * sd[:, 1])
-        return np.sqrt(move ** 2 + (np.diff(np.log(sd), axis=0) ** 2).sum(-1) + np.diff(corr) ** 2)
+    return gaussian.distance(mean[1:], cov[1:], mean[:-1], cov[:-1])
 
 
 def step_times(speeds: list[np.ndarray], duration: float) -> np.ndarray:

@@ -171,3 +171,20 @@ def in_family(mean, L):
             & (np.abs(mean) <= MAX_ABS_MEAN).all(-1)
             & (np.minimum(d0, d1) >= MIN_SD) & (np.hypot(d1, L[..., 1, 0]) <= MAX_SD) & (d0 <= MAX_SD)
         )
+
+
+def distance(mean, cov, ref_mean, ref_cov) -> np.ndarray:
+    """How far N(mean, cov) is from N(ref_mean, ref_cov), in the reference's own
+    units: the mean's offset in the reference's standard deviations (its whitened
+    length), and the change of each log standard deviation and of the
+    correlation; nan, never an error, for a singular state. Broadcasts over
+    leading axes."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.asarray(mean, float) - ref_mean
+        a, b, c = ref_cov[..., 0, 0], ref_cov[..., 0, 1], ref_cov[..., 1, 1]
+        # d' Sigma^-1 d with the 2 x 2 inverse written out
+        move = (c * d[..., 0] ** 2 - 2 * b * d[..., 0] * d[..., 1] + a * d[..., 1] ** 2) / (a * c - b * b)
+        sd = np.sqrt(np.stack([cov[..., 0, 0], cov[..., 1, 1]], axis=-1))
+        sd0 = np.sqrt(np.stack([a, c], axis=-1))
+        corr, corr0 = cov[..., 0, 1] / (sd[..., 0] * sd[..., 1]), b / (sd0[..., 0] * sd0[..., 1])
+        return np.sqrt(move + (np.log(sd / sd0) ** 2).sum(-1) + (corr - corr0) ** 2)
