@@ -16,7 +16,7 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,6 +26,8 @@ from . import runner, trajectory
 from .core.divergences import DIVERGENCES
 from .atomic import atomic_write
 from .errors import BuildError
+from .project import Site
+from .resources import CONTENT, SITE
 from .scenario import RunConfig, Scenario, load_scenario
 from .scenario.fields import EXACT_SAMPLE_COST
 
@@ -36,7 +38,7 @@ _CODE = {
     "media": ["core", "render", "style", "trajectory.py"],
     "video": ["core", "render", "style", "video", "trajectory.py"],
     "assets": ["core", "render", "style", "site/payload.py", "site/assets.py", "trajectory.py", "atomic.py"],
-    "site": ["site", "atomic.py", "../site"],
+    "site": ["site", "atomic.py", "resources.py", SITE],
 }
 # every job reads only outputs of stages before its own
 STAGES = ("data", "video", "figures", "gif", "gallery", "assets", "site")
@@ -259,10 +261,10 @@ def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analys
     assets.make(name, title, paths, out_dir, analyses)
 
 
-def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path) -> None:
+def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path, site: Site) -> None:
     from .site import pages
 
-    pages.render_site(media, site_dir, cache, gallery, content)
+    pages.render_site(media, site_dir, cache, gallery, content, site)
 
 
 @dataclass
@@ -388,25 +390,26 @@ def _plan_gallery(P: Plan, scenes: list[Scene], code: str, content: Path, headli
     return [_needing(job, [headlines[s.scn.name] for s in shown])]
 
 
-def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path) -> list[Job]:
+def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path, site: Site) -> list[Job]:
     from .site.pages import ScenarioMedia
 
     # the pages depend on every scenario's text and on every output they link
     upstream = [j.key for stage in STAGES[:-1] for j in P.stages[stage]]
     texts = [json.dumps([s.scn.name, s.scn.title, s.scn.description, [s.scn.run_dict(r) for r in s.scn.runs]])
              for s in scenes]
-    key = _hash(code_hash("site"), _folder_hash(content), quality, *upstream, *texts)
+    key = _hash(code_hash("site"), _folder_hash(content), json.dumps(asdict(site)), quality, *upstream, *texts)
     media = [ScenarioMedia(s.scn, s.paths, s.media, s.media / "site",
                            video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
     gallery = P.media_dir / "gallery.gif" if "gallery" in stages else None
     return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"], _make_site,
-                (media, P.site_dir, _cache(P, "previews"), gallery, content))]
+                (media, P.site_dir, _cache(P, "previews"), gallery, content, site))]
 
 
 def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
-         content: Path | None = None) -> Plan:
+         content: Path | None = None, site: Site | None = None) -> Plan:
     """Every job of the build, planned stage by stage. `content`: the site's
-    prose folder (default site/content)."""
+    prose folder (default site/content); `site`: what the pages say about the
+    site (title, author, address)."""
     build_dir = Path(build_dir)
     P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache", build_dir / "site")
     # the code each kind of output depends on, hashed once per build
@@ -429,14 +432,13 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         for stage, planner in per_scene.items():
             if stage in stages:
                 P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
-    from .site.pages import CONTENT
-
     content = Path(content or CONTENT)
     if "gallery" in stages and scenes:
         P.stages["gallery"] += _plan_gallery(P, scenes, code["media"], content, headlines)
     if "site" in stages and scenes:
         everything = [j for stage in STAGES[:-1] for j in P.stages[stage]]
-        P.stages["site"] += [_needing(j, everything) for j in _plan_site(P, scenes, stages, quality, content)]
+        P.stages["site"] += [_needing(j, everything) for j in _plan_site(P, scenes, stages, quality, content,
+                                                                                    site or Site())]
     return P
 
 
@@ -588,8 +590,8 @@ def build_lock(build_dir: Path):
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None):
+          content: Path | None = None, site: Site | None = None):
     scenarios = load_all(scenes)
     with build_lock(build_dir):
-        P = plan(scenarios, build_dir, stages, quality, content)
+        P = plan(scenarios, build_dir, stages, quality, content, site)
         return P, execute(P, jobs, report)

@@ -78,6 +78,10 @@ def _summary(P, rep, start: float) -> None:
 
 def _render(args, stages) -> int:
     from .. import pipeline
+    from ..video import unavailable
+
+    if "video" in stages and unavailable():
+        raise BuildError(f"cannot make videos: {unavailable()}")
 
     quality = getattr(args, "quality", "medium")
     P, rep = pipeline.build(args.files, args.out, jobs=args.jobs, stages=stages, report=_reporter(), quality=quality)
@@ -101,15 +105,33 @@ def _cmd_video(args) -> int:
 
 def _cmd_build(args) -> int:
     from .. import pipeline
+    from ..project import load_project
+    from ..video import unavailable
 
     start = time.monotonic()
-    scenes = sorted(Path(args.scenes).glob("*.toml"))
+    project = load_project(".")
+    folder = args.scenes or project.scenes
+    scenes = sorted(Path(folder).glob("*.toml"))
     if not scenes:
-        print(f"error: {args.scenes}: no scenario files (*.toml) found", file=sys.stderr)
+        print(f"error: {folder}: no scenario files (*.toml) found", file=sys.stderr)
         return EXIT_INVALID
-    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, report=_reporter(), quality=args.quality,
-                            content=args.content)
+    stages = pipeline.STAGES
+    if unavailable():
+        stages = tuple(s for s in stages if s != "video")
+        print(f"note: videos skipped: {unavailable()}", file=sys.stderr)
+    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=_reporter(),
+                            quality=args.quality or project.quality, content=args.content or project.content,
+                            site=project.site)
     _summary(P, rep, start)
+    return 0
+
+
+def _cmd_init(args) -> int:
+    from ..project import init
+
+    folder = init(args.folder)
+    print(f"wrote {folder}/: divfit.toml, scenes/, content/")
+    print(f"next: cd {folder} && divfit build   (or divfit serve to preview while you write)")
     return 0
 
 
@@ -154,11 +176,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", aliases=["site"],
                        help="the whole pipeline, ending with the static site in build/site (what `make site` calls)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
-    p.add_argument("--quality", choices=("low", "medium", "high"), default="medium", help="video quality preset")
-    p.add_argument("--scenes", type=Path, default=Path("scenes"), metavar="DIR", help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help=argparse.SUPPRESS)
-    p.add_argument("--content", type=Path, default=None, metavar="DIR", help=argparse.SUPPRESS)
+    p.add_argument("--quality", choices=("low", "medium", "high"), default=None,
+                   help="video quality preset (default: the project's, else medium)")
+    p.add_argument("--scenes", type=Path, default=None, metavar="DIR",
+                   help="the scenario files (*.toml) to build (default scenes)")
+    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
+                   help="build folder: data/, media/, cache/ and the site in site/ (default build)")
+    p.add_argument("--content", type=Path, default=None, metavar="DIR",
+                   help="the site's prose: index.md and article.md (default: the project's content/, else divfit's own)")
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("init", help="write a small working project (divfit.toml, scenes/, content/) into DIR")
+    p.add_argument("folder", type=Path, metavar="DIR", help="a new or empty folder")
+    p.set_defaults(func=_cmd_init)
     return ap
 
 

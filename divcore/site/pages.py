@@ -25,12 +25,12 @@ from ..errors import BuildError
 from ..core.estimators import ESTIMATORS
 from ..core.family import FAMILIES
 from ..render import labels
+from ..project import Site
+from ..resources import CONTENT, STATIC, TEMPLATES
 from ..scenario import Scenario
 from ..style import palette
 from . import prose
 
-SOURCES = Path(__file__).resolve().parents[2] / "site"
-CONTENT = SOURCES / "content"  # the prose: index.md (the front page's text) and article.md
 FIGURE_FORMATS = ("pdf", "svg", "png")
 EXTRA_FIGURES = ("alpha-sweep", "diagnostics", "basins")  # drawn for scenarios that ask for them
 # the figure previews and video posters pages show (the downloads are full size)
@@ -60,11 +60,12 @@ class ScenarioMedia:
     video: Path | None
 
 
-def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(SOURCES / "templates"), autoescape=select_autoescape(["html"]),
+def environment(site: Site = Site()) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["math"] = lambda tex: Markup(prose.math(tex))
     env.globals["palette"] = palette()  # the scrubber legend's swatches
+    env.globals["site"] = site
     return env
 
 
@@ -158,7 +159,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     name = sm.scenario.name
     rel = f"media/{name}"
     out = site / rel
-    files: dict = {"figures": {}, "records": [], "csv": [], "csv_of": {}, "video": None,
+    files: dict = {"figures": {}, "records": [], "csv": [], "csv_of": {}, "video": None, "poster": None,
                    "diagnostics_table": None, "basins_table": None}
     files["figures"]["summary"] = _figure_files(sm, "summary", out, rel, cache)
     files["figures"]["snapshots"] = _figure_files(sm, "snapshots", out, rel, cache, preview=False)
@@ -248,7 +249,7 @@ def story_order(content: Path, names: list[str]) -> list[str]:
 
 
 def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gallery: Path | None,
-                content: Path = CONTENT) -> Path:
+                content: Path = CONTENT, site: Site = Site()) -> Path:
     """Build the whole site in a fresh folder beside `site_dir`, then swap it in."""
     site_dir = Path(site_dir)
     staging = site_dir.with_name(f".{site_dir.name}-new-{os.getpid()}")
@@ -257,8 +258,8 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
         shutil.rmtree(leftover, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        shutil.copytree(SOURCES / "static", staging / "static")
-        env = environment()
+        shutil.copytree(STATIC, staging / "static")
+        env = environment(site)
         contexts = {sm.scenario.name: _scenario_context(sm, _scenario_files(sm, staging, cache)) for sm in scenarios}
         if gallery is not None:
             _link_or_copy(gallery, staging / "media" / "gallery.gif")
@@ -266,15 +267,18 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
         pages = [Page("index.html", "index.html", {
             "intro": Markup(_prose_page(Path(content) / "index.md", contexts, env, "")),
             "scenarios": ordered, "gallery": "media/gallery.gif" if gallery is not None else None})]
+        article = Path(content) / "article.md"
         pages.append(Page("article.html", "article.html", {
-            "body": Markup(_prose_page(Path(content) / "article.md", contexts, env, ""))}))
+            "body": Markup(_prose_page(article, contexts, env, "")), "title": prose.title(article.read_text("utf-8"))}))
         for ctx in ordered:
             pages.append(Page(f"scenarios/{ctx['scenario'].name}.html", "scenario.html", ctx))
-        pages.append(Page("diagnostics.html", "diagnostics.html", {
-            "estimators": [c for c in ordered if c["files"]["diagnostics_table"]],
-            "sweeps": [c for c in ordered if "alpha-sweep" in c["files"]["csv_of"]],
-            "basins": [c for c in ordered if c["files"]["basins_table"]]}))
-        nav = [("index.html", "Scenarios"), ("article.html", "Article"), ("diagnostics.html", "Diagnostics")]
+        analyses = {"estimators": [c for c in ordered if c["files"]["diagnostics_table"]],
+                    "sweeps": [c for c in ordered if "alpha-sweep" in c["files"]["csv_of"]],
+                    "basins": [c for c in ordered if c["files"]["basins_table"]]}
+        nav = [("index.html", "Scenarios"), ("article.html", "Article")]
+        if any(analyses.values()):  # a project without analyses has no page for them
+            pages.append(Page("diagnostics.html", "diagnostics.html", analyses))
+            nav.append(("diagnostics.html", "Diagnostics"))
         for page in pages:
             html = env.get_template(page.template).render(root=page.root, page=page.path, nav=nav, **page.context)
             atomic_write(staging / page.path, html.encode("utf-8"))

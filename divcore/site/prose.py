@@ -49,6 +49,12 @@ def math(tex: str, display: bool = False) -> str:
     return _FUNCTIONS.sub(r'\1<mspace width="0.167em"></mspace>', html)
 
 
+def title(source: str, default: str = "Article") -> str:
+    """The text of the first `# ` heading, for the page's title bar (math as its TeX)."""
+    found = re.search(r"^# +(.+?) *#* *$", source, re.MULTILINE)
+    return found.group(1).replace("$", "").strip() if found else default
+
+
 def directives(source: str) -> list[Directive]:
     return [Directive(*found) for found in _DIRECTIVE.findall(source)]
 
