@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .resources import CONTENT, STARTER
-from .scenario import ScenarioError
+from .scenario import ScenarioError, schema_text
 
 CONFIG = "divfit.toml"
 QUALITIES = ("low", "medium", "high")
@@ -93,7 +93,8 @@ def load_project(folder: Path | str = ".") -> Project:
 
 def init(folder: Path | str) -> Path:
     """Write a small working project into `folder` (new or empty): the starter's
-    divfit.toml titled after the folder, one scenario and its prose. Written
+    divfit.toml titled after the folder, one scenario and its prose, and the
+    scenario schema the scenes point their editors at. Written
     beside the target and renamed into place, so a failure leaves nothing."""
     dest = Path(folder)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -102,6 +103,8 @@ def init(folder: Path | str) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         shutil.copytree(STARTER, staging, ignore=shutil.ignore_patterns("__pycache__"))
+        # for editors whose TOML language server completes keys (`#:schema` in each scene)
+        (staging / "scenario.schema.json").write_text(schema_text(), encoding="utf-8")
         config = staging / CONFIG
         title = dest.resolve().name.replace("-", " ").replace("_", " ").strip().capitalize() or "My divfit project"
         config.write_text(config.read_text(encoding="utf-8").replace("{{title}}", title.replace('"', "'")),

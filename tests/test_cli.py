@@ -101,6 +101,19 @@ def test_a_failure_during_a_run_leaves_no_partial_files(tmp_path, monkeypatch):
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
+def test_the_shipped_schema_file_is_what_divfit_schema_prints_and_every_scene_points_at_it(capsys):
+    from divcore.scenario import SCHEMA_FILE
+
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    assert SCHEMA_FILE.read_text() == printed, "run `divfit schema > divcore/scenario/scenario.schema.json`"
+    assert json.loads(printed)["$id"] == "urn:divfit:scenario"
+    for scene in sorted((ROOT / "scenes").glob("*.toml")):
+        first = scene.read_text().splitlines()[0]
+        assert first.startswith("#:schema "), scene.name
+        assert (scene.parent / first.split(None, 1)[1]).resolve() == SCHEMA_FILE
+
+
 def test_schema_is_json_with_every_top_level_key(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)

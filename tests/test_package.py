@@ -63,6 +63,7 @@ def test_the_wheel_carries_what_a_build_needs_and_nothing_of_the_checkout(wheel)
     for needed in ("divcore/_site/templates/base.html", "divcore/_site/static/scrubber.js",
                    "divcore/_site/content/article.md", "divcore/_site/starter/divfit.toml",
                    "divcore/_site/starter/scenes/forward-reverse-kl.toml", "divcore/style/palette.json",
+                   "divcore/scenario/scenario.schema.json",
                    "divcore/video/scene.py"):
         assert needed in names
     assert not any(n.startswith(("tests/", "scenes/", "site/", "build/")) for n in names)

@@ -7,7 +7,7 @@ import pytest
 from divcore.cli import main
 from divcore.project import Site, load_project
 from divcore.resources import CONTENT, STARTER
-from divcore.scenario import ScenarioError, load_scenario
+from divcore.scenario import ScenarioError, load_scenario, schema_text
 from divcore.site import pages, prose
 
 
@@ -56,6 +56,9 @@ def test_init_writes_a_valid_project_titled_after_its_folder(tmp_path, capsys):
     assert [s.name for s in scenes] == [s.name for s in sorted((STARTER / "scenes").glob("*.toml"))]
     for scene in scenes:
         load_scenario(scene)
+    for scene in scenes:  # editors find the schema beside the project
+        first = scene.read_text().splitlines()[0]
+        assert (scene.parent / first.removeprefix("#:schema ")).read_text() == schema_text()
     told = {d.name for d in prose.directives((project.content / "article.md").read_text())}
     assert told == {s.stem for s in scenes}  # the article places every scene it ships
     assert "divfit build" in capsys.readouterr().out

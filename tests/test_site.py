@@ -24,7 +24,6 @@ import pytest
 
 from divcore import pipeline, runner, trajectory
 from divcore.core import space
-from divcore.errors import BuildError
 from divcore.render import labels
 from divcore.render.view import RunView, featured_member
 from divcore.scenario import fields as F
@@ -55,27 +54,6 @@ direction = "reverse"
 
 
 # ------------------------------------------------------------ prose and math
-
-
-def _place(d):
-    return f'<div class="block">{d.kind}:{d.name}</div>'
-
-
-def test_math_becomes_mathml_and_directives_become_blocks():
-    html = prose.render("Inline $q_\\phi$ and\n\n$$\\mathrm{KL}(p \\,\\|\\, q)$$\n\n::: video some-scene\n", _place)
-    assert html.count("<math") == 2 and 'display="block"' in html
-    assert '<div class="block">video:some-scene</div>' in html and "<p><div" not in html
-    assert "$" not in html
-
-
-def test_subscripts_are_not_emphasis_and_dollars_can_be_escaped():
-    html = prose.render("$a_1 b_2$ costs \\$5 and _this_ is emphasis.", _place)
-    assert "<em>this</em>" in html and html.count("<em>") == 1 and "$5" in html
-
-
-def test_an_unmatched_dollar_is_a_one_line_error_with_its_line():
-    with pytest.raises(BuildError, match=r"article.md: line 3: unmatched \$"):
-        prose.render("fine\n\nbroken $x\n", _place, where="article.md")
 
 
 def test_the_articles_directives_name_real_scenes():

@@ -7,14 +7,13 @@ message; 1 any other failure. No command leaves partial output files behind.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 from ..errors import BuildError
-from ..scenario import ScenarioError, json_schema, load_scenario
+from ..scenario import ScenarioError, load_scenario, schema_text
 from .progress import Progress
 
 EXIT_INVALID = 2
@@ -42,7 +41,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_schema(args) -> int:
-    print(json.dumps(json_schema(), indent=2))
+    sys.stdout.write(schema_text())
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from .model import Basins, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
 from .parse import ScenarioError, load_scenario, parse_scenario
-from .schema import json_schema
+from .schema import SCHEMA_FILE, json_schema, schema_text
 
 __all__ = [
     "Basins",
@@ -16,7 +16,9 @@ __all__ = [
     "Start",
     "Start2",
     "Target",
+    "SCHEMA_FILE",
     "json_schema",
+    "schema_text",
     "load_scenario",
     "parse_scenario",
 ]

@@ -9,6 +9,8 @@ as if/then blocks.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from . import fields as F
@@ -104,6 +106,17 @@ def _tree(top: F.Field) -> dict[str, Any]:
     return schema
 
 
+# names the format, not an address: the schema travels with the package
+# (divcore/scenario/scenario.schema.json) and `divfit schema` prints it
+SCHEMA_ID = "urn:divfit:scenario"
+SCHEMA_FILE = Path(__file__).resolve().parent / "scenario.schema.json"
+
+
+def schema_text() -> str:
+    """The schema as `divfit schema` prints it and the package ships it."""
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of scenario files (for `divfit schema` and editors): a file
     whose [target] says dim = 2 is checked against the plane's tree, any other
@@ -112,6 +125,7 @@ def json_schema() -> dict[str, Any]:
              "required": ["target"]}
     return {
         "$schema": DRAFT,
+        "$id": SCHEMA_ID,
         "title": "divfit scenario",
         "description": F.SCENARIO.doc,
         "type": "object",

@@ -8,8 +8,9 @@
   one the scenario asks for: alpha-sweep, diagnostics, basins); the caller
   renders them.
 
-Math and directives are swapped for placeholder words before Markdown runs
-(so `_` in a subscript is never emphasis) and swapped back after. Only the
+Math is parsed by markdown-it's dollarmath plugin, so `_` in a subscript is
+never emphasis and a `$` in a code span or fence stays code; directives are
+swapped for placeholder words before Markdown runs and back after. Only the
 project's own prose goes through here: scenario titles and descriptions are
 text and are escaped by the templates.
 """
@@ -22,11 +23,12 @@ from typing import Callable
 
 from latex2mathml.converter import convert
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..errors import BuildError
 
 _DIRECTIVE = re.compile(r"^::: *(scrubber|video|figure) +([a-z0-9][a-z0-9-]*)(?: +([a-z0-9-]+))? *$", re.MULTILINE)
-_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$", re.DOTALL)
 _TOKEN = "DIVFITTOKEN{}X"
 
 
@@ -59,31 +61,36 @@ def directives(source: str) -> list[Directive]:
     return [Directive(*found) for found in _DIRECTIVE.findall(source)]
 
 
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).use(
+        dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True)
+    # joined text would hide which dollars were escaped (\$) and which are stray
+    md.disable("text_join")
+    md.add_render_rule("text_special", lambda self, tokens, i, options, env: escapeHtml(tokens[i].content))
+    md.add_render_rule("math_inline", lambda self, tokens, i, options, env: math(tokens[i].content))
+    md.add_render_rule("math_inline_double", lambda self, tokens, i, options, env: math(tokens[i].content, True))
+    md.add_render_rule("math_block", lambda self, tokens, i, options, env:
+                       f'<div class="display-math">{math(tokens[i].content, True)}</div>\n')
+    return md
+
+
 def render(source: str, place: Callable[[Directive], str], where: str = "prose") -> str:
     """Markdown `source` to HTML; `place(directive)` gives each directive's HTML."""
     pieces: list[str] = []
 
-    def stash(html: str) -> str:
-        pieces.append(html)
-        return _TOKEN.format(len(pieces) - 1)
-
     def block(m: re.Match) -> str:
-        return "\n" + stash(place(Directive(m.group(1), m.group(2), m.group(3) or ""))) + "\n"
+        pieces.append(place(Directive(m.group(1), m.group(2), m.group(3) or "")))
+        return f"\n{_TOKEN.format(len(pieces) - 1)}\n"
 
-    def formula(m: re.Match) -> str:
-        display = m.group(1) is not None
-        html = math(m.group(1) if display else m.group(2), display)
-        return ("\n" + stash(f'<div class="display-math">{html}</div>') + "\n") if display else stash(html)
-
-    masked = _MATH.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
-    stray = re.search(r"(?<!\\)\$", masked)
-    if stray:
-        line = masked[: stray.start()].count("\n") + 1
-        raise BuildError(f"{where}: line {line}: unmatched $ (write \\$ for a dollar sign)")
-    text = _DIRECTIVE.sub(block, source)
-    text = _MATH.sub(formula, text)
-    text = text.replace("\\$", "&#36;")
-    html = MarkdownIt("commonmark", {"html": True, "typographer": False}).render(text)
-    # a directive or display formula alone in its paragraph replaces the paragraph
+    md = _markdown()
+    tokens = md.parse(_DIRECTIVE.sub(block, source))
+    for token in tokens:
+        stray = [c for c in token.children or () if c.type == "text" and "$" in c.content]
+        if stray:
+            before = token.children[: token.children.index(stray[0])]
+            line = token.map[0] + 1 + sum(c.type in ("softbreak", "hardbreak") for c in before)
+            raise BuildError(f"{where}: line {line}: unmatched $ (write \\$ for a dollar sign)")
+    html = md.renderer.render(tokens, md.options, {})
+    # a directive alone in its paragraph replaces the paragraph
     html = re.sub(r"<p>(DIVFITTOKEN\d+X)</p>", r"\1", html)
     return re.sub(r"DIVFITTOKEN(\d+)X", lambda m: pieces[int(m.group(1))], html)
