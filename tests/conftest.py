@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +50,35 @@ def target_of(p):
     from divcore.scenario.model import Component, Target
 
     return Target(tuple(Component(float(m), float(s), float(w)) for m, s, w in zip(p.means, p.stds, p.weights)))
+
+
+# Debian's Chromium, driven by Playwright (which downloads no browser here)
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"]
+
+
+def _browser_or_skip():
+    """`make test` sets DIVFIT_REQUIRE_BROWSER=1: there a missing browser fails the tests."""
+    required = os.environ.get("DIVFIT_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: F401
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (make test installs it)")
+    if not Path(CHROMIUM).exists():
+        if required:
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()

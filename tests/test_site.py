@@ -32,9 +32,6 @@ from divcore.site import assets, payload, prose
 from divcore.style import RUG_LEVELS, rug_level
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync"]
 BUDGET = 300_000  # bytes, gzip, per scenario page without its video
 
 EVIL = """
@@ -386,20 +383,6 @@ def test_a_second_build_does_no_work_and_leaves_the_site_as_it_was(built):
 # ------------------------------------------------------------ in a browser
 
 
-def _browser_or_skip():
-    required = os.environ.get("DIVFIT_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("playwright is not installed (make test installs it)")
-    if not Path(CHROMIUM).exists():
-        if required:
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-
-
 @pytest.fixture(scope="session")
 def server(built):
     handler = functools.partial(_QuietHandler, directory=str(built.site_dir))
@@ -413,17 +396,6 @@ def server(built):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture(scope="session")
-def browser():
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 class _Watched:

@@ -102,27 +102,44 @@ def _cmd_video(args) -> int:
     return _render(args, ("data", "video"))
 
 
-def _cmd_build(args) -> int:
+class NoScenes(ScenarioError):
+    def __init__(self, folder):
+        super().__init__(str(folder), "(folder)", "no scenario files (*.toml) found",
+                         "a folder of scenario files, or --scenes DIR")
+
+
+def build_here(args, report=None, announce=print):
+    """What `divfit build` does, and each rebuild of `divfit serve`: the project
+    in this folder (its divfit.toml read afresh), the options overriding it."""
     from .. import pipeline
     from ..project import load_project
     from ..video import unavailable
 
-    start = time.monotonic()
     project = load_project(".")
     folder = args.scenes or project.scenes
     scenes = sorted(Path(folder).glob("*.toml"))
     if not scenes:
-        print(f"error: {folder}: no scenario files (*.toml) found", file=sys.stderr)
-        return EXIT_INVALID
+        raise NoScenes(folder)
     stages = pipeline.STAGES
     if unavailable():
         stages = tuple(s for s in stages if s != "video")
-        print(f"note: videos skipped: {unavailable()}", file=sys.stderr)
-    P, rep = pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=_reporter(),
-                            quality=args.quality or project.quality, content=args.content or project.content,
-                            site=project.site)
+        announce(f"note: videos skipped: {unavailable()}")
+    return pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=report,
+                          quality=args.quality or project.quality, content=args.content or project.content,
+                          site=project.site)
+
+
+def _cmd_build(args) -> int:
+    start = time.monotonic()
+    P, rep = build_here(args, _reporter(), announce=lambda line: print(line, file=sys.stderr))
     _summary(P, rep, start)
     return 0
+
+
+def _cmd_serve(args) -> int:
+    from .serve import serve
+
+    return serve(args, build_here)
 
 
 def _cmd_init(args) -> int:
@@ -141,6 +158,18 @@ def _version() -> str:
         return version("divfit")
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "(not installed)"
+
+
+def _build_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
+    p.add_argument("--quality", choices=("low", "medium", "high"), default=None,
+                   help="video quality preset (default: the project's, else medium)")
+    p.add_argument("--scenes", type=Path, default=None, metavar="DIR",
+                   help="the scenario files (*.toml) to build (default scenes)")
+    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
+                   help="build folder: data/, media/, cache/ and the site in site/ (default build)")
+    p.add_argument("--content", type=Path, default=None, metavar="DIR",
+                   help="the site's prose: index.md and article.md (default: the project's content/, else divfit's own)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,18 +201,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("build", aliases=["site"],
-                       help="the whole pipeline, ending with the static site in build/site (what `make site` calls)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
-    p.add_argument("--quality", choices=("low", "medium", "high"), default=None,
-                   help="video quality preset (default: the project's, else medium)")
-    p.add_argument("--scenes", type=Path, default=None, metavar="DIR",
-                   help="the scenario files (*.toml) to build (default scenes)")
-    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
-                   help="build folder: data/, media/, cache/ and the site in site/ (default build)")
-    p.add_argument("--content", type=Path, default=None, metavar="DIR",
-                   help="the site's prose: index.md and article.md (default: the project's content/, else divfit's own)")
-    p.set_defaults(func=_cmd_build)
+    build = sub.add_parser("build", aliases=["site"],
+                           help="the whole pipeline, ending with the static site in build/site (what `make site` calls)")
+    serve = sub.add_parser("serve", help="build, serve build/site on 127.0.0.1 and rebuild (and reload the page) on save")
+    for p in (build, serve):
+        _build_options(p)
+    build.set_defaults(func=_cmd_build)
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    serve.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("init", help="write a small working project (divfit.toml, scenes/, content/) into DIR")
     p.add_argument("folder", type=Path, metavar="DIR", help="a new or empty folder")
