@@ -28,7 +28,7 @@ from .atomic import atomic_write
 from .errors import BuildError
 from .project import Site
 from .resources import CONTENT, SITE
-from .scenario import RunConfig, Scenario, load_scenario
+from .scenario import FigureStyle, RunConfig, Scenario, load_scenario
 from .scenario.fields import EXACT_SAMPLE_COST
 
 PACKAGE = Path(__file__).resolve().parent
@@ -140,14 +140,15 @@ def _views(paths: list[Path]) -> list:
     return [load_view(p) for p in paths]
 
 
-def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
+def _make_figures(scn: Scenario, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]],
+                  style: FigureStyle) -> None:
     from .render import figures
 
     views = _views(paths)
-    figures.save(figures.summary(scn.title, views), out_dir / "summary")
-    figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots), out_dir / "snapshots")
+    figures.save(figures.summary(scn.title, views, style), out_dir / "summary")
+    figures.save(figures.small_multiples(scn.title, views, scn.media.snapshots, style), out_dir / "snapshots")
     for kind, data in analyses.items():
-        figures.save(figures.ANALYSES[kind](scn.title, [trajectory.load(p) for p in data]), out_dir / kind)
+        figures.save(figures.ANALYSES[kind](scn.title, [trajectory.load(p) for p in data], style), out_dir / kind)
 
 
 def has_alpha(scn: Scenario) -> bool:
@@ -346,13 +347,15 @@ def _plan_video(P: Plan, s: Scene, code: str, quality: str) -> list[Job]:
                 weight=10 * len(scn.runs))]
 
 
-def _plan_figures(P: Plan, s: Scene, code: str) -> list[Job]:
+def _plan_figures(P: Plan, s: Scene, code: str, figure: FigureStyle) -> list[Job]:
     scn = s.scn
-    key = _hash(code, s.runs_key, s.analyses_key, "figures", scn.title, json.dumps(scn.media.snapshots))
+    style = scn.figure.over(figure)  # the scenario's own settings over the project's
+    key = _hash(code, s.runs_key, s.analyses_key, "figures", scn.title, json.dumps(scn.media.snapshots),
+                json.dumps(asdict(style)))
     bases = ("summary", "snapshots", *s.analysis_paths())
     return [Job("figures", scn.name, key, _cache(P, "media", scn.name, "figures.key"),
                 [s.media / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, s.paths, s.media, s.analysis_paths()), weight=len(scn.runs))]
+                _make_figures, (scn, s.paths, s.media, s.analysis_paths(), style), weight=len(scn.runs))]
 
 
 def _plan_gif(P: Plan, s: Scene, code: str) -> list[Job]:
@@ -406,10 +409,11 @@ def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path
 
 
 def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
-         content: Path | None = None, site: Site | None = None) -> Plan:
+         content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None) -> Plan:
     """Every job of the build, planned stage by stage. `content`: the site's
     prose folder (default site/content); `site`: what the pages say about the
-    site (title, author, address)."""
+    site (title, author, address); `figure`: the project's figure settings,
+    under each scenario's own."""
     build_dir = Path(build_dir)
     P = Plan(build_dir / "data", build_dir / "media", build_dir / "cache", build_dir / "site")
     # the code each kind of output depends on, hashed once per build
@@ -418,7 +422,7 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
     scenes = [_scene(P, scn, code["data"]) for scn in scenarios]
     per_scene = {
         "video": lambda s: _plan_video(P, s, code["video"], quality),
-        "figures": lambda s: _plan_figures(P, s, code["media"]),
+        "figures": lambda s: _plan_figures(P, s, code["media"], figure or FigureStyle()),
         "gif": lambda s: _plan_gif(P, s, code["media"]),
         "assets": lambda s: _plan_assets(P, s, code["assets"]),
     }
@@ -590,8 +594,8 @@ def build_lock(build_dir: Path):
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None, site: Site | None = None):
+          content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None):
     scenarios = load_all(scenes)
     with build_lock(build_dir):
-        P = plan(scenarios, build_dir, stages, quality, content, site)
+        P = plan(scenarios, build_dir, stages, quality, content, site, figure)
         return P, execute(P, jobs, report)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .resources import CONTENT, STARTER
-from .scenario import ScenarioError, schema_text
+from .scenario import FigureStyle, ScenarioError, parse_figure, schema_text
 
 CONFIG = "divfit.toml"
 QUALITIES = ("low", "medium", "high")
-_KEYS = {"site": {"title", "author", "base_url", "description"}, "media": {"quality"}}
+_KEYS = {"site": {"title", "author", "base_url", "description"}, "media": {"quality"}, "figure": None}  # figure: as in scenes
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Project:
     root: Path
     site: Site = field(default_factory=Site)
     quality: str = "medium"
+    figure: FigureStyle = field(default_factory=FigureStyle)
     configured: bool = False  # read from a divfit.toml
 
     @property
@@ -71,8 +72,8 @@ def load_project(folder: Path | str = ".") -> Project:
         if table not in _KEYS:
             raise ScenarioError(file, table, "unknown table", f"tables: {', '.join(sorted(_KEYS))}")
         if not isinstance(value, dict):
-            raise ScenarioError(file, table, "must be a table", f"[{table}] with keys {', '.join(sorted(_KEYS[table]))}")
-        for key in value:
+            raise ScenarioError(file, table, "must be a table", f"a [{table}] table")
+        for key in value if _KEYS[table] else ():
             if key not in _KEYS[table]:
                 raise ScenarioError(file, f"{table}.{key}", "unknown key", f"keys: {', '.join(sorted(_KEYS[table]))}")
     site = data.get("site", {})
@@ -88,7 +89,7 @@ def load_project(folder: Path | str = ".") -> Project:
         author=_text(file, "site.author", site.get("author", "")),
         base_url=base_url,
         description=_text(file, "site.description", site.get("description", "")),
-    ), quality, configured=True)
+    ), quality, parse_figure(data.get("figure", {}), file), configured=True)
 
 
 def init(folder: Path | str) -> Path:

@@ -222,13 +222,12 @@ def test_video_layout_names_every_entry_for_readers(walked):
 
 
 def test_pages_name_every_entry_for_readers(walked):
-    from types import SimpleNamespace
 
     from divcore.core import diagnostics
     from divcore.site import pages, payload
 
     scn, views = walked
-    ctx = pages._scenario_context(SimpleNamespace(scenario=scn), {})
+    ctx = pages.scenario_context(scn, {})
     texts = [r[k] for r in ctx["runs"] for k in ("formula", "estimator", "optimizer", "coordinates")]
     cases = diagnostics.cases([scn.run_dict(r)["run"] for r in scn.runs])
     texts += [labels.estimator_long(case) for case in cases]

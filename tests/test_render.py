@@ -148,7 +148,6 @@ def test_decoded_gif_frames_match_the_drawn_frames(views, tmp_path):
     anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190)
     steps = animate.frame_steps(60)
     frames = [anim.frame(int(t)) for t in steps]
-    anim.close()
     gif = Image.open(animate.encode_gif(frames, tmp_path / "f.gif"))
     for k in (0, len(steps) // 2, len(steps) - 1):
         gif.seek(k)
@@ -162,7 +161,6 @@ def test_gallery_has_one_cell_per_scenario(views, tmp_path):
     assert len(anim.panels) == 4
     titles = [ax.get_title(loc="left") for ax in anim.fig.axes if ax.get_title(loc="left")]
     assert titles == [f"scenario {i}" for i in range(4)]
-    anim.close()
     path = animate.gallery_gif(cells, tmp_path / "g.gif")
     assert path.stat().st_size <= 6e6 and Image.open(path).info["loop"] == 0
 

@@ -165,7 +165,6 @@ def test_every_scene_file_runs_as_written(path, tmp_path):
     """What the small site leaves out: every run of every scene file, with its
     own starts, estimator and settings, a few steps; its basin maps' starts and
     its diagnostics at their fewest; the runs table of its page."""
-    from types import SimpleNamespace
 
     from divcore.site import pages
 
@@ -185,7 +184,7 @@ def test_every_scene_file_runs_as_written(path, tmp_path):
         d = dataclasses.replace(scn.diagnostics, repeats=F.DIAGNOSTICS.child("repeats").minimum)
         pipeline._make_diagnostics(dataclasses.replace(scn, diagnostics=d), tmp_path / "diagnostics.npz")
         assert assets.ANALYSES["diagnostics"]([trajectory.load(tmp_path / "diagnostics.npz")]).count("\n") > 1
-    runs = pages._scenario_context(SimpleNamespace(scenario=scn), {})["runs"]
+    runs = pages.scenario_context(scn, {})["runs"]
     assert [prose.math(r["formula"]).count("<math") for r in runs] == [1] * len(scn.runs)
 
 

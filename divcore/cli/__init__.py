@@ -126,7 +126,7 @@ def build_here(args, report=None, announce=print):
         announce(f"note: videos skipped: {unavailable()}")
     return pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=report,
                           quality=args.quality or project.quality, content=args.content or project.content,
-                          site=project.site)
+                          site=project.site, figure=project.figure)
 
 
 def _cmd_build(args) -> int:
@@ -148,6 +148,56 @@ def _cmd_init(args) -> int:
     folder = init(args.folder)
     print(f"wrote {folder}/: divfit.toml, scenes/, content/")
     print(f"next: cd {folder} && divfit build   (or divfit serve to preview while you write)")
+    return 0
+
+
+def _invalid(file, err: Exception) -> int:
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    print(f"error: {file}: {text}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _cmd_figure(args) -> int:
+    from .. import api
+    from ..atomic import atomic_write
+    from ..render import figures
+
+    settings = {k: getattr(args, k) for k in ("width", "font", "size", "aspect") if getattr(args, k) is not None}
+    api.figure_style(settings, "command line")  # bad settings fail before the scenario runs
+    if args.out is not None and args.out.suffix.lower() not in (".pdf", ".svg", ".png"):
+        print(f"error: --out {args.out}: unknown format {args.out.suffix or '(none)'}; a .pdf, .svg or .png file",
+              file=sys.stderr)
+        return EXIT_INVALID
+    result = api.run(args.file)
+    single = args.kind in figures.PANELS
+    run = args.run or (next(iter(result)) if single else None)
+    out = args.out or Path(f"{result.scenario.name}-{args.kind}{'-' + run if run else ''}.pdf")
+    try:
+        fig = result.figure(args.kind, run=run, step=args.step, member=args.member, **settings)
+    except (ValueError, KeyError) as err:
+        return _invalid(args.file, err)
+    print(atomic_write(out, figures.to_bytes(fig, out.suffix[1:].lower())))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .. import api
+    from ..atomic import atomic_write
+    from ..site.assets import run_csv
+
+    result = api.run(args.file)
+    names = args.run or list(result)
+    try:
+        views = [result.view(name, args.member) for name in names]
+        for v in views:
+            if not 0 <= v.member < v.record["divergence"].shape[0]:
+                raise ValueError(f"run {v.name!r} has members 0..{v.record['divergence'].shape[0] - 1}, "
+                                 f"not {v.member}")
+    except (ValueError, KeyError) as err:
+        return _invalid(args.file, err)
+    for v in views:
+        print(atomic_write(args.out / f"{result.scenario.name}-{v.name}.csv",
+                           run_csv(v, [v.member], pgfplots=True).encode()))
     return 0
 
 
@@ -209,6 +259,31 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
     serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     serve.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("figure", help="one figure of a scenario typeset for a page (a panel for a subfigure, "
+                       "or the summary or snapshots), written as PDF, SVG or PNG")
+    p.add_argument("file", type=Path, metavar="FILE", help="a scenario file")
+    p.add_argument("kind", choices=("summary", "snapshots", "distribution", "landscape", "history"),
+                   help="summary, snapshots, or one panel of a run: distribution, landscape or history")
+    p.add_argument("--run", metavar="NAME", help="the run (default: every run; one panel: the first run)")
+    p.add_argument("--step", type=int, metavar="N", help="one panel's step (default: the last)")
+    p.add_argument("--member", type=int, metavar="I", help="the member of a batch run (default: the one figures draw)")
+    p.add_argument("--width", metavar="LENGTH", help='exact width: "3.25in", "8cm", "85mm" or "246pt" '
+                   "(default: the scenario's [figure] width, else the figure's own)")
+    p.add_argument("--font", choices=("sans", "serif", "cm"), help="sans, serif (Times-like) or cm (Computer Modern)")
+    p.add_argument("--size", type=float, metavar="PT", help="text size in points (default 9)")
+    p.add_argument("--aspect", type=float, metavar="H/W", help="each panel's height over its width")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="where to write, .pdf, .svg or .png (default <scenario>-<kind>[-<run>].pdf here)")
+    p.set_defaults(func=_cmd_figure)
+
+    p = sub.add_parser("export", help="a run's states as CSV for pgfplots or a spreadsheet, one file per run")
+    p.add_argument("file", type=Path, metavar="FILE", help="a scenario file")
+    p.add_argument("--run", action="append", metavar="NAME", help="a run to export (repeatable; default: every run)")
+    p.add_argument("--member", type=int, metavar="I", help="the member of a batch run (default: the one figures draw)")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                   help="folder for <scenario>-<run>.csv (default: here)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("init", help="write a small working project (divfit.toml, scenes/, content/) into DIR")
     p.add_argument("folder", type=Path, metavar="DIR", help="a new or empty folder")

@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.style
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from ..atomic import atomic_write  # noqa: E402
-from ..style import MPLSTYLE_FILE, all_colours  # noqa: E402
-from . import labels, plane  # noqa: E402
-from .panels import DistributionPanel, LandscapePanel  # noqa: E402
-from .view import RunView, shared_x_range  # noqa: E402
+from ..atomic import atomic_write
+from ..style import MPLSTYLE_FILE, all_colours
+from . import labels, plane
+from .panels import DistributionPanel, LandscapePanel
+from .view import RunView, shared_x_range
 
 MAX_FRAMES = 150
 FRAME_MS = 60
@@ -59,9 +58,9 @@ class Animator:
         nrows = -(-len(cells) // ncols)
         title_px = 30 if title else 0
         height_px = nrows * cell_height_px + title_px + 54
-        with plt.style.context(MPLSTYLE_FILE), plt.rc_context({"font.size": 7, "xtick.labelsize": 6,
-                                                                "ytick.labelsize": 6, "axes.labelsize": 7}):
-            self.fig = plt.figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+        with matplotlib.style.context(MPLSTYLE_FILE), matplotlib.rc_context(
+                {"font.size": 7, "xtick.labelsize": 6, "ytick.labelsize": 6, "axes.labelsize": 7}):
+            self.fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
             FigureCanvasAgg(self.fig)
             # room above each cell for its label and below the last row for tick labels
             top = 1.0 - (title_px + 24) / height_px
@@ -116,9 +115,6 @@ class Animator:
                 for a in panel.update(t):
                     panel.ax.draw_artist(a)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-    def close(self):
-        plt.close(self.fig)
 
 
 _CLEAR = 255  # palette index reserved for "unchanged since the previous frame"
@@ -195,7 +191,6 @@ def render(animator: Animator, steps: np.ndarray, path: Path, progress=None) -> 
         frames.append(animator.frame(int(t)))
         if progress is not None:
             progress(i + 1, len(steps))
-    animator.close()
     return encode_gif(frames, path)
 
 

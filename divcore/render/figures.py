@@ -1,5 +1,7 @@
-"""Publication figures of a scenario: the summary and the small multiples,
-each written as PDF and SVG (text as text, fonts embedded) and PNG at 200 dpi."""
+"""Publication figures of a scenario: the summary, the small multiples, single
+panels of one run at one step and the analyses' figures, each typeset in a
+FigureStyle (width, font, text size, aspect) and written as PDF and SVG (text
+as text, fonts embedded) and PNG at 200 dpi."""
 
 from __future__ import annotations
 
@@ -8,15 +10,13 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..atomic import atomic_write  # noqa: E402
-from ..style import MPLSTYLE_FILE  # noqa: E402
-from . import labels  # noqa: E402
-from .panels import DistributionPanel, HistoryPanel, LandscapePanel, legend_handles  # noqa: E402
-from . import plane  # noqa: E402
-from .view import RunView, shared_x_range  # noqa: E402
+from ..atomic import atomic_write
+from ..scenario import FigureStyle
+from . import labels
+from .panels import DistributionPanel, HistoryPanel, LandscapePanel, legend_handles
+from . import plane
+from .typeset import context, grid_size, legend_below, new_figure, strong
+from .view import RunView, shared_x_range
 
 FORMATS = ("pdf", "svg", "png")
 PNG_DPI = 200
@@ -28,85 +28,130 @@ def snapshot_steps(view: RunView, fractions) -> list[int]:
     return [int(round(f * view.steps)) for f in fractions]
 
 
-def summary(title: str, views: list[RunView]):
+def summary(title: str, views: list[RunView], style: FigureStyle | None = None):
     """Per run, one row: the final distribution, the landscape with the trail, the
     history (on the plane: the final state over p's density, and the history)."""
     if isinstance(views[0], plane.PlaneView):
-        return _plane_summary(title, views)
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(len(views), 3, figsize=(11, 2.7 * len(views) + 0.5), squeeze=False,
-                                 gridspec_kw={"width_ratios": [1.25, 1.0, 1.0]}, layout="constrained")
+        return _plane_summary(title, views, style)
+    with context(style):
+        fig = new_figure(style, grid_size(style, len(views), 3, width=11.0, aspect=0.74, min_panel=1.9, what="summary"))
+        axes = fig.subplots(len(views), 3, squeeze=False, gridspec_kw={"width_ratios": [1.25, 1.0, 1.0]})
         xlim = shared_x_range(views)
         for row, v in zip(axes, views):
             final = v.steps
             dist = DistributionPanel(row[0], v, xlim=xlim)
             dist.update(final)
-            row[0].set_title(labels.run_title(v.run), fontsize=9)
+            row[0].set_title(labels.run_title(v.run))
             land = LandscapePanel(row[1], v, colorbar=True)
             land.update(final)
             HistoryPanel(row[2], v)
         _legend(fig, views)
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
-def _plane_summary(title: str, views: list[plane.PlaneView]):
+def _plane_summary(title: str, views: list[plane.PlaneView], style: FigureStyle | None):
     """The plane has no room for a landscape over 4 or 5 parameters: each row is
     the final q over p, with the mean's path, and the history."""
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(len(views), 2, figsize=(8.5, 3.6 * len(views) + 0.6), squeeze=False,
-                                 gridspec_kw={"width_ratios": [1.0, 1.3]}, layout="constrained")
+    with context(style):
+        fig = new_figure(style, grid_size(style, len(views), 2, width=8.5, aspect=0.85, chrome_lines=5, min_panel=2.2,
+                                           what="summary"))
+        axes = fig.subplots(len(views), 2, squeeze=False, gridspec_kw={"width_ratios": [1.0, 1.3]})
         lims = plane.window(views)
         for row, v in zip(axes, views):
             plane.PlanePanel(row[0], v, lims).update(v.steps)
-            row[0].set_title(labels.run_title(v.run), fontsize=9)
+            row[0].set_title(labels.run_title(v.run))
             HistoryPanel(row[1], v)
         _legend(fig, views)
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
 def _legend(fig, views):
     handles = (plane.legend_handles if isinstance(views[0], plane.PlaneView) else legend_handles)(views)
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    legend_below(fig, handles)
 
 
-def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOTS):
+def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOTS, style: FigureStyle | None = None):
     """Per run, one row of distribution panels at the chosen fractions of the run."""
     if isinstance(views[0], plane.PlaneView):
-        return _plane_small_multiples(title, views, fractions)
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(len(views), len(fractions), figsize=(2.6 * len(fractions) + 0.6, 2.2 * len(views) + 0.5),
-                                 squeeze=False, layout="constrained")
+        return _plane_small_multiples(title, views, fractions, style)
+    with context(style):
+        n = len(fractions)
+        fig = new_figure(style, grid_size(style, len(views), n, width=2.6 * n + 0.6, aspect=0.8, min_panel=1.6,
+                                           what="snapshots figure"))
+        axes = fig.subplots(len(views), n, squeeze=False)
         xlim = shared_x_range(views)
         for row, v in zip(axes, views):
             for ax, t in zip(row, snapshot_steps(v, fractions)):
                 DistributionPanel(ax, v, show_step=False, xlim=xlim).update(t)
-                ax.set_title(f"step {t}", fontsize=8, fontweight="normal")
-            row[0].set_ylabel(v.name, rotation=0, ha="right", va="center", fontsize=9, fontweight="bold")
+                ax.set_title(f"step {t}", fontweight="normal")
+            row[0].set_ylabel(v.name, rotation=0, ha="right", va="center", fontweight=strong())
         _legend(fig, views)
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
-def _plane_small_multiples(title: str, views: list[plane.PlaneView], fractions):
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(len(views), len(fractions), figsize=(2.5 * len(fractions) + 0.6, 2.6 * len(views) + 0.6),
-                                 squeeze=False, layout="constrained")
+def _plane_small_multiples(title: str, views: list[plane.PlaneView], fractions, style: FigureStyle | None):
+    with context(style):
+        n = len(fractions)
+        fig = new_figure(style, grid_size(style, len(views), n, width=2.5 * n + 0.6, aspect=0.95, chrome_lines=5,
+                                           min_panel=1.4, what="snapshots figure"))
+        axes = fig.subplots(len(views), n, squeeze=False)
         lims = plane.window(views)
         for row, v in zip(axes, views):
             for ax, t in zip(row, snapshot_steps(v, fractions)):
                 plane.PlanePanel(ax, v, lims, show_step=False).update(t)
-                ax.set_title(f"step {t}", fontsize=8, fontweight="normal")
+                ax.set_title(f"step {t}", fontweight="normal")
                 ax.set_xlabel("")
                 ax.set_ylabel("")
-            row[0].set_ylabel(v.name, fontsize=9, fontweight="bold")
+            row[0].set_ylabel(v.name, fontweight=strong())
         _legend(fig, views)
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
-def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25, 0.5, 1.0, 2.0)):
+PANELS = ("distribution", "landscape", "history")
+
+
+def panel(kind: str, view: RunView, step: int | None = None, style: FigureStyle | None = None):
+    """One panel of one run at one step (default: the final one), for a
+    subfigure: `distribution` (q over p; on the plane, q's ellipses over p's
+    contours), `landscape` (the divergence over the parameters, with the trail
+    to the step) or `history` (the divergence against step, the step marked).
+    Its title names the run; its legend is below it."""
+    if kind not in PANELS:
+        raise ValueError(f"unknown panel {kind!r}; one of {', '.join(PANELS)}")
+    on_plane = isinstance(view, plane.PlaneView)
+    if kind == "landscape" and on_plane:
+        raise ValueError("a 2-D run has no landscape figure: its family has 4 or 5 parameters "
+                         "(draw its distribution or history)")
+    t = view.steps if step is None else step
+    if not 0 <= t <= view.steps:
+        raise ValueError(f"step {t} is outside the run's 0..{view.steps}")
+    with context(style):
+        square = kind == "distribution" and on_plane
+        fig = new_figure(style, grid_size(style, 1, 1, width=4.0, aspect=1.0 if square else 0.7,
+                                          chrome_lines=5 if kind == "distribution" else 2, min_panel=2.0,
+                                          what=f"{kind} figure"))
+        ax = fig.subplots()
+        if kind == "history":
+            HistoryPanel(ax, view, step=t)
+        elif kind == "landscape":
+            LandscapePanel(ax, view, colorbar=True).update(t)
+        else:
+            if on_plane:
+                plane.PlanePanel(ax, view, plane.window([view])).update(t)
+            else:
+                DistributionPanel(ax, view).update(t)
+            handles = (plane.legend_handles if on_plane else legend_handles)([view])
+            legend_below(fig, handles, most=3)
+        ax.set_title(labels.run_title(view.run))
+    return fig
+
+
+def alpha_sweep(scenario_title: str, sweeps: list[dict], style: FigureStyle | None = None,
+                shown=(-1.0, 0.0, 0.25, 0.5, 1.0, 2.0)):
     """Minka's picture: left, p with the globally optimal Gaussian for a few
     alpha; right, the optimal mean and std against alpha, global optima as a
     line of dots and local ones as rings, with the alpha where the global
@@ -125,8 +170,8 @@ def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25,
 
     pal = palette()
     a, mean, std = sweep["alpha"], sweep["mean"], sweep["std"]
-    with plt.style.context(MPLSTYLE_FILE):
-        fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+    with context(style):
+        fig = new_figure(style, grid_size(style, 1, 2, width=11.0, aspect=0.67, min_panel=2.5, what="alpha-sweep figure"))
         grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1.0])
         ax = fig.add_subplot(grid[:, 0])
         lo = float((target.means - 4 * target.stds).min())
@@ -145,8 +190,8 @@ def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25,
         ax.set_xlabel("$x$")
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
-        ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(r"the optimal Gaussian $q^*$ for several $\alpha$", fontsize=9)
+        ax.legend(loc="upper left")
+        ax.set_title(r"the optimal Gaussian $q^*$ for several $\alpha$")
         for row, (values, name) in enumerate(((mean, r"optimal mean $\mu^*$"), (std, r"optimal std $\sigma^*$"))):
             axr = fig.add_subplot(grid[row, 1])
             local = values[:, 1:]
@@ -158,19 +203,19 @@ def alpha_sweep(scenario_title: str, sweeps: list[dict], shown=(-1.0, 0.0, 0.25,
                      lw=1.0, label="global minimum")
             for j in jumps(sweep):
                 axr.axvline(j, color=pal["text"], lw=0.8, ls="--")
-            axr.set_ylabel(name, fontsize=9)
+            axr.set_ylabel(name)
             if row == 1:
                 axr.set_xlabel(r"$\alpha$  ($0$: KL$(q\|p)$, $1$: KL$(p\|q)$)")
             else:
-                axr.legend(fontsize=8, loc="best")
+                axr.legend(loc="best")
                 for j in jumps(sweep):
                     axr.annotate(rf"$\alpha \approx {j:.3g}$", (j, 1.0), xycoords=("data", "axes fraction"),
-                                 xytext=(3, -12), textcoords="offset points", fontsize=8)
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+                                 xytext=(3, -12), textcoords="offset points")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
-def diagnostics(scenario_title: str, tables: list[dict]):
+def diagnostics(scenario_title: str, tables: list[dict], style: FigureStyle | None = None):
     """Mean squared error of every estimator against K, log-log, one row per
     divergence and direction, one column per coordinate of theta; error bars
     are two standard errors; the dashed line falls like 1/K."""
@@ -185,10 +230,11 @@ def diagnostics(scenario_title: str, tables: list[dict]):
     groups: dict[tuple, list[int]] = {}
     for c, case in enumerate(cases):
         groups.setdefault((case["divergence"], case["direction"], case["alpha"]), []).append(c)
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.9 * len(groups) + 0.6), squeeze=False,
-                                 layout="constrained")
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    with context(style):
+        fig = new_figure(style, grid_size(style, len(groups), 2, width=10.0, aspect=0.58, chrome_lines=5, min_panel=2.5,
+                                           what="diagnostics figure"))
+        axes = fig.subplots(len(groups), 2, squeeze=False)
+        colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         for row, ((div, direction, alpha), members) in zip(axes, groups.items()):
             run = {"divergence": div, "direction": direction, "alpha": alpha}
             for i, (ax, coord) in enumerate(zip(row, (r"$\mu$", r"$\log\sigma$"))):
@@ -210,10 +256,10 @@ def diagnostics(scenario_title: str, tables: list[dict]):
                 ax.set_yscale("log")
                 ax.set_xlabel("K (samples per estimate)")
                 ax.set_ylabel(f"MSE of the {coord} gradient")
-                ax.set_title(f"${labels.divergence_tex(run)}$, gradient in {coord}", fontsize=9)
+                ax.set_title(f"${labels.divergence_tex(run)}$, gradient in {coord}")
                 if i == 1:
-                    ax.legend(fontsize=7, loc="best")
-        fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+                    ax.legend(loc="best")
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
@@ -237,7 +283,7 @@ def _cell_edges(centres, log: bool = False):
     return np.exp(edges) if log else edges
 
 
-def basins(scenario_title: str, maps: list[dict]):
+def basins(scenario_title: str, maps: list[dict], style: FigureStyle | None = None):
     """One panel per run: every start of the grid coloured by the optimum it
     ends in; the optima marked (star: global), their number beside them."""
     b = maps[0]["config"]["basins"]
@@ -254,9 +300,10 @@ def basins(scenario_title: str, maps: list[dict]):
     n = max(len(m["optima_mean"]) for m in maps)
     colours = basin_colours(n)
     stuck_colour = palette()["basin"]["stuck_end"]
-    with plt.style.context(MPLSTYLE_FILE):
-        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 0.4, 3.1 * rows + 1.0), squeeze=False,
-                                 sharex=True, sharey=True, layout="constrained")
+    with context(style):
+        fig = new_figure(style, grid_size(style, rows, cols, width=3.6 * cols + 0.4, aspect=0.86, chrome_lines=8,
+                                           min_panel=1.8, what="basins figure"))
+        axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
         planar = "x" in maps[0]  # on the plane: a grid of starting means, each with the run's start covariance
         for ax, m in zip(axes.flat, maps):
             run = m["config"]["run"]
@@ -277,8 +324,8 @@ def basins(scenario_title: str, maps: list[dict]):
             for k, (a, b) in enumerate(marks):
                 ax.plot(a, b, marker="*" if k == 0 else "o", ms=11 if k == 0 else 6, mfc="white", mec="black",
                         mew=1.0, ls="none", zorder=3)
-                ax.annotate(str(k), (a, b), xytext=(5, 4), textcoords="offset points", fontsize=8,
-                            fontweight="bold", color="black", zorder=4)
+                ax.annotate(str(k), (a, b), xytext=(5, 4), textcoords="offset points",
+                            fontweight=strong(), color="black", zorder=4)
             if planar:
                 from .plane import ellipse
 
@@ -293,7 +340,7 @@ def basins(scenario_title: str, maps: list[dict]):
             ax.set_ylim(y_edges[0], y_edges[-1])
             share = fractions(m["label"], len(m["optima_mean"]))
             ax.set_title(f"{run['name']}: {labels.divergence(run)}\n{labels.estimator(run)}; "
-                         f"global: {100 * share[0]:.0f} %", fontsize=8.5)
+                         f"global: {100 * share[0]:.0f} %")
         for ax in axes[-1]:
             ax.set_xlabel("starting mean's $x_1$" if planar else r"starting mean $\mu_0$")
         for ax in axes[:, 0]:
@@ -304,8 +351,8 @@ def basins(scenario_title: str, maps: list[dict]):
         handles = [Patch(facecolor=c, edgecolor="#888888", lw=0.5, label=t) for c, t in zip(colours, names)]
         order = handles[2:] + handles[1:2] + handles[:1] + [
             Line2D([], [], ls="none", marker="x", color=stuck_colour, label="where those that did not converge end")]
-        fig.legend(handles=order, loc="outside lower center", ncols=min(len(order), 4), fontsize=8, frameon=False)
-        fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+        legend_below(fig, order, most=4)
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
 
 
@@ -314,20 +361,25 @@ def basins(scenario_title: str, maps: list[dict]):
 ANALYSES = {"alpha-sweep": alpha_sweep, "diagnostics": diagnostics, "basins": basins}
 
 
-def save(fig, base: Path) -> list[Path]:
+# fixed metadata: the same figure gives the same bytes
+_METADATA = {"pdf": {"CreationDate": None, "Creator": "divfit", "Producer": "divfit"},
+             "svg": {"Date": None, "Creator": "divfit"}, "png": {"Software": "divfit"}}
+
+
+def to_bytes(fig, ext: str) -> bytes:
+    """The figure as a file of format `ext` (pdf, svg or png), its page exactly the figure's size."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=ext, dpi=PNG_DPI if ext == "png" else None, metadata=_METADATA[ext])
+    return buf.getvalue()
+
+
+def save(fig, base: Path, formats=FORMATS) -> list[Path]:
     """Write base.pdf, base.svg, base.png, each through a temporary file."""
     base = Path(base)
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    with plt.style.context(MPLSTYLE_FILE):
-        for ext in FORMATS:
-            # fixed metadata: the same figure gives the same bytes
-            meta = {"pdf": {"CreationDate": None, "Creator": "divfit", "Producer": "divfit"},
-                    "svg": {"Date": None, "Creator": "divfit"}, "png": {"Software": "divfit"}}[ext]
-            buf = io.BytesIO()
-            fig.savefig(buf, format=ext, dpi=PNG_DPI if ext == "png" else None, metadata=meta)
-            written.append(atomic_write(base.with_suffix(f".{ext}"), buf.getvalue()))
-            # the layout is in figure units, the same for every format: solved once
-            fig.set_layout_engine("none")
-    plt.close(fig)
+    for ext in formats:
+        written.append(atomic_write(base.with_suffix(f".{ext}"), to_bytes(fig, ext)))
+        # the layout is in figure units, the same for every format: solved once
+        fig.set_layout_engine("none")
     return written

@@ -105,7 +105,7 @@ class DistributionPanel:
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("$x$")
-        self.text = ax.text(0.99, 0.97, "", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+        self.text = ax.text(0.99, 0.97, "", transform=ax.transAxes, ha="right", va="top",
                             color=pal["text"], zorder=1.5,
                             bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.7),
                             ) if readout else None
@@ -184,7 +184,7 @@ class LandscapePanel:
         if infinite.mean() > 0.03:
             i, j = np.argwhere(infinite)[len(np.argwhere(infinite)) // 2]
             ax.text(L.phi0[j], L.phi1[i], f"{labels.divergence(view.run)} = ∞", ha="center", va="center",
-                    fontsize=7, color=pal["p_line"])
+                    color=pal["p_line"])
         levels = np.geomspace(vmin * 1.05, vmax, 7)
         with np.errstate(invalid="ignore"):
             ax.contour(L.phi0, L.phi1, np.where(np.isfinite(shown), shown, vmax * 10), levels=levels,
@@ -223,9 +223,10 @@ class LandscapePanel:
 
 class HistoryPanel:
     """The divergence against step (log scale); for Monte Carlo runs also the
-    gradient norm (same axis) and the ESS (right axis)."""
+    gradient norm (same axis) and the ESS (right axis); `step`, if given, is
+    marked by a vertical line."""
 
-    def __init__(self, ax, view: RunView):
+    def __init__(self, ax, view: RunView, step: int | None = None):
         pal = palette()["history"]
         self.ax, self.view = ax, view
         steps = np.arange(view.steps + 1)
@@ -250,4 +251,6 @@ class HistoryPanel:
         plain_log_ticks(ax.yaxis, np.log10(hi) - np.log10(lo))
         ax.set_xlabel("step")
         ax.set_xlim(0, max(view.steps, 1))
+        if step is not None:
+            ax.axvline(min(step, view.steps), color=palette()["text"], lw=0.8, ls="--", zorder=0.5)
         ax.legend(loc="best")

@@ -149,10 +149,10 @@ def density_image(view: PlaneView, lims, px: int) -> np.ndarray:
     """p's contours as the figures draw them, filling an px x px RGB image of
     the window `lims` (row 0 at the top): the scrubber's and the video's
     backdrop, drawn once."""
-    import matplotlib.pyplot as plt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    fig = plt.figure(figsize=(px / 100, px / 100), dpi=100)
+    fig = Figure(figsize=(px / 100, px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
@@ -160,19 +160,23 @@ def density_image(view: PlaneView, lims, px: int) -> np.ndarray:
     ax.set_xlim(*lims[0])
     ax.set_ylim(*lims[1])
     fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return rgb
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def view_of(record: dict, path=None, member: int | None = None) -> RunView:
+    """A record (as trajectory.load gives it) for drawing in its own dimension;
+    `member` of a batch, by default the featured one."""
+    from .view import featured_member
+
+    cls = PlaneView if record["config"]["target"].get("dim", 1) == 2 else RunView
+    return cls(record, featured_member(record["config"]["run"]) if member is None else member, path)
 
 
 def load_view(path) -> RunView:
     """A record read for drawing in its own dimension."""
     from .. import trajectory
-    from .view import featured_member
 
-    record = trajectory.load(path)
-    cls = PlaneView if record["config"]["target"].get("dim", 1) == 2 else RunView
-    return cls(record, featured_member(record["config"]["run"]), path)
+    return view_of(trajectory.load(path), path)
 
 
 class PlanePanel:
@@ -198,7 +202,7 @@ class PlanePanel:
         ax.set_aspect("equal")
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
-        self.text = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+        self.text = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right", va="top",
                             color=pal["text"], zorder=7,
                             bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.75))
         self.update(0)

@@ -366,6 +366,34 @@ MEDIA = Field(
     ),
 )
 
+# Figures for the page: a width in a unit a typesetter uses, a font that
+# matches the text around it, its size in points.
+LENGTH_UNITS = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "pt": 1 / 72.27}  # TeX points, as \textwidth reports
+LENGTH_PATTERN = r"^[0-9]+(\.[0-9]+)?(in|cm|mm|pt)$"
+FIGURE_WIDTH_IN = (1.0, 20.0)
+FIGURE_FONTS = {
+    "sans": "DejaVu Sans, with math to match",
+    "serif": "STIX (a Times-like serif), with STIX math",
+    "cm": "Computer Modern, with Computer Modern math, as LaTeX's default",
+}
+
+FIGURE = Field(
+    "figure",
+    "table",
+    "How publication figures are typeset (PDF, SVG, PNG); unset keys keep the project's setting, then each "
+    "figure's own. It never changes the recorded data, the GIFs or the videos.",
+    fields=(
+        Field("width", "string", "The figure's width, exactly, as a length with its unit: in, cm, mm or pt "
+              "(TeX points, as \\the\\textwidth prints them).", pattern=LENGTH_PATTERN,
+              allowed_text='a length such as "6.5in", "16.5cm", "120mm" or "469.75pt", between 1 and 20 in'),
+        Field("font", "string", "The font family of all text; " + ", ".join(f"{k}: {v}" for k, v in FIGURE_FONTS.items())
+              + ".", enum=tuple(FIGURE_FONTS)),
+        Field("size", "number", "The size of the text in points (the figure's own title is 1.2 times as large).",
+              minimum=5.0, maximum=24.0),
+        Field("aspect", "number", "The height of each panel as a fraction of its width.", minimum=0.2, maximum=3.0),
+    ),
+)
+
 DEFAULT_DIAGNOSTIC_SAMPLES = (1, 4, 16, 64, 256, 1024)
 MAX_DIAGNOSTIC_WORK = 50_000_000  # repeats * sum(samples), per estimator
 
@@ -454,6 +482,7 @@ SCENARIO = Field(
         TARGET,
         FIT,
         MEDIA,
+        FIGURE,
         DIAGNOSTICS,
         BASINS,
         RUNS,

@@ -134,6 +134,22 @@ class Media:
 
 
 @dataclass(frozen=True)
+class FigureStyle:
+    """How publication figures are typeset. None leaves a setting to the wider
+    one: a scenario's [figure] over its project's, over each figure's own."""
+
+    width: float | None = None  # inches
+    font: str | None = None  # a key of fields.FIGURE_FONTS
+    size: float | None = None  # points
+    aspect: float | None = None  # a panel's height / its width
+
+    def over(self, base: "FigureStyle") -> "FigureStyle":
+        """These settings where given, `base`'s elsewhere."""
+        return FigureStyle(*(getattr(base, f.name) if getattr(self, f.name) is None else getattr(self, f.name)
+                             for f in fields(self)))
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """Estimator diagnostics at a fixed q (see core/diagnostics.py)."""
 
@@ -186,6 +202,7 @@ class Scenario:
     target: Target
     runs: tuple[RunConfig, ...]
     media: Media
+    figure: FigureStyle = FigureStyle()
     diagnostics: Diagnostics | None = None
     basins: Basins | Basins2 | None = None
 

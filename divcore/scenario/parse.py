@@ -21,7 +21,7 @@ from ..core.target import Mixture
 from . import fields as F
 from ..core.bivariate.gaussian import FAMILIES_2D, MIN_SD
 from ..core.bivariate.target import is_spd
-from .model import Basins, Basins2, Component, Component2, Diagnostics, Media, RunConfig, Scenario, Start, Start2, Target
+from .model import Basins, Basins2, Component, Component2, Diagnostics, FigureStyle, Media, RunConfig, Scenario, Start, Start2, Target
 
 PSEUDO_FILE = "<string>"
 _TOML_ALLOWED = "the file must be valid TOML (https://toml.io)"
@@ -289,6 +289,7 @@ class _Reader:
             target=target,
             runs=runs,
             media=self.media(given.get("media", {}), runs),
+            figure=self.figure(given.get("figure", {})),
             diagnostics=self.diagnostics(given.get("diagnostics")),
             basins=self.basins(given.get("basins"), target, runs),
         )
@@ -456,6 +457,18 @@ class _Reader:
         snapshots = given.get("snapshots", F.DEFAULT_SNAPSHOTS)
         seconds = float(given.get("video_seconds", F.DEFAULT_VIDEO_SECONDS))
         return Media(headline=headline, snapshots=tuple(float(x) for x in snapshots), video_seconds=seconds)
+
+    def figure(self, given: dict, path: str = "figure") -> FigureStyle:
+        width = given.get("width")
+        if width is not None:
+            unit = width[-2:]
+            inches = float(width[:-2]) * F.LENGTH_UNITS[unit]
+            lo, hi = F.FIGURE_WIDTH_IN
+            if not lo <= inches <= hi:
+                self.fail(_join(path, "width"), f"width {_show(width)} is {inches:.3g} in", allowed(
+                    F.FIGURE.child("width")))
+            width = inches
+        return FigureStyle(width=width, font=given.get("font"), size=given.get("size"), aspect=given.get("aspect"))
 
     def same_table_rules(self, given: dict, path: str) -> None:
         """Conflicts between keys written in one table ([fit] or one run)."""
@@ -680,6 +693,17 @@ def parse_scenario(text: str, file: str = PSEUDO_FILE) -> Scenario:
         what = "arrays or tables are nested too deeply"
         raise ScenarioError(file, "(file)", what, _TOML_ALLOWED) from None
     return _Reader(file).scenario(data, name)
+
+
+def parse_table(data: Any, file: str = "<dict>", name: str = "scenario") -> Scenario:
+    """Validate and resolve a scenario given as the table its TOML would parse to."""
+    return _Reader(str(file)).scenario(data, name)
+
+
+def parse_figure(table: Any, file: str, path: str = "figure") -> FigureStyle:
+    """A [figure] table outside a scenario (a project's divfit.toml), read by the same rules."""
+    reader = _Reader(file)
+    return reader.figure(reader.value(table, F.FIGURE, path), path)
 
 
 def load_scenario(path) -> Scenario:

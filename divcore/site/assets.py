@@ -58,18 +58,25 @@ def _csv_columns(view: RunView) -> list[tuple[str, np.ndarray]]:
     return cols
 
 
-def run_csv(view: RunView) -> str:
-    """Every member's every state: one row per (member, step). The gradient is
-    the (estimated) gradient taken at that state, empty on the last state; `ess`
-    only for Monte Carlo runs. On the plane: q's mean and covariance, then one
-    column per coordinate of the run's parameterization and of theta."""
+def run_csv(view: RunView, members=None, pgfplots: bool = False) -> str:
+    """Every state of `members` (default: all): one row per (member, step). The
+    gradient is the (estimated) gradient taken at that state, missing on the
+    last state; `ess` only for Monte Carlo runs. On the plane: q's mean and
+    covariance, then one column per coordinate of the run's parameterization
+    and of theta. A missing or non-finite value is an empty cell, or for
+    pgfplots (which reads these) nan, inf or -inf."""
     cols = _csv_columns(view)
     B, S1 = cols[0][1].shape
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["member", "step", *(name for name, _ in cols)])
-    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.10g}"  # noqa: E731
-    for b in range(B):
+
+    def fmt(v: float) -> str:
+        if np.isfinite(v):
+            return f"{v:.10g}"
+        return ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf") if pgfplots else ""
+
+    for b in range(B) if members is None else members:
         for t in range(S1):
             w.writerow([b, t, *(fmt(a[b, t]) for _, a in cols)])
     return buf.getvalue()
@@ -135,7 +142,6 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
     """The scrubber payload, landscape images and CSVs; `analyses` maps each
     kind of analysis to its data files."""
     from ..render import plane
-    from ..render.panels import landscape_rgba
     from ..trajectory import load
 
     out_dir = Path(out_dir)
@@ -144,18 +150,32 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
         atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
     for kind, paths in (analyses or {}).items():
         atomic_write(out_dir / f"{kind}.csv", ANALYSES[kind]([load(p) for p in paths]).encode())
+    data, images = scrubber_data(scenario, title, views)
+    for name, blob in images.items():
+        atomic_write(out_dir / name, blob)
+    atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
+
+
+def scrubber_data(scenario: str, title: str, views: list, image_ref=lambda name, blob: name) -> tuple[dict, dict]:
+    """The scrubber's payload and the images it draws (file name: WebP bytes);
+    the payload names each image by `image_ref(name, bytes)`: its file name
+    beside the payload, or (in a notebook) a data: URI."""
+    from ..render import plane
+    from ..render.panels import landscape_rgba
+
+    images = {}
     if isinstance(views[0], plane.PlaneView):
         lims = plane.window(views)
-        atomic_write(out_dir / DENSITY_IMAGE, _webp(plane.density_image(views[0], lims, DENSITY_PX)))
-        data = payload.plane_payload(scenario, title, views, lims, DENSITY_IMAGE)
-    else:
-        images = {}
-        for v in views:
-            if not v.fixed_std:
-                images[v.name] = f"land-{v.name}.webp"
-                atomic_write(out_dir / images[v.name], _webp(landscape_rgba(v)))
-        data = payload.scenario_payload(scenario, title, views, images)
-    atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
+        images[DENSITY_IMAGE] = _webp(plane.density_image(views[0], lims, DENSITY_PX))
+        return payload.plane_payload(scenario, title, views, lims,
+                                     image_ref(DENSITY_IMAGE, images[DENSITY_IMAGE])), images
+    refs = {}
+    for v in views:
+        if not v.fixed_std:
+            name = f"land-{v.name}.webp"
+            images[name] = _webp(landscape_rgba(v))
+            refs[v.name] = image_ref(name, images[name])
+    return payload.scenario_payload(scenario, title, views, refs), images
 
 
 def _webp(rgb: np.ndarray) -> bytes:

@@ -199,8 +199,8 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
 # ------------------------------------------------------------ pages
 
 
-def _scenario_context(sm: ScenarioMedia, files: dict) -> dict:
-    scn = sm.scenario
+def scenario_context(scn: Scenario, files: dict) -> dict:
+    """What a page's blocks (_blocks.html) need of a scenario: its runs' labels and its `files`."""
     runs = []
     for run in scn.runs:
         d = scn.run_dict(run)["run"]
@@ -260,7 +260,7 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
     try:
         shutil.copytree(STATIC, staging / "static")
         env = environment(site)
-        contexts = {sm.scenario.name: _scenario_context(sm, _scenario_files(sm, staging, cache)) for sm in scenarios}
+        contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging, cache)) for sm in scenarios}
         if gallery is not None:
             _link_or_copy(gallery, staging / "media" / "gallery.gif")
         ordered = [contexts[name] for name in story_order(content, list(contexts))]

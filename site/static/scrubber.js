@@ -687,7 +687,8 @@
         parts.push("start." + encodeURIComponent(other.run.name) + "=" + other.member);
       }
     }
-    if (history.replaceState) history.replaceState(null, "", "#" + parts.join("&"));
+    // a document with no address of its own (a notebook's srcdoc frame) keeps no fragment
+    if (history.replaceState && location.protocol !== "about:") history.replaceState(null, "", "#" + parts.join("&"));
   };
 
   Scrubber.prototype.runFor = function (name) {
