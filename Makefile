@@ -26,9 +26,12 @@ test: $(STAMP)
 	@DIVFIT_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)
+	@sh tools/setup.sh browser
 	@$(BIN)/python bench/core.py
 	@echo
 	@$(BIN)/python bench/render.py
+	@echo
+	@$(BIN)/python bench/reader.py
 	@echo
 	@$(BIN)/python bench/site.py
 

@@ -433,7 +433,18 @@ def _readouts(page, scenario_run=None):
         " text: e.querySelector('.sc-readout').textContent}))")
 
 
+def _seen(page, selector):
+    """Scroll a run's canvas into view and wait until it shows the scrubber's
+    frame: runs are drawn only once on screen."""
+    page.eval_on_selector(selector, "c => c.scrollIntoView({block: 'center'})")
+    page.wait_for_function("""sel => {
+        const run = document.querySelector(sel).closest('.sc-run');
+        return run.dataset.drawn === run.closest('section.scrubber').dataset.frame;
+      }""", arg=selector)
+
+
 def _canvas(page, selector):
+    _seen(page, selector)
     return page.eval_on_selector(selector, "c => c.toDataURL()")
 
 
@@ -472,6 +483,7 @@ def test_the_slider_draws_the_recorded_frame(built, server, watched):
 def _canvas_colour_pixels(page, selector, hex_colour: str, tol: int = 24) -> int:
     """How many pixels of a canvas are within `tol` of a colour, counted in the page."""
     rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    _seen(page, selector)
     return page.eval_on_selector(selector, """(c, a) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
@@ -632,6 +644,83 @@ def test_math_is_rendered_and_no_tex_is_left(server, watched):
     assert page.eval_on_selector("math[display=block]", "m => m.getBoundingClientRect().height") > 20
     text = page.inner_text("main")
     assert not re.search(r"\$[^$\s][^$]*\$", text) and "\\mathrm" not in text and ":::" not in text
+
+
+def test_scrubbers_are_drawn_only_once_seen(server, browser):
+    """A long page initialises every scrubber's controls at once but draws a
+    run's canvases only when it comes near the screen (the article has a dozen
+    scrubbers: drawing them all blocked a phone for seconds)."""
+    context = browser.new_context(viewport={"width": 390, "height": 800}, device_scale_factor=3)
+    page = context.new_page()
+    try:
+        page.goto(server + "article.html")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(300)
+        runs = page.locator(".sc-run")
+        drawn = page.evaluate("[...document.querySelectorAll('.sc-run')].map(r => r.dataset.drawn !== undefined)")
+        assert page.locator("section.scrubber.ready").count() == page.locator("section.scrubber").count()
+        assert not drawn[-1] and sum(drawn) < len(drawn) / 3, drawn
+        last = runs.nth(runs.count() - 1)
+        last.scroll_into_view_if_needed()
+        page.wait_for_function("r => r.dataset.drawn !== undefined", arg=last.element_handle())
+        # at 3 device pixels per CSS pixel the canvases stop at 2: no detail a phone shows is lost
+        ratio = last.locator("canvas").first.evaluate("c => c.width / c.getBoundingClientRect().width")
+        assert ratio == pytest.approx(2.0, abs=0.01)
+    finally:
+        context.close()
+
+
+def test_a_screen_reader_hears_the_frame_it_moves_to(built, server, watched):
+    page = watched.open(server + "scenarios/importance-sampling-k.html")
+    data = _payload(built, "importance-sampling-k")
+    live = page.locator("section.scrubber .sc-announce")
+    assert live.get_attribute("aria-live") == "polite"
+    slider = page.locator(".sc-slider")
+    last = data["frames"][-1]
+    assert slider.get_attribute("aria-valuetext") == f"step 0 of {last}"
+    page.locator(".sc-fwd").click()
+    step = data["frames"][1]
+    assert slider.get_attribute("aria-valuetext") == f"step {step} of {last}"
+    said = live.inner_text()
+    for run in data["runs"]:
+        m = run["members"][run["featured"]]
+        assert f"{run['name']}: {run['label']} = {labels.fmt(m['value'][1])}" in said
+        if run["samples"]:
+            assert f"ESS = {m['ess'][1]:.1f} / {run['samples']}" in said
+    label = page.locator(".sc-run[data-run='exact'] canvas.sc-dist").get_attribute("aria-label")
+    m = data["runs"][0]["members"][data["runs"][0]["featured"]]
+    assert label.startswith(f"Run exact at step {step}: q = N({labels.fmt(m['mean'][1])}, {labels.fmt(m['std'][1])}²)")
+    page.locator(".sc-play").click()  # playing: the live region stays quiet until the reader stops it
+    page.wait_for_function("+document.querySelector('section.scrubber').dataset.frame > 5")
+    assert live.inner_text() == said
+    page.locator(".sc-play").click()
+    assert live.inner_text() != said
+
+
+def test_arrowing_through_starts_shows_them_and_enter_replays(built, server, watched):
+    page = watched.open(server + "scenarios/forward-reverse-kl.html")
+    section = page.locator("section.scrubber")
+    section.focus()
+    page.keyboard.press("End")
+    end = section.get_attribute("data-frame")
+    select = page.locator(".sc-run[data-run='reverse'] select.sc-start")
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    reverse = next(r for r in _readouts(page) if r["run"] == "reverse")
+    assert reverse["member"] == int(select.input_value())
+    assert section.get_attribute("data-frame") == end and page.locator(".sc-play").inner_text() == "Play"
+    page.keyboard.press("Enter")
+    assert page.locator(".sc-play").inner_text() == "Pause"  # the replay from the start
+
+
+def test_the_trace_is_captioned_outside_its_data(built, server, watched):
+    page = watched.open(server + "scenarios/importance-sampling-k.html")
+    caption = page.locator(".sc-run[data-run='k4'] .sc-trace-label")
+    assert caption.inner_text().startswith(_payload(built, "importance-sampling-k")["runs"][1]["label"] + " by step")
+    above = caption.bounding_box()
+    trace = page.locator(".sc-run[data-run='k4'] canvas.sc-trace").bounding_box()
+    assert above["y"] + above["height"] <= trace["y"] + 0.5
 
 
 def test_a_script_in_a_title_is_shown_not_run(server, watched):
@@ -796,6 +885,7 @@ def test_a_plane_scrubber_follows_the_slider_and_draws_q_where_it_is(built, serv
     rec = _record(built, "bishop-two-modes", "reverse-right")
     m = rec["mean"][0, min(data["frames"][i], rec["grad"].shape[1])]
     (x0, x1), (y0, y1) = data["window"]
+    _seen(page, canvas)
     found = page.eval_on_selector(canvas, """(c, a) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let sx = 0, sy = 0, n = 0;

@@ -18,6 +18,9 @@
   var X_POINTS = 240;
   var PLAY_SECONDS = 12; // a whole run at 1x
   var READOUT_GAP = "   ";
+  // beyond 2 device pixels per CSS pixel a phone's screen shows no more detail,
+  // and every frame would fill 2.25 times the pixels
+  var MAX_DPR = 2;
   var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   // (mean, std) -> the run's coordinates phi from the payload's monomials
@@ -81,25 +84,45 @@
   }
   window.divfitFormat = fmt4g;  // for the tests that hold it to Python's
 
-  /* A canvas that keeps its backing store at the device's pixel density. */
+  /* A panel: what moves, drawn every frame on `canvas`, over what does not,
+   * drawn once (per size and state) on a canvas of its own behind it; both keep
+   * their backing store at the device's pixel density, up to MAX_DPR. */
   function Panel(canvas, aspect) {
     this.canvas = canvas;
     this.aspect = aspect;
-    this.ctx = canvas.getContext("2d");
+    // its height is held from the start, drawn or not: nothing below it moves when it is drawn
+    canvas.style.aspectRatio = (1 / aspect).toFixed(4);
+    this.back = el("canvas", "sc-back");
+    this.back.setAttribute("aria-hidden", "true");
+    this.backKey = null;
+    this.root = el("div", "sc-stack");
+    this.root.appendChild(this.back);
+    this.root.appendChild(canvas);
   }
   Panel.prototype.fit = function () {
-    var w = Math.max(120, this.canvas.clientWidth || this.canvas.parentNode.clientWidth || 300);
+    var w = Math.max(120, this.root.clientWidth || this.root.parentNode.clientWidth || 300);
     var h = Math.round(w * this.aspect);
-    var dpr = window.devicePixelRatio || 1;
-    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
-      this.canvas.width = Math.round(w * dpr);
-      this.canvas.height = Math.round(h * dpr);
-      this.canvas.style.height = h + "px";
+    var dpr = this.dpr = Math.min(window.devicePixelRatio || 1, MAX_DPR);
+    var W = Math.round(w * dpr), H = Math.round(h * dpr);
+    if (this.canvas.width !== W || this.canvas.height !== H) {
+      this.canvas.width = this.back.width = W;
+      this.canvas.height = this.back.height = H;
+      this.backKey = null;
     }
     this.w = w; this.h = h;
+    this.ctx = this.ctx || this.canvas.getContext("2d");  // made when first drawn: a context costs memory
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.ctx.clearRect(0, 0, w, h);
     return this.ctx;
+  };
+  /* Paints the still layer with paint(ctx, w, h) when `key` (what it shows) changed; call after fit. */
+  Panel.prototype.backdrop = function (key, paint) {
+    if (this.backKey === key) return;
+    var c = this.back.getContext("2d");
+    c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    c.clearRect(0, 0, this.w, this.h);
+    paint(c, this.w, this.h);
+    this.backKey = key;
   };
 
   /* One run: its DOM, its selected member and its drawing. */
@@ -108,15 +131,11 @@
     this.bind(scrubber, run, index);
     this.pos = shades(S.colours.positive);
     this.neg = shades(S.colours.negative);
-    this.rugs = run.members.map(function (m) { return decodeRug(m.rug); });
-    var phi = phiMap(run.phiForm);
-    run.members.forEach(function (m) {
-      m.phi0 = []; m.phi1 = [];
-      for (var f = 0; f < m.mean.length; f++) {
-        var ok = m.mean[f] !== null && m.std[f] !== null && m.std[f] > 0;
-        var xy = ok ? phi(m.mean[f], m.std[f]) : [null, null];
-        m.phi0.push(xy[0]); m.phi1.push(xy[1]);
-      }
+    this.rugs = [];  // decoded when their member is first drawn
+    var phi = this.phi = phiMap(run.phiForm);
+    run.members.forEach(function (m) {  // every start is drawn; the rest of a path when its member is
+      var xy = m.std[0] !== null && m.std[0] > 0 && m.mean[0] !== null ? phi(m.mean[0], m.std[0]) : [null, null];
+      m.phi0 = [xy[0]]; m.phi1 = [xy[1]];
     });
     var root = this.head("sc-run");
     var panels = el("div", "sc-panels");
@@ -128,26 +147,22 @@
     var axes = run.axes;
     land.setAttribute("aria-label", (run.curve ? "divergence along " + axes[0] : "landscape over " + axes.join(", ")) +
       " with q's path" + (run.grid ? "; click to start from the nearest precomputed start" : ""));
-    var trace = el("canvas", "sc-trace");
-    trace.setAttribute("role", "img");
-    trace.setAttribute("aria-label", "divergence against step for run " + run.name);
+    this.dist = new Panel(dist, 0.42);
+    this.land = new Panel(land, 0.75);
     var left = el("div", "sc-left");
-    left.appendChild(dist);
-    left.appendChild(trace);
+    left.appendChild(this.dist.root);
+    this.addTrace(left, 0.16);
     var right = el("div", "sc-right");
-    right.appendChild(land);
+    right.appendChild(this.land.root);
     right.appendChild(el("div", "sc-axes", run.curve ? axes[0] + " (σ fixed)" : axes[0] + " → , " + axes[1] + " ↑"));
     panels.appendChild(left);
     panels.appendChild(right);
     root.appendChild(panels);
-    this.dist = new Panel(dist, 0.42);
-    this.land = new Panel(land, 0.75);
-    this.trace = new Panel(trace, 0.16);
     if (run.grid) this.addStartPicker(right, land);
     if (run.landscape) {
-      var img = this.image = new Image();
+      var self = this, img = this.image = new Image();
       img.alt = "";
-      img.onload = function () { scrubber.draw(); };
+      img.onload = function () { self.redraw(); };
       img.src = scrubber.assets + run.landscape.image;
     }
     this.prepare();
@@ -158,6 +173,23 @@
     this.member = run.featured;
     this.colours = scrubber.data.colours;
     this.label = run.label;
+    this.visible = !window.IntersectionObserver;  // else drawn once seen (Scrubber.watch)
+  };
+
+  /* The divergence against step, captioned above rather than over its data. */
+  Run.prototype.addTrace = function (container, aspect) {
+    var trace = el("canvas", "sc-trace");
+    trace.setAttribute("role", "img");
+    trace.setAttribute("aria-label", "divergence against step for run " + this.run.name);
+    this.trace = new Panel(trace, aspect);
+    this.traceCaption = el("div", "sc-trace-label");
+    container.appendChild(this.traceCaption);
+    container.appendChild(this.trace.root);
+  };
+
+  /* Draw again at the scrubber's frame, if seen (an image arrived, a start was picked). */
+  Run.prototype.redraw = function () {
+    if (this.visible) this.draw(this.s.frame);
   };
 
   /* The run's box with its name and readout; returns the box. */
@@ -186,7 +218,14 @@
       select.appendChild(o);
     });
     select.value = String(this.member);
-    select.addEventListener("change", function () { self.pick(+select.value); });
+    // a click on an option replays that start; arrowing through the closed menu only
+    // shows each start (Chromium fires change on every arrow key), Enter replays it
+    var keyed = false;
+    select.addEventListener("pointerdown", function () { keyed = false; });
+    select.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); self.pick(+select.value); } else keyed = true;
+    });
+    select.addEventListener("change", function () { if (keyed) self.show(+select.value); else self.pick(+select.value); });
     label.appendChild(select);
     container.appendChild(label);
     canvas.classList.add("sc-pickable");
@@ -208,6 +247,15 @@
     return best;
   };
 
+  /* Show another start's trajectory at the current frame, without replaying it. */
+  Run.prototype.show = function (member) {
+    this.member = member;
+    this.prepare();
+    this.s.focusRun = this.run.name;
+    this.s.draw();
+    if (!this.s.playing) { this.s.writeHash(); this.s.announce(); }
+  };
+
   Run.prototype.pick = function (member) {
     this.member = member;
     if (this.select) this.select.value = String(member);
@@ -219,9 +267,22 @@
     else { this.s.go(0); this.s.play(true); }
   };
 
+  /* A member's path in the run's coordinates, and its particles, made when it is first shown. */
+  Run.prototype.unpack = function (m) {
+    if (m.phi0.length < m.mean.length) {
+      for (var f = 1; f < m.mean.length; f++) {
+        var ok = m.mean[f] !== null && m.std[f] !== null && m.std[f] > 0;
+        var xy = ok ? this.phi(m.mean[f], m.std[f]) : [null, null];
+        m.phi0.push(xy[0]); m.phi1.push(xy[1]);
+      }
+    }
+    if (this.rugs[this.member] === undefined) this.rugs[this.member] = decodeRug(m.rug);
+  };
+
   /* Per-member scales that stay fixed over the frames. */
   Run.prototype.prepare = function () {
     var S = this.s.data, m = this.run.members[this.member];
+    this.unpack(m);
     var lo = S.x[0], hi = S.x[1], xs = [], ps = [], pmax = 0;
     for (var i = 0; i < X_POINTS; i++) {
       var x = lo + (hi - lo) * i / (X_POINTS - 1);
@@ -242,6 +303,7 @@
     this.vmin = vals.length ? Math.min.apply(null, vals) : 1e-3;
     this.vmax = vals.length ? Math.max.apply(null, vals) : 1;
     this.logTrace = this.vmax / this.vmin > 30;
+    this.traceCaption.textContent = this.label + " by step" + (this.logTrace ? " (log scale)" : "");
   };
 
   Run.prototype.at = function (frame) {
@@ -261,6 +323,14 @@
     return parts.join(READOUT_GAP);
   };
 
+  /* The distribution canvas's text alternative: where q is at this state. */
+  Run.prototype.describe = function (st) {
+    var where = st.mean === null || st.std === null ? "q has left the family"
+      : "q = N(" + fmt4g(st.mean) + ", " + fmt4g(st.std) + "²)";
+    this.dist.canvas.setAttribute("aria-label", "Run " + this.run.name + " at step " + st.step + ": " + where +
+      " over the target p, with the optimal q dashed");
+  };
+
   Run.prototype.showReadout = function (st) {
     this.readout.textContent = this.readoutText(st);
     this.readout.dataset.step = String(st.step);
@@ -268,12 +338,13 @@
     this.readout.dataset.member = String(this.member);
   };
 
+  /* The run's panels at `frame`: its still layers once, what moves every time. */
   Run.prototype.draw = function (frame) {
     var st = this.at(frame);
-    this.showReadout(st);
     this.drawDistribution(frame, st);
     if (this.run.curve) this.drawCurve(frame, st); else this.drawLandscape(frame, st);
     this.drawTrace(frame);
+    this.root.dataset.drawn = String(frame);
   };
 
   Run.prototype.drawDistribution = function (frame, st) {
@@ -281,26 +352,30 @@
     var xs = this.xs, lo = xs[0], hi = xs[xs.length - 1], top = this.top, bottom = this.bottom;
     var X = function (x) { return 4 + (w - 8) * (x - lo) / (hi - lo); };
     var Y = function (y) { return h - 2 - (h - 8) * (Math.min(y, top) - bottom) / (top - bottom); };
-    var base = Y(0);
-    var i;
-    // p, shaded with its outline
-    c.beginPath(); c.moveTo(X(lo), Y(0));
-    for (i = 0; i < xs.length; i++) c.lineTo(X(xs[i]), Y(this.ps[i]));
-    c.lineTo(X(hi), Y(0)); c.closePath();
-    c.fillStyle = C.p_fill; c.fill();
-    c.strokeStyle = C.p_line; c.lineWidth = 1.5; c.stroke();
-    // q*: dashed for the global optimum, dotted for local ones
-    var self = this;
-    this.run.optima.forEach(function (o) {
-      c.beginPath();
-      for (i = 0; i < xs.length; i++) {
-        var y = Y(normalPdf(xs[i], o.mean, o.std));
-        if (i) c.lineTo(X(xs[i]), y); else c.moveTo(X(xs[i]), y);
-      }
-      c.setLineDash(self.s.data.dash[o.role]);
-      c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.4; c.stroke();
+    var i, self = this;
+    this.dist.backdrop("member " + this.member, function (b) {
+      // p, shaded with its outline
+      b.beginPath(); b.moveTo(X(lo), Y(0));
+      for (i = 0; i < xs.length; i++) b.lineTo(X(xs[i]), Y(self.ps[i]));
+      b.lineTo(X(hi), Y(0)); b.closePath();
+      b.fillStyle = C.p_fill; b.fill();
+      b.strokeStyle = C.p_line; b.lineWidth = 1.5; b.stroke();
+      // q*: dashed for the global optimum, dotted for local ones
+      self.run.optima.forEach(function (o) {
+        b.beginPath();
+        for (i = 0; i < xs.length; i++) {
+          var y = Y(normalPdf(xs[i], o.mean, o.std));
+          if (i) b.lineTo(X(xs[i]), y); else b.moveTo(X(xs[i]), y);
+        }
+        b.setLineDash(self.s.data.dash[o.role]);
+        b.strokeStyle = C["q_star_" + o.role]; b.lineWidth = 1.4; b.stroke();
+      });
+      b.setLineDash([]);
+      // the axis
+      var base = Y(0);
+      b.beginPath(); b.moveTo(0, base + 0.5); b.lineTo(w, base + 0.5);
+      b.strokeStyle = "#555"; b.lineWidth = 1; b.stroke();
     });
-    c.setLineDash([]);
     if (st.mean === null || st.std === null) return;
     // the importance weight w = p/q to the power the estimator uses, divided by the frame's
     // scale (its largest value where q has mass, from the payload) and drawn at 90% of the
@@ -323,9 +398,6 @@
       if (i) c.lineTo(X(xs[i]), yq); else c.moveTo(X(xs[i]), yq);
     }
     c.strokeStyle = C.q; c.lineWidth = 2.5; c.stroke();
-    // axis
-    c.beginPath(); c.moveTo(0, base + 0.5); c.lineTo(w, base + 0.5);
-    c.strokeStyle = "#555"; c.lineWidth = 1; c.stroke();
     // the particle rug: colour by the sign of each particle's coefficient, shade by its size
     var rug = this.rugs[this.member];
     if (rug) {
@@ -343,28 +415,30 @@
 
   Run.prototype.drawLandscape = function (frame, st) {
     var c = this.land.fit(), w = this.land.w, h = this.land.h, C = this.colours, L = this.run.landscape;
-    if (this.image && this.image.complete && this.image.naturalWidth) {
-      c.imageSmoothingEnabled = true;
-      c.drawImage(this.image, 0, 0, w, h);
-    } else {
-      c.fillStyle = C.infinite; c.fillRect(0, 0, w, h);
-    }
     var X = function (a) { return w * (a - L.phi0[0]) / (L.phi0[1] - L.phi0[0]); };
     var Y = function (b) { return h * (1 - (b - L.phi1[0]) / (L.phi1[1] - L.phi1[0])); };
-    var self = this;
-    // minima: a star for the global one, diamonds for local ones
-    this.run.optima.forEach(function (o, k) {
-      if (!o.phi || o.phi[0] === null) return;
-      star(c, X(o.phi[0]), Y(o.phi[1]), k === 0 ? 8 : 6, k === 0);
-    });
-    // start grid: small rings at every start
-    if (this.run.grid) {
-      c.lineWidth = 1;
-      this.run.members.forEach(function (m, i) {
-        c.beginPath(); c.arc(X(m.phi0[0]), Y(m.phi1[0]), i === self.member ? 5 : 3, 0, TAU);
-        c.strokeStyle = "rgba(255,255,255,0.85)"; c.stroke();
+    var self = this, image = this.image && this.image.complete && this.image.naturalWidth;
+    this.land.backdrop("member " + this.member + (image ? " image" : ""), function (b) {
+      if (image) {
+        b.imageSmoothingEnabled = true;
+        b.drawImage(self.image, 0, 0, w, h);
+      } else {
+        b.fillStyle = C.infinite; b.fillRect(0, 0, w, h);
+      }
+      // minima: a star for the global one, diamonds for local ones
+      self.run.optima.forEach(function (o, k) {
+        if (!o.phi || o.phi[0] === null) return;
+        star(b, X(o.phi[0]), Y(o.phi[1]), k === 0 ? 8 : 6, k === 0);
       });
-    }
+      // start grid: small rings at every start
+      if (self.run.grid) {
+        b.lineWidth = 1;
+        self.run.members.forEach(function (m, i) {
+          b.beginPath(); b.arc(X(m.phi0[0]), Y(m.phi1[0]), i === self.member ? 5 : 3, 0, TAU);
+          b.strokeStyle = "rgba(255,255,255,0.85)"; b.stroke();
+        });
+      }
+    });
     var m = this.run.members[this.member];
     var pts = [];
     for (var f = 0; f <= frame; f++) if (m.phi0[f] !== null && m.phi1[f] !== null) pts.push([X(m.phi0[f]), Y(m.phi1[f])]);
@@ -400,17 +474,20 @@
     var lo = K.limits[0], hi = K.limits[1];
     var X = function (a) { return 8 + (w - 16) * (a - K.phi0[0]) / (K.phi0[K.phi0.length - 1] - K.phi0[0]); };
     var Y = function (v) { return h - (h * (Math.min(Math.max(v, lo), hi) - lo)) / (hi - lo); };
-    c.fillStyle = "#fff"; c.fillRect(0, 0, w, h);
-    c.beginPath();
-    var drawing = false;
-    K.phi0.forEach(function (a, i) {
-      var v = K.value[i];
-      if (v === null || v > hi) { drawing = false; return; }
-      if (drawing) c.lineTo(X(a), Y(v)); else { c.moveTo(X(a), Y(v)); drawing = true; }
-    });
-    c.strokeStyle = C.p_line; c.lineWidth = 2; c.stroke();
-    this.run.optima.forEach(function (o, k) {
-      if (o.phi && o.phi[0] !== null && o.value !== null) star(c, X(o.phi[0]), Y(o.value), k === 0 ? 8 : 6, k === 0);
+    var optima = this.run.optima;
+    this.land.backdrop("curve", function (b) {
+      b.fillStyle = "#fff"; b.fillRect(0, 0, w, h);
+      b.beginPath();
+      var drawing = false;
+      K.phi0.forEach(function (a, i) {
+        var v = K.value[i];
+        if (v === null || v > hi) { drawing = false; return; }
+        if (drawing) b.lineTo(X(a), Y(v)); else { b.moveTo(X(a), Y(v)); drawing = true; }
+      });
+      b.strokeStyle = C.p_line; b.lineWidth = 2; b.stroke();
+      optima.forEach(function (o, k) {
+        if (o.phi && o.phi[0] !== null && o.value !== null) star(b, X(o.phi[0]), Y(o.value), k === 0 ? 8 : 6, k === 0);
+      });
     });
     if (st.phi0 !== null && st.value !== null) {
       c.beginPath(); c.arc(X(st.phi0), Y(st.value), 6, 0, TAU);
@@ -428,23 +505,19 @@
       return h - 3 - (h - 6) * Math.min(Math.max(t, 0), 1);
     };
     var X = function (s) { return 2 + (w - 4) * s / last; };
-    c.beginPath();
-    var started = false;
-    m.value.forEach(function (v, i) {
-      if (v === null) { started = false; return; }
-      if (started) c.lineTo(X(frames[i]), Y(v)); else { c.moveTo(X(frames[i]), Y(v)); started = true; }
+    this.trace.backdrop("member " + this.member, function (b) {
+      b.beginPath();
+      var started = false;
+      m.value.forEach(function (v, i) {
+        if (v === null) { started = false; return; }
+        if (started) b.lineTo(X(frames[i]), Y(v)); else { b.moveTo(X(frames[i]), Y(v)); started = true; }
+      });
+      b.strokeStyle = C.q; b.lineWidth = 1.5; b.stroke();
     });
-    c.strokeStyle = C.q; c.lineWidth = 1.5; c.stroke();
     var x = X(frames[frame]);
     c.beginPath(); c.moveTo(x, 0); c.lineTo(x, h); c.strokeStyle = "#222"; c.lineWidth = 1; c.stroke();
     var v = m.value[frame];
     if (v !== null) { c.beginPath(); c.arc(x, Y(v), 3, 0, TAU); c.fillStyle = C.marker; c.fill(); }
-    var text = this.label + " by step" + (this.logTrace ? " (log scale)" : "");
-    c.font = "11px system-ui, sans-serif"; c.textAlign = "right"; c.textBaseline = "top";
-    // on a translucent plate, so a trace that runs high stays behind the label, not through it
-    var tw = c.measureText(text).width;
-    c.fillStyle = "rgba(255, 255, 255, 0.85)"; c.fillRect(w - 8 - tw, 0, tw + 8, 15);
-    c.fillStyle = "#555"; c.fillText(text, w - 4, 2);
   };
 
   /* A run on the plane (data.dim 2): p's contours (one image for the scenario),
@@ -453,25 +526,21 @@
    * deep links are the line's. */
   function PlaneRun(scrubber, run, index) {
     this.bind(scrubber, run, index);
-    this.dots = run.members.map(function (m) { return decodeRug(m.dots); });
+    this.dots = [];  // decoded when their member is first drawn
     var root = this.head("sc-run sc-run-plane");
     var panels = el("div", "sc-panels sc-panels-plane");
     var plane = el("canvas", "sc-plane");
     plane.setAttribute("role", "img");
     plane.setAttribute("aria-label", "p's density contours, q's 1 and 2 sd ellipses and the path of q's mean for run " +
       run.name + (run.grid ? "; click to start from the nearest precomputed starting mean" : ""));
-    var trace = el("canvas", "sc-trace");
-    trace.setAttribute("role", "img");
-    trace.setAttribute("aria-label", "divergence against step for run " + run.name);
+    this.plane = new Panel(plane, 1);
     var left = el("div", "sc-left"), right = el("div", "sc-right");
-    left.appendChild(plane);
+    left.appendChild(this.plane.root);
     left.appendChild(el("div", "sc-axes", "x₁ → , x₂ ↑"));
-    right.appendChild(trace);
+    this.addTrace(right, 0.45);
     panels.appendChild(left);
     panels.appendChild(right);
     root.appendChild(panels);
-    this.plane = new Panel(plane, 1);
-    this.trace = new Panel(trace, 0.45);
     if (run.grid) this.addStartPicker(right, plane);
     this.prepare();
   }
@@ -480,7 +549,11 @@
 
   PlaneRun.prototype.startText = function (m) { return "mean = (" + m.start[0] + ", " + m.start[1] + ")"; };
 
-  PlaneRun.prototype.prepare = function () { this.traceScale(this.run.members[this.member]); };
+  PlaneRun.prototype.prepare = function () {
+    var m = this.run.members[this.member];
+    if (this.dots[this.member] === undefined) this.dots[this.member] = decodeRug(m.dots);
+    this.traceScale(m);
+  };
 
   /* The window's fractions (0..1, y down) of a point of the plane. */
   PlaneRun.prototype.unit = function (x, y) {
@@ -498,16 +571,24 @@
     return best;
   };
 
+  PlaneRun.prototype.describe = function (st) {
+    var m = this.run.members[this.member], f = st.frame;
+    var where = m.m1[f] === null || m.m2[f] === null ? "q has left the family"
+      : "q's mean at (" + fmt4g(m.m1[f]) + ", " + fmt4g(m.m2[f]) + ")";
+    this.plane.canvas.setAttribute("aria-label", "Run " + this.run.name + " at step " + st.step + ": " + where +
+      ", its 1 and 2 sd ellipses over p's density contours");
+  };
+
   PlaneRun.prototype.at = function (frame) {
     var m = this.run.members[this.member];
     return { step: Math.min(this.s.frames[frame], this.run.steps), value: m.value[frame],
-             ess: m.ess ? m.ess[frame] : null };
+             ess: m.ess ? m.ess[frame] : null, frame: frame };
   };
 
   PlaneRun.prototype.draw = function (frame) {
-    this.showReadout(this.at(frame));
     this.drawPlane(frame);
     this.drawTrace(frame);
+    this.root.dataset.drawn = String(frame);
   };
 
   /* Whether a state has every number of its ellipse and a positive-definite covariance
@@ -532,26 +613,28 @@
   PlaneRun.prototype.drawPlane = function (frame) {
     var c = this.plane.fit(), w = this.plane.w, h = this.plane.h, C = this.colours, S = this.s.data, self = this;
     var P = function (x, y) { var u = self.unit(x, y); return [u[0] * w, u[1] * h]; };
-    var img = this.s.density;
-    if (img && img.complete && img.naturalWidth) c.drawImage(img, 0, 0, w, h);
-    else { c.fillStyle = "#fff"; c.fillRect(0, 0, w, h); }
-    this.run.optima.forEach(function (o) {
-      if (!drawable(o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2])) return;
-      c.setLineDash(S.dash[o.role]);
-      c.strokeStyle = C["q_star_" + o.role]; c.lineWidth = 1.3;
-      S.sigmas.forEach(function (k) {
-        ellipsePath(c, P, o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2], k); c.stroke();
+    var img = this.s.density, image = img && img.complete && img.naturalWidth;
+    this.plane.backdrop("member " + this.member + (image ? " image" : ""), function (b) {
+      if (image) b.drawImage(img, 0, 0, w, h);
+      else { b.fillStyle = "#fff"; b.fillRect(0, 0, w, h); }
+      self.run.optima.forEach(function (o) {
+        if (!drawable(o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2])) return;
+        b.setLineDash(S.dash[o.role]);
+        b.strokeStyle = C["q_star_" + o.role]; b.lineWidth = 1.3;
+        S.sigmas.forEach(function (k) {
+          ellipsePath(b, P, o.mean[0], o.mean[1], o.cov[0], o.cov[1], o.cov[2], k); b.stroke();
+        });
       });
+      b.setLineDash([]);
+      if (self.run.grid) {  // every precomputed start, dark rings on the light contours
+        b.lineWidth = 1.5; b.strokeStyle = "rgba(0,0,0,0.7)";
+        self.run.members.forEach(function (m, j) {
+          var xy = P(m.start[0], m.start[1]);
+          b.beginPath(); b.arc(xy[0], xy[1], j === self.member ? 6 : 4, 0, TAU); b.stroke();
+        });
+      }
     });
-    c.setLineDash([]);
     var i;
-    if (this.run.grid) {  // every precomputed start, dark rings on the light contours
-      c.lineWidth = 1.5; c.strokeStyle = "rgba(0,0,0,0.7)";
-      this.run.members.forEach(function (m, j) {
-        var xy = P(m.start[0], m.start[1]);
-        c.beginPath(); c.arc(xy[0], xy[1], j === self.member ? 6 : 4, 0, TAU); c.stroke();
-      });
-    }
     var m = this.run.members[this.member];
     // the path of q's mean so far, from its start
     c.beginPath();
@@ -599,7 +682,7 @@
     if (data.density) {  // the plane's contours, one image for every run
       this.density = new Image();
       this.density.alt = "";
-      this.density.onload = function () { self.draw(); };
+      this.density.onload = function () { self.draw(); };  // draws the runs already seen
       this.density.src = this.assets + data.density;
     }
     var Kind = data.dim === 2 ? PlaneRun : Run;
@@ -613,12 +696,37 @@
     q(".sc-back").addEventListener("click", function () { self.pause(); self.go(self.frame - 1); });
     q(".sc-fwd").addEventListener("click", function () { self.pause(); self.go(self.frame + 1); });
     q(".sc-speed").addEventListener("change", function (ev) { self.speed = +ev.target.value; });
+    // what a screen reader hears when the reader moves the frame (not on every frame of playback)
+    this.announcer = el("p", "sc-announce");
+    this.announcer.setAttribute("aria-live", "polite");
+    section.appendChild(this.announcer);
     section.tabIndex = 0;
     section.addEventListener("keydown", function (ev) { self.key(ev); });
     if (window.ResizeObserver) new ResizeObserver(function () { self.draw(); }).observe(box);
+    this.watch();
     section.classList.add("ready");
     this.go(0, true);
   }
+
+  /* A run's canvases are drawn only while it is on screen (or nearly): a page
+   * of many scrubbers costs nothing until it is read, and playback draws only
+   * what the reader sees. A run that comes into view is drawn at the frame. */
+  Scrubber.prototype.watch = function () {
+    if (!window.IntersectionObserver) return;
+    var self = this;
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        var run = self.runs[+e.target.dataset.index];
+        run.visible = e.isIntersecting;
+        if (run.visible && run.root.dataset.drawn !== String(self.frame)) run.draw(self.frame);
+      });
+    }, { rootMargin: "50% 0px" });
+    this.runs.forEach(function (run, i) { run.root.dataset.index = String(i); seen.observe(run.root); });
+    // a printed page shows every run
+    window.addEventListener("beforeprint", function () {
+      self.runs.forEach(function (run) { run.visible = true; run.draw(self.frame); });
+    });
+  };
 
   Scrubber.prototype.key = function (ev) {
     var tag = ev.target.tagName;
@@ -636,16 +744,37 @@
 
   Scrubber.prototype.go = function (frame, quiet) {
     this.frame = Math.max(0, Math.min(this.frames.length - 1, frame | 0));
+    var step = "step " + this.frames[this.frame];
     this.slider.value = String(this.frame);
-    this.stepOut.textContent = "step " + this.frames[this.frame];
+    this.slider.setAttribute("aria-valuetext", step + " of " + this.frames[this.frames.length - 1]);
+    this.stepOut.textContent = step;
     this.section.dataset.frame = String(this.frame);
     this.section.dataset.step = String(this.frames[this.frame]);
     this.draw();
-    if (!quiet && !this.playing) this.writeHash();
+    if (!quiet && !this.playing) {
+      this.writeHash();
+      this.announce();
+    }
   };
 
   Scrubber.prototype.draw = function () {
-    for (var i = 0; i < this.runs.length; i++) this.runs[i].draw(this.frame);
+    for (var i = 0; i < this.runs.length; i++) {
+      var run = this.runs[i];
+      run.showReadout(run.at(this.frame));
+      if (run.visible) run.draw(this.frame);
+    }
+  };
+
+  /* The frame in words, for the live region and the canvases' labels: each run's
+   * divergence (and ESS) at the step, and where q is. */
+  Scrubber.prototype.announce = function () {
+    var self = this, lines = [];
+    this.runs.forEach(function (run) {
+      var st = run.at(self.frame);
+      lines.push(run.run.name + ": " + run.readoutText(st).split(READOUT_GAP).join(", "));
+      run.describe(st);
+    });
+    this.announcer.textContent = lines.join(". ") + ".";
   };
 
   Scrubber.prototype.play = function (fromPick) {
@@ -673,6 +802,7 @@
     this.playButton.textContent = "Play";
     this.playButton.setAttribute("aria-label", "Play");
     this.writeHash();
+    this.announce();
   };
 
   Scrubber.prototype.writeHash = function () {
@@ -731,19 +861,35 @@
     return out;
   }
 
+  /* The scrubbers on or near the screen (every one, for a deep link) are made at
+   * once; the others one per task after, so a long page never holds the main
+   * thread for long (a phone's first input waits for no scrubber below it). */
   function init() {
     var sections = document.querySelectorAll("section.scrubber[data-scenario]");
-    var scrubbers = [];
+    var made = [], later = [];
     var store = window.divfitData || {};
-    for (var i = 0; i < sections.length; i++) {
+    var linked = !!(hashParams().step || hashParams().run);
+    var make = function (i) {
       var data = store[sections[i].dataset.scenario];
-      if (!data) continue;
-      scrubbers.push(new Scrubber(sections[i], data, sections.length > 1));
+      if (data) made[i] = new Scrubber(sections[i], data, sections.length > 1);
+      window.divfitScrubbers = made.filter(Boolean);  // in the page's order
+    };
+    window.divfitScrubbers = [];
+    for (var i = 0; i < sections.length; i++) {
+      var box = sections[i].getBoundingClientRect();
+      if (linked || (box.bottom > -window.innerHeight && box.top < 2 * window.innerHeight)) make(i);
+      else later.push(i);
     }
-    window.divfitScrubbers = scrubbers;
+    var next = function () {
+      if (!later.length) return;
+      make(later.shift());
+      setTimeout(next, 0);
+    };
+    setTimeout(next, 0);
     var restore = function () {
       var params = hashParams();
       if (!params.step && !params.run) return;
+      var scrubbers = window.divfitScrubbers;
       for (var j = 0; j < scrubbers.length; j++) {
         var s = scrubbers[j];
         if (params.scenario && params.scenario !== s.data.scenario) continue;
