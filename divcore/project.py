@@ -30,7 +30,9 @@ class Site:
     title: str = "divfit"
     author: str = ""
     base_url: str = ""  # where it is hosted, for canonical links; the site's own links stay relative
-    description: str = ""
+    # divfit's own site (no divfit.toml); a project's says what it sets, or nothing
+    description: str = ("How fitting q to p behaves under forward and reverse KL, chi-square and alpha "
+                        "divergences, with exact and Monte Carlo gradients, drawn from scenario files.")
 
 
 @dataclass(frozen=True)

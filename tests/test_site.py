@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import gzip
 import http.server
+import html
 import json
 import os
 import re
@@ -721,6 +722,57 @@ def test_the_trace_is_captioned_outside_its_data(built, server, watched):
     above = caption.bounding_box()
     trace = page.locator(".sc-run[data-run='k4'] canvas.sc-trace").bounding_box()
     assert above["y"] + above["height"] <= trace["y"] + 0.5
+
+
+def test_every_page_has_a_meta_description(built):
+    for page in sorted(built.site_dir.rglob("*.html")):
+        found = re.search(r'<meta name="description" content="([^"]+)">', page.read_text())
+        assert found and len(found.group(1)) > 30, page.name
+    chi = (built.site_dir / "scenarios" / "chi-square.html").read_text()
+    said = html.unescape(re.search(r'<meta name="description" content="([^"]+)">', chi).group(1))
+    assert said[:40] in _scene(built, "chi-square").description
+
+
+def test_a_phone_reads_every_page_without_sideways_scrolling(server, browser):
+    """At 390 px nothing but a marked, keyboard-reachable region scrolls sideways:
+    long equations are set smaller, tables scroll in their own box."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    try:
+        for name in ("article.html", "scenarios/k-sweep.html", "scenarios/estimator-noise.html"):
+            page.goto(server + name)
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(200)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+            stuck = page.evaluate("""[...document.querySelectorAll('.display-math, .table-scroll')]
+                .filter(b => b.scrollWidth > b.clientWidth + 1 && b.tabIndex !== 0).length""")
+            assert stuck == 0, name
+        page.goto(server + "article.html")
+        shown = page.evaluate("""[...document.querySelectorAll('.display-math')]
+            .map(b => [b.scrollWidth - b.clientWidth, b.firstElementChild.style.fontSize])""")
+        assert any(size for _, size in shown)  # some were set smaller to fit
+        assert all(size == "0.756em" for over, size in shown if over > 1)  # only those at the smallest still scroll
+    finally:
+        context.close()
+
+
+def test_the_controls_stay_in_view_down_a_tall_scrubber(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 700})
+    page = context.new_page()
+    try:
+        page.goto(server + "scenarios/k-sweep.html")
+        section = page.locator("section.scrubber")
+        box = section.bounding_box()
+        assert box["height"] > 2 * 700  # a tall one
+        page.evaluate("y => window.scrollTo(0, y)", box["y"] + box["height"] / 2)
+        controls = page.locator(".scrubber-controls").bounding_box()
+        assert -1 <= controls["y"] <= 1
+        page.locator(".sc-play").click()  # still reachable and working where the reader is
+        assert page.locator(".sc-play").inner_text() == "Pause"
+        speed = page.locator(".sc-speed").bounding_box()
+        assert speed["width"] >= 24 and speed["height"] >= 24
+    finally:
+        context.close()
 
 
 def test_a_script_in_a_title_is_shown_not_run(server, watched):

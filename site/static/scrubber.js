@@ -430,12 +430,13 @@
         if (!o.phi || o.phi[0] === null) return;
         star(b, X(o.phi[0]), Y(o.phi[1]), k === 0 ? 8 : 6, k === 0);
       });
-      // start grid: small rings at every start
+      // start grid: small rings at every start, white on black so they show on the
+      // yellow of the wash as on its blue
       if (self.run.grid) {
-        b.lineWidth = 1;
         self.run.members.forEach(function (m, i) {
           b.beginPath(); b.arc(X(m.phi0[0]), Y(m.phi1[0]), i === self.member ? 5 : 3, 0, TAU);
-          b.strokeStyle = "rgba(255,255,255,0.85)"; b.stroke();
+          b.strokeStyle = "#000"; b.lineWidth = 2.5; b.stroke();
+          b.strokeStyle = "#fff"; b.lineWidth = 1; b.stroke();
         });
       }
     });
