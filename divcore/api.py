@@ -143,7 +143,8 @@ class Result(Mapping):
 
     def video(self, path: str | os.PathLike | None = None, quality: str = "low") -> "Media":
         """The scenario's lecture video (manim; the `video` extra), written to
-        `path` (default: <scenario>.mp4 here) with its poster beside it."""
+        `path` (default: <scenario>.mp4 here) with its poster and captions
+        (WebVTT) beside it."""
         from . import trajectory
         from .errors import BuildError
         from .video import unavailable
@@ -164,7 +165,7 @@ class Result(Mapping):
             render_in_subprocess({"title": self.scenario.title, "records": records,
                                   "seconds": self.scenario.media.video_seconds, "quality": quality,
                                   "video": str(out), "poster": str(out.with_name(f"{out.stem}-poster.png")),
-                                  "sidecar": str(Path(tmp) / "video.json")})
+                                  "captions": str(out.with_suffix(".vtt")), "sidecar": str(Path(tmp) / "video.json")})
         return Media(out, "video/mp4")
 
     def view(self, run: str | None = None, member: int | None = None):

@@ -246,7 +246,7 @@ def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -
 
 def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
     return {"video": out_dir / f"{scn.name}.mp4", "poster": out_dir / f"{scn.name}-poster.png",
-            "sidecar": out_dir / f"{scn.name}.video.json"}
+            "captions": out_dir / f"{scn.name}.vtt", "sidecar": out_dir / f"{scn.name}.video.json"}
 
 
 def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:

@@ -638,6 +638,24 @@ def test_the_video_is_playable(server, watched):
     assert watched.problems == []
 
 
+def test_every_video_has_a_name_and_captions_the_browser_reads(server, watched):
+    """Captions (WebVTT, written from the recorded runs) are a track of the
+    player and a download beside the MP4; Chromium parses them into cues."""
+    page = watched.open(server + "scenarios/reinforce-vs-reparam.html")
+    video = page.locator("video")
+    assert video.get_attribute("aria-label").startswith("Video: ")
+    cues = page.evaluate("""() => new Promise(done => {
+        const t = document.querySelector('video').textTracks[0];
+        t.mode = 'hidden';
+        const wait = () => t.cues && t.cues.length ? done([...t.cues].map(c => [c.startTime, c.text]))
+                                                   : setTimeout(wait, 50);
+        wait();
+      })""")
+    assert cues[0][0] == 0 and "Step 0:" in cues[1][1] and "Final, step" in cues[-1][1]
+    assert [c[0] for c in cues] == sorted(c[0] for c in cues)
+    assert watched.problems == []
+
+
 def test_math_is_rendered_and_no_tex_is_left(server, watched):
     page = watched.open(server + "article.html")
     assert page.eval_on_selector_all("math", "els => els.length") > 20

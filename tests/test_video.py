@@ -163,3 +163,60 @@ def test_glyph_line_lays_text_out_as_pango_does(text):
     before = line.points.copy()
     line.set_text(text.replace("1", "7"))
     assert not np.array_equal(before, line.points) or "1" not in text
+
+
+# ------------------------------------------------------------ captions
+
+_CUE = r"(\d+)\n(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})\n([^\n]+)\n"
+
+
+def read_webvtt(text: str) -> list[tuple[float, float, str]]:
+    """A strict reader of the WebVTT we write: the header, then numbered cues
+    with well-formed, increasing, non-overlapping times and one line of text."""
+    import re
+
+    assert text.startswith("WEBVTT\n\n")
+    body = text[len("WEBVTT\n\n"):]
+    cues, pos = [], 0
+    for m in re.finditer(_CUE + r"\n?", body):
+        assert m.start() == pos, "only cues, one after another"
+        pos = m.end()
+        g = [int(x) for x in m.groups()[1:9]]
+        t0 = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+        t1 = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+        assert int(m.group(1)) == len(cues) + 1 and t1 > t0
+        assert not cues or t0 >= cues[-1][1] - 1e-9
+        cues.append((t0, t1, m.group(10)))
+    assert pos == len(body) and cues
+    return cues
+
+
+def test_captions_are_webvtt_that_follow_the_recorded_steps(video):
+    """Each state cue names the step on screen when it starts (the video's own
+    step times) and each run's recorded divergence there; the last one holds
+    the final state until the video ends."""
+    from divcore.render import labels
+
+    out, side, rec = video
+    cues = read_webvtt(out["captions"].read_text(encoding="utf-8"))
+    assert cues[0][0] == 0.0 and cues[0][1] == pytest.approx(side["animation_start"], abs=1e-3)
+    assert cues[0][2].startswith("Video test")
+    times = np.array(side["step_times"])
+    steps = rec["grad"].shape[1]
+    for t0, _, text in cues[1:-1]:
+        step = timing.step_at(times, t0 - side["animation_start"] + 1e-6)
+        assert f"Step {step}: reverse: " in text
+        assert f"= {labels.fmt(rec['divergence'][0, step])}," in text
+    assert f"Final, step {steps}: reverse:" in cues[-1][2]
+    with av.open(str(out["video"])) as c:
+        length = float(c.duration) / 1e6
+    assert cues[-1][1] == pytest.approx(length, abs=0.2)
+
+
+def test_a_run_settles_where_its_divergence_stops_moving():
+    from divcore.video.captions import settle_step
+
+    values = np.concatenate([np.linspace(5.0, 1.0, 50), 1.0 + 1e-4 * (np.arange(30) % 2)])
+    assert settle_step(values) == 49  # the ramp reaches 1.0 at step 49, then only wobbles by 0.01 %
+    assert settle_step(np.full(10, 2.0)) == 0
+    assert settle_step(np.array([3.0, 2.0, np.inf])) is None

@@ -193,6 +193,9 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
         files["video"] = f"{rel}/{sm.video.name}"
         files["poster"] = f"{rel}/poster.webp"
         files["poster_png"] = f"{rel}/{poster.name}"
+        captions = sm.video.with_suffix(".vtt")
+        _link_or_copy(captions, out / captions.name)
+        files["captions"] = f"{rel}/{captions.name}"
     return files
 
 

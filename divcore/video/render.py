@@ -2,9 +2,9 @@
 
 `python -m divcore.video.render SPEC.json` renders, remuxes the MP4 with
 `+faststart` (so browsers and PowerPoint start playing before the download
-ends), writes a poster PNG of the final frame and a small JSON sidecar (the
-step shown at each frame's time and where q's marker is drawn), each through
-a temporary file.
+ends), writes a poster PNG of the final frame, captions (WebVTT, from the
+recorded runs) and a small JSON sidecar (the step shown at each frame's time
+and where q's marker is drawn), each through a temporary file.
 """
 
 from __future__ import annotations
@@ -52,13 +52,15 @@ def poster(video: Path, dest: Path) -> None:
 
 
 def render(spec: dict) -> None:
-    """Render `spec` (title, records, seconds, quality, video, poster, sidecar) in this process."""
+    """Render `spec` (title, records, seconds, quality, video, poster, captions,
+    sidecar) in this process."""
     from manim import config, tempconfig
 
-    from .scene import TITLE_SECONDS, DivfitScene
+    from .captions import webvtt
+    from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene
 
     width, height, fps = QUALITY[spec["quality"]]
-    out = {k: Path(spec[k]) for k in ("video", "poster", "sidecar")}
+    out = {k: Path(spec[k]) for k in ("video", "poster", "captions", "sidecar")}
     out["video"].parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out["video"].parent, prefix=".render-") as tmp:
         settings = {
@@ -78,12 +80,15 @@ def render(spec: dict) -> None:
                 "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
                 "frame_width_units": config.frame_width,
             }
+            captions = webvtt(spec["title"], [p.view for p in scene.panels], panel.times, start, HOLD_SECONDS)
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
         poster(tmp / "fast.mp4", tmp / "poster.png")
         (tmp / "sidecar.json").write_text(json.dumps(sidecar))
+        (tmp / "captions.vtt").write_text(captions, encoding="utf-8")
         _replace(tmp / "fast.mp4", out["video"])
         _replace(tmp / "poster.png", out["poster"])
+        _replace(tmp / "captions.vtt", out["captions"])
         _replace(tmp / "sidecar.json", out["sidecar"])
 
 
