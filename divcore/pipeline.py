@@ -249,11 +249,11 @@ def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
             "captions": out_dir / f"{scn.name}.vtt", "sidecar": out_dir / f"{scn.name}.video.json"}
 
 
-def _make_gallery(cells: list[tuple[str, Path]], out: Path) -> None:
+def _make_gallery(cells: list[tuple[str, Path]], out_dir: Path) -> None:
     from .render import animate
     from .render.plane import load_view
 
-    animate.gallery_gif([animate.Cell(load_view(p), title) for title, p in cells], out)
+    animate.gallery([animate.Cell(load_view(p), title) for title, p in cells], out_dir)
 
 
 def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
@@ -377,6 +377,7 @@ def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
 
 
 GALLERY_CELLS = 6  # the front page's animated grid: the first scenarios the article tells
+GALLERY_DIR = "gallery"  # under build/media
 
 
 def _plan_gallery(P: Plan, scenes: list[Scene], code: str, content: Path, headlines: dict[str, Job]) -> list[Job]:
@@ -387,8 +388,9 @@ def _plan_gallery(P: Plan, scenes: list[Scene], code: str, content: Path, headli
     shown = sorted((s for s in scenes if s.scn.name in first), key=lambda s: first.index(s.scn.name))
     cells = [(s.scn.title, record_path(P.data_dir, s.scn, s.scn.run_named(s.scn.media.headline))) for s in shown]
     key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in shown))
-    gallery = P.media_dir / "gallery.gif"
-    job = Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), [gallery], _make_gallery,
+    gallery = P.media_dir / GALLERY_DIR
+    outputs = [gallery / f"{s.scn.name}.{ext}" for s in shown for ext in ("gif", "webp")] + [gallery / "index.json"]
+    job = Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), outputs, _make_gallery,
               (cells, gallery), weight=len(cells))
     return [_needing(job, [headlines[s.scn.name] for s in shown])]
 
@@ -403,7 +405,7 @@ def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path
     key = _hash(code_hash("site"), _folder_hash(content), json.dumps(asdict(site)), quality, *upstream, *texts)
     media = [ScenarioMedia(s.scn, s.paths, s.media, s.media / "site",
                            video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
-    gallery = P.media_dir / "gallery.gif" if "gallery" in stages else None
+    gallery = P.media_dir / GALLERY_DIR if "gallery" in stages else None
     return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"], _make_site,
                 (media, P.site_dir, _cache(P, "previews"), gallery, content, site))]
 

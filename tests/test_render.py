@@ -2,6 +2,8 @@
 the promised content (text as text, embedded fonts, frame counts, loop flag, budgets)."""
 
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -161,8 +163,15 @@ def test_gallery_has_one_cell_per_scenario(views, tmp_path):
     assert len(anim.panels) == 4
     titles = [ax.get_title(loc="left") for ax in anim.fig.axes if ax.get_title(loc="left")]
     assert titles == [f"scenario {i}" for i in range(4)]
-    path = animate.gallery_gif(cells, tmp_path / "g.gif")
-    assert path.stat().st_size <= 6e6 and Image.open(path).info["loop"] == 0
+    index = animate.gallery(cells[:2], tmp_path / "gallery")
+    assert [c["title"] for c in index] == ["scenario 0", "scenario 1"]
+    assert json.loads((tmp_path / "gallery" / "index.json").read_text()) == index
+    for c in index:
+        gif, poster = Image.open(tmp_path / "gallery" / c["gif"]), Image.open(tmp_path / "gallery" / c["poster"])
+        assert gif.info["loop"] == 0 and gif.n_frames > 10 and gif.size == poster.size == (c["width"], c["height"])
+        assert c["width"] == animate.GALLERY_CELL_PX
+        assert (tmp_path / "gallery" / c["gif"]).stat().st_size <= 1e6
+        assert (tmp_path / "gallery" / c["poster"]).stat().st_size <= 40_000  # the still comes first: light
 
 
 def test_fixed_std_landscape_is_a_curve_with_q_sliding_on_it(tmp_path):

@@ -793,6 +793,30 @@ def test_the_controls_stay_in_view_down_a_tall_scrubber(server, browser):
         context.close()
 
 
+def test_the_front_page_shows_light_posters_then_plays_the_cells_seen(built, server, browser):
+    """The gallery's cells are stills at first (a few KB each, their size in the
+    HTML so nothing moves), legible on a phone (shown at about their own width),
+    and become their animations once on screen."""
+    index = (built.site_dir / "index.html").read_text()
+    cells = re.findall(r'<img src="(media/gallery/[^"]+\.webp)" data-animated="([^"]+)" width="(\d+)" height="(\d+)"',
+                       index)
+    assert len(cells) == min(pipeline.GALLERY_CELLS, len(list((built.site_dir / "scenarios").glob("*.html"))))
+    assert sum((built.site_dir / poster).stat().st_size for poster, *_ in cells) < 200_000
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(server + "index.html")
+        first = page.locator(".gallery-grid img").first
+        first.scroll_into_view_if_needed()
+        page.wait_for_function("i => i.src.endsWith('.gif') && i.complete", arg=first.element_handle())
+        shown = first.bounding_box()["width"]
+        assert 0.9 <= shown / int(cells[0][2]) <= 1.25
+        last = page.locator(".gallery-grid img").last
+        assert last.get_attribute("src").endswith(".webp")  # not yet seen, not yet loaded
+    finally:
+        context.close()
+
+
 def test_a_script_in_a_title_is_shown_not_run(server, watched):
     page = watched.open(server + "scenarios/evil.html")
     page.wait_for_timeout(300)

@@ -9,6 +9,7 @@ Pillow stores only the changed rectangle of each).
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,8 +208,30 @@ def scenario_gif(title: str, views: list[RunView], path: Path, width_px: int = 6
     return render(anim, frame_steps(max(v.steps for v in views)), path, progress)
 
 
-def gallery_gif(cells: list[Cell], path: Path, ncols: int = 3, cell_width_px: int = 330, progress=None) -> Path:
-    """The front page's grid: one cell per scenario (its headline run), titled."""
-    ncols = min(ncols, len(cells))
-    anim = Animator(cells, ncols * cell_width_px, ncols, 170, share_x=False)
-    return render(anim, frame_steps(max(c.view.steps for c in cells)), path, progress)
+GALLERY_CELL_PX = 330  # as wide as a phone shows it: legible at 390 px without zooming
+GALLERY_INDEX = "index.json"
+
+
+def gallery(cells: list[Cell], out_dir: Path, progress=None) -> list[dict]:
+    """The front page's cells, one per scenario (its headline run), titled: each
+    an animated GIF and a still poster of its last frame (WebP), for a page
+    that shows the light posters first and the animations once seen. Writes
+    them and `index.json`, the cells in order (scenario, title, files, size)."""
+    out_dir = Path(out_dir)
+    index = []
+    for i, cell in enumerate(cells):
+        anim = Animator([cell], GALLERY_CELL_PX, 1, 170, share_x=False)
+        steps = frame_steps(cell.view.steps)
+        frames = [anim.frame(int(t)) for t in steps]
+        name = cell.view.config["scenario"]
+        encode_gif(frames, out_dir / f"{name}.gif")
+        buf = io.BytesIO()
+        Image.fromarray(frames[-1]).save(buf, format="WEBP", quality=85, method=6)
+        atomic_write(out_dir / f"{name}.webp", buf.getvalue())
+        height, width = frames[-1].shape[:2]
+        index.append({"scenario": name, "title": cell.label, "gif": f"{name}.gif", "poster": f"{name}.webp",
+                      "width": width, "height": height})
+        if progress is not None:
+            progress(i + 1, len(cells))
+    atomic_write(out_dir / GALLERY_INDEX, json.dumps(index, indent=1).encode())
+    return index

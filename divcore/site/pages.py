@@ -199,6 +199,18 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     return files
 
 
+def _gallery_files(folder: Path, out: Path, rel: str) -> list[dict]:
+    """Link the gallery's cells into the site; each cell with its site-relative files."""
+    import json
+
+    cells = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    for cell in cells:
+        for kind in ("gif", "poster"):
+            _link_or_copy(folder / cell[kind], out / cell[kind])
+            cell[kind] = f"{rel}/{cell[kind]}"
+    return cells
+
+
 # ------------------------------------------------------------ pages
 
 
@@ -264,12 +276,11 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
         shutil.copytree(STATIC, staging / "static")
         env = environment(site)
         contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging, cache)) for sm in scenarios}
-        if gallery is not None:
-            _link_or_copy(gallery, staging / "media" / "gallery.gif")
+        cells = _gallery_files(gallery, staging / "media" / "gallery", "media/gallery") if gallery else []
         ordered = [contexts[name] for name in story_order(content, list(contexts))]
         pages = [Page("index.html", "index.html", {
             "intro": Markup(_prose_page(Path(content) / "index.md", contexts, env, "")),
-            "scenarios": ordered, "gallery": "media/gallery.gif" if gallery is not None else None})]
+            "scenarios": ordered, "gallery": cells})]
         article = Path(content) / "article.md"
         pages.append(Page("article.html", "article.html", {
             "body": Markup(_prose_page(article, contexts, env, "")), "title": prose.title(article.read_text("utf-8"))}))

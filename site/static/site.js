@@ -22,6 +22,23 @@
     }
   };
   fit();
+  // the gallery's posters become their animations once seen, after the page has loaded
+  // (a reader who asks for less motion keeps the posters)
+  var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  var cells = document.querySelectorAll("img[data-animated]");
+  if (cells.length && !still && window.IntersectionObserver) {
+    var animate = function () {
+      var seen = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          if (!e.isIntersecting) return;
+          e.target.src = e.target.dataset.animated;
+          seen.unobserve(e.target);
+        });
+      });
+      for (var c = 0; c < cells.length; c++) seen.observe(cells[c]);
+    };
+    if (document.readyState === "complete") animate(); else window.addEventListener("load", animate);
+  }
   var timer = null;
   window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(fit, 100); });
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(fit);
