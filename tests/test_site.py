@@ -817,6 +817,34 @@ def test_the_front_page_shows_light_posters_then_plays_the_cells_seen(built, ser
         context.close()
 
 
+AXE = Path(__file__).resolve().parents[1] / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_axe_finds_no_accessibility_violations_on_any_page(built, server, browser):
+    """axe-core (the engine Lighthouse's accessibility audit runs; installed from
+    npm by `make test`) on every page, at a desktop and a phone width, against
+    WCAG 2.0 A and AA and 2.1 AA: no violation, the scrolling regions included."""
+    if not AXE.exists():
+        if os.environ.get("DIVFIT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{AXE} is missing: sh tools/setup.sh browser installs it")
+        pytest.skip("axe-core is not installed (sh tools/setup.sh browser)")
+    found = []
+    for width in (1280, 390):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        for html_file in sorted(built.site_dir.rglob("*.html")):
+            name = html_file.relative_to(built.site_dir).as_posix()
+            page.goto(server + name)
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(150)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})")
+            found += [f"{width} {name}: {v['id']} ({len(v['nodes'])}): {v['nodes'][0]['target']}"
+                      for v in result["violations"]]
+        context.close()
+    assert found == []
+
+
 def test_a_script_in_a_title_is_shown_not_run(server, watched):
     page = watched.open(server + "scenarios/evil.html")
     page.wait_for_timeout(300)

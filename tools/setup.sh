@@ -2,7 +2,7 @@
 # Creates the virtual environment and installs divfit with its test extras.
 # On a fresh Debian/Ubuntu machine `python3 -m venv` needs the python3-venv
 # package: installed here when running as root, else named in the message.
-# `setup.sh browser` only makes sure the browser tests' Chromium is there.
+# `setup.sh browser` only makes sure the browser tests' Chromium and axe-core are there.
 set -eu
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -20,6 +20,13 @@ apt_install() {
 if [ "${1:-}" = browser ]; then
     # the browser tests drive Debian's Chromium; Playwright downloads no browser here
     [ -x /usr/bin/chromium ] || apt_install chromium
+    # and check the pages with axe-core (the accessibility engine Lighthouse uses), from npm
+    AXE="$VENV/node/node_modules/axe-core/axe.min.js"
+    if [ ! -f "$AXE" ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        echo "setup: installing axe-core from npm into $VENV/node" >&2
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" axe-core@4.14 >/dev/null
+    fi
     exit 0
 fi
 
