@@ -84,24 +84,19 @@
   }
   window.divfitFormat = fmt4g;  // for the tests that hold it to Python's
 
-  /* A panel: what moves, drawn every frame on `canvas`, over what does not,
-   * drawn once (per size and state) on a canvas of its own behind it; both keep
-   * their backing store at the device's pixel density, up to MAX_DPR. */
-  function Panel(canvas, aspect) {
+  /* A panel: what moves, drawn every frame on the page's `canvas` (sized by the
+   * style sheet), over what does not, drawn once (per size and state) on a
+   * canvas of its own behind it; both keep their backing store at the
+   * device's pixel density, up to MAX_DPR. */
+  function Panel(canvas) {
     this.canvas = canvas;
-    this.aspect = aspect;
-    // its height is held from the start, drawn or not: nothing below it moves when it is drawn
-    canvas.style.aspectRatio = (1 / aspect).toFixed(4);
     this.back = el("canvas", "sc-back");
     this.back.setAttribute("aria-hidden", "true");
     this.backKey = null;
-    this.root = el("div", "sc-stack");
-    this.root.appendChild(this.back);
-    this.root.appendChild(canvas);
+    canvas.parentNode.insertBefore(this.back, canvas);
   }
   Panel.prototype.fit = function () {
-    var w = Math.max(120, this.root.clientWidth || this.root.parentNode.clientWidth || 300);
-    var h = Math.round(w * this.aspect);
+    var w = Math.max(1, this.canvas.clientWidth), h = Math.max(1, this.canvas.clientHeight);
     var dpr = this.dpr = Math.min(window.devicePixelRatio || 1, MAX_DPR);
     var W = Math.round(w * dpr), H = Math.round(h * dpr);
     if (this.canvas.width !== W || this.canvas.height !== H) {
@@ -137,28 +132,14 @@
       var xy = m.std[0] !== null && m.std[0] > 0 && m.mean[0] !== null ? phi(m.mean[0], m.std[0]) : [null, null];
       m.phi0 = [xy[0]]; m.phi1 = [xy[1]];
     });
-    var root = this.head("sc-run");
-    var panels = el("div", "sc-panels");
-    var dist = el("canvas", "sc-dist");
-    dist.setAttribute("role", "img");
-    dist.setAttribute("aria-label", "p, q and the optimal q for run " + run.name);
-    var land = el("canvas", "sc-land");
-    land.setAttribute("role", "img");
-    var axes = run.axes;
+    var root = this.root, q = function (s) { return root.querySelector(s); };
+    var land = q("canvas.sc-land"), axes = run.axes;
     land.setAttribute("aria-label", (run.curve ? "divergence along " + axes[0] : "landscape over " + axes.join(", ")) +
       " with q's path" + (run.grid ? "; click to start from the nearest precomputed start" : ""));
-    this.dist = new Panel(dist, 0.42);
-    this.land = new Panel(land, 0.75);
-    var left = el("div", "sc-left");
-    left.appendChild(this.dist.root);
-    this.addTrace(left, 0.16);
-    var right = el("div", "sc-right");
-    right.appendChild(this.land.root);
-    right.appendChild(el("div", "sc-axes", run.curve ? axes[0] + " (σ fixed)" : axes[0] + " → , " + axes[1] + " ↑"));
-    panels.appendChild(left);
-    panels.appendChild(right);
-    root.appendChild(panels);
-    if (run.grid) this.addStartPicker(right, land);
+    q(".sc-axes").textContent = run.curve ? axes[0] + " (σ fixed)" : axes[0] + " → , " + axes[1] + " ↑";
+    this.dist = new Panel(q("canvas.sc-dist"));
+    this.land = new Panel(land);
+    if (run.grid) this.addStartPicker(land);
     if (run.landscape) {
       var self = this, img = this.image = new Image();
       img.alt = "";
@@ -168,23 +149,17 @@
     this.prepare();
   }
 
+  /* The run's boxes, already in the page (site/templates/_blocks.html), and its state. */
   Run.prototype.bind = function (scrubber, run, index) {
     this.s = scrubber; this.run = run; this.index = index;
     this.member = run.featured;
     this.colours = scrubber.data.colours;
     this.label = run.label;
     this.visible = !window.IntersectionObserver;  // else drawn once seen (Scrubber.watch)
-  };
-
-  /* The divergence against step, captioned above rather than over its data. */
-  Run.prototype.addTrace = function (container, aspect) {
-    var trace = el("canvas", "sc-trace");
-    trace.setAttribute("role", "img");
-    trace.setAttribute("aria-label", "divergence against step for run " + this.run.name);
-    this.trace = new Panel(trace, aspect);
-    this.traceCaption = el("div", "sc-trace-label");
-    container.appendChild(this.traceCaption);
-    container.appendChild(this.trace.root);
+    var root = this.root = scrubber.section.querySelector('.sc-run[data-run="' + run.name + '"]');
+    this.readout = root.querySelector(".sc-readout");
+    this.traceCaption = root.querySelector(".sc-trace-label");  // above the trace, not over its data
+    this.trace = new Panel(root.querySelector("canvas.sc-trace"));
   };
 
   /* Draw again at the scrubber's frame, if seen (an image arrived, a start was picked). */
@@ -192,26 +167,11 @@
     if (this.visible) this.draw(this.s.frame);
   };
 
-  /* The run's box with its name and readout; returns the box. */
-  Run.prototype.head = function (cls) {
-    var root = this.root = el("div", cls);
-    root.dataset.run = this.run.name;
-    var head = el("div", "sc-run-head");
-    head.appendChild(el("span", "sc-run-name", this.run.name));
-    this.readout = el("output", "sc-readout");
-    this.readout.setAttribute("aria-live", "off");
-    head.appendChild(this.readout);
-    root.appendChild(head);
-    return root;
-  };
-
   Run.prototype.startText = function (m) { return "μ = " + m.start[0] + ", σ = " + m.start[1]; };
 
-  Run.prototype.addStartPicker = function (container, canvas) {
+  Run.prototype.addStartPicker = function (canvas) {
     var self = this;
-    var label = el("label", "sc-start-label", "start ");
-    var select = this.select = el("select", "sc-start");
-    select.setAttribute("aria-label", "Start of run " + this.run.name);
+    var select = this.select = this.root.querySelector("select.sc-start");
     this.run.members.forEach(function (m, i) {
       var o = el("option", null, self.startText(m));
       o.value = String(i);
@@ -226,8 +186,6 @@
       if (ev.key === "Enter") { ev.preventDefault(); self.pick(+select.value); } else keyed = true;
     });
     select.addEventListener("change", function () { if (keyed) self.show(+select.value); else self.pick(+select.value); });
-    label.appendChild(select);
-    container.appendChild(label);
     canvas.classList.add("sc-pickable");
     canvas.addEventListener("click", function (ev) {
       var r = canvas.getBoundingClientRect();
@@ -528,21 +486,9 @@
   function PlaneRun(scrubber, run, index) {
     this.bind(scrubber, run, index);
     this.dots = [];  // decoded when their member is first drawn
-    var root = this.head("sc-run sc-run-plane");
-    var panels = el("div", "sc-panels sc-panels-plane");
-    var plane = el("canvas", "sc-plane");
-    plane.setAttribute("role", "img");
-    plane.setAttribute("aria-label", "p's density contours, q's 1 and 2 sd ellipses and the path of q's mean for run " +
-      run.name + (run.grid ? "; click to start from the nearest precomputed starting mean" : ""));
-    this.plane = new Panel(plane, 1);
-    var left = el("div", "sc-left"), right = el("div", "sc-right");
-    left.appendChild(this.plane.root);
-    left.appendChild(el("div", "sc-axes", "x₁ → , x₂ ↑"));
-    this.addTrace(right, 0.45);
-    panels.appendChild(left);
-    panels.appendChild(right);
-    root.appendChild(panels);
-    if (run.grid) this.addStartPicker(right, plane);
+    var plane = this.root.querySelector("canvas.sc-plane");
+    this.plane = new Panel(plane);
+    if (run.grid) this.addStartPicker(plane);
     this.prepare();
   }
   PlaneRun.prototype = Object.create(Run.prototype);
@@ -687,7 +633,7 @@
       this.density.src = this.assets + data.density;
     }
     var Kind = data.dim === 2 ? PlaneRun : Run;
-    this.runs = data.runs.map(function (r, i) { var run = new Kind(self, r, i); box.appendChild(run.root); return run; });
+    this.runs = data.runs.map(function (r, i) { return new Kind(self, r, i); });
     this.focusRun = data.runs[0].name;
     var q = function (s) { return section.querySelector(s); };
     this.slider = q(".sc-slider"); this.playButton = q(".sc-play"); this.stepOut = q(".sc-step");
