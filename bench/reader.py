@@ -10,7 +10,9 @@ the browser's own player, not in our script), then in Debian's Chromium at
   memory it holds (every canvas's backing store);
 - the K sweep played for 4 s: frame changes per second against the rate the
   recording plays at (its frames over 12 s);
-- layout shift on each page while it loads (the sum of unexpected shifts).
+- layout shift on each page while it loads over a slow network (150 ms, 1.6
+  Mbit/s, as Lighthouse's mobile run), served on the loopback: the sum of
+  unexpected shifts.
 
     python bench/reader.py [--keep DIR]   # DIR keeps the build for a rerun
 """
@@ -18,9 +20,13 @@ the browser's own player, not in our script), then in Debian's Chromium at
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import shutil
+import threading
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +67,22 @@ def build(folder: Path) -> Path:
     return P.site_dir
 
 
+@contextmanager
+def _served(folder: Path):
+    """The folder over http on the loopback, for as long as the block runs."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
 def measure(site: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -81,34 +103,43 @@ def measure(site: Path) -> dict:
             out["article"] = {"tbt_ms": b["tbt"], "long_tasks": b["tasks"], "cls": b["cls"],
                               "canvas_mb": page.evaluate(CANVAS_MB)}
             ctx.close()
-            # playback, at full speed
-            ctx = browser.new_context(**PHONE)
-            page = ctx.new_page()
-            page.goto((site / "scenarios" / f"{PLAYED}.html").as_uri())
-            page.wait_for_load_state("load")
-            page.locator("section.scrubber").scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            frames = page.evaluate("window.divfitScrubbers[0].frames.length")
-            changes = page.evaluate("""() => new Promise(done => {
-                const s = document.querySelector('section.scrubber');
-                let n = 0; const seen = new MutationObserver(() => n++);
-                seen.observe(s, {attributes: true, attributeFilter: ['data-frame']});
-                s.querySelector('.sc-play').click();
-                setTimeout(() => { seen.disconnect(); done(n); }, 4000);
-              })""")
-            out["playback"] = {"changes_per_s": changes / 4, "recorded_per_s": frames / PLAY_SECONDS}
-            ctx.close()
-            # layout shift while each page loads
-            shifts = {}
-            for html in sorted(site.rglob("*.html")):
+            # playback at 1x, on a fast phone and with the CPU slowed 4x
+            out["playback"] = {}
+            for slow in (1, 4):
                 ctx = browser.new_context(**PHONE)
                 page = ctx.new_page()
-                page.add_init_script(OBSERVE)
-                page.goto(html.as_uri())
+                ctx.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": slow})
+                page.goto((site / "scenarios" / f"{PLAYED}.html").as_uri())
                 page.wait_for_load_state("load")
-                page.wait_for_timeout(600)
-                shifts[html.relative_to(site).as_posix()] = page.evaluate("window.__bench.cls")
+                page.locator("section.scrubber").scroll_into_view_if_needed()
+                page.wait_for_timeout(500)
+                frames = page.evaluate("window.divfitScrubbers[0].frames.length")
+                changes = page.evaluate("""() => new Promise(done => {
+                    const s = document.querySelector('section.scrubber');
+                    let n = 0; const seen = new MutationObserver(() => n++);
+                    seen.observe(s, {attributes: true, attributeFilter: ['data-frame']});
+                    s.querySelector('.sc-play').click();
+                    setTimeout(() => { seen.disconnect(); done(n); }, 4000);
+                  })""")
+                out["playback"][slow] = {"changes_per_s": changes / 4, "recorded_per_s": frames / PLAY_SECONDS}
                 ctx.close()
+            # layout shift while each page loads over a slow network
+            shifts = {}
+            with _served(site) as root:
+                for html in sorted(site.rglob("*.html")):
+                    ctx = browser.new_context(**PHONE)
+                    page = ctx.new_page()
+                    page.add_init_script(OBSERVE)
+                    cdp = ctx.new_cdp_session(page)
+                    cdp.send("Network.enable")
+                    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 150,
+                                                                   "downloadThroughput": 1.6e6 / 8,
+                                                                   "uploadThroughput": 750e3 / 8})
+                    page.goto(root + html.relative_to(site).as_posix())
+                    page.wait_for_load_state("load")
+                    page.wait_for_timeout(600)
+                    shifts[html.relative_to(site).as_posix()] = page.evaluate("window.__bench.cls")
+                    ctx.close()
             out["cls"] = shifts
         finally:
             browser.close()
@@ -118,18 +149,20 @@ def measure(site: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--keep", type=Path, help="build here and keep it (a rerun rebuilds only what changed)")
+    ap.add_argument("--site", type=Path, help="measure this built site instead (e.g. one an older divfit built)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         print(f"divfit bench: the reader's side ({len(SCENES)} scenes at full length, 390 px, DPR 3)\n")
-        site = build(folder)
+        site = args.site or build(folder)
         r = measure(site)
     a, p = r["article"], r["playback"]
     print(f"  article, CPU 4x slower:    total blocking time {a['tbt_ms']:7.0f} ms in {a['long_tasks']} long tasks "
           "(aim <= 200)")
     print(f"                             canvas memory       {a['canvas_mb']:7.1f} MB")
-    print(f"  {PLAYED} playing:          {p['changes_per_s']:5.1f} frame changes/s of the recording's "
-          f"{p['recorded_per_s']:.1f} ({p['changes_per_s'] / p['recorded_per_s']:.2f} of it)")
+    for slow, q in p.items():
+        print(f"  {PLAYED} playing, CPU {slow}x: {q['changes_per_s']:5.1f} frame changes/s of the recording's "
+              f"{q['recorded_per_s']:.1f} ({q['changes_per_s'] / q['recorded_per_s']:.2f} of it)")
     worst = max(r["cls"], key=r["cls"].get)
     print(f"  layout shift:              worst {r['cls'][worst]:.3f} ({worst}; aim <= 0.02), "
           f"{sum(v > 0.02 for v in r['cls'].values())} of {len(r['cls'])} pages over 0.02")
