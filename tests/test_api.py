@@ -96,7 +96,7 @@ print(matplotlib.get_backend(), plt.get_fignums(), changed)
 
 
 def _sources(html: str) -> list[str]:
-    return re.findall(r'(?:src|href)="([^"]*)"', html)
+    return re.findall(r'(?:src|href|data-payload)="([^"]*)"', html)
 
 
 def test_the_notebook_scrubber_is_self_contained(result):

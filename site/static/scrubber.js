@@ -1,7 +1,8 @@
 /* divfit scrubber: draws precomputed frames of recorded runs; it never optimises.
  *
- * Each <section class="scrubber" data-scenario=NAME data-assets=URL> finds its
- * payload in window.divfitData[NAME] (registered by media/NAME/scrubber.js) and
+ * Each <section class="scrubber" data-scenario=NAME data-assets=URL data-payload=URL>
+ * fetches its payload when it nears the screen (media/NAME/scrubber.js, which
+ * registers window.divfitData[NAME]), binds to the run boxes the page has and
  * draws, per run: the distribution panel (p, q, q*, importance weights, the
  * particle rug), the landscape (precomputed colour wash, minima, q's trail and
  * marker) and the divergence trace with a cursor. All runs share one frame.
@@ -808,31 +809,34 @@
     return out;
   }
 
-  /* The scrubbers on or near the screen (every one, for a deep link) are made at
-   * once; the others one per task after, so a long page never holds the main
-   * thread for long (a phone's first input waits for no scrubber below it). */
+  /* Each scrubber's payload (media/NAME/scrubber.js, a few hundred KB for a long
+   * run) is fetched when the scrubber comes within a screen of being seen, and
+   * the scrubber is made when it arrives: a long page downloads and sets up only
+   * what its reader scrolls to. A deep link loads every payload, then restores. */
   function init() {
     var sections = document.querySelectorAll("section.scrubber[data-scenario]");
-    var made = [], later = [];
-    var store = window.divfitData || {};
-    var linked = !!(hashParams().step || hashParams().run);
+    var store = window.divfitData = window.divfitData || {};
+    var made = [], asked = [];
+    window.divfitScrubbers = [];
     var make = function (i) {
       var data = store[sections[i].dataset.scenario];
-      if (data) made[i] = new Scrubber(sections[i], data, sections.length > 1);
+      if (made[i] || !data) return;
+      made[i] = new Scrubber(sections[i], data, sections.length > 1);
       window.divfitScrubbers = made.filter(Boolean);  // in the page's order
     };
-    window.divfitScrubbers = [];
-    for (var i = 0; i < sections.length; i++) {
-      var box = sections[i].getBoundingClientRect();
-      if (linked || (box.bottom > -window.innerHeight && box.top < 2 * window.innerHeight)) make(i);
-      else later.push(i);
-    }
-    var next = function () {
-      if (!later.length) return;
-      make(later.shift());
-      setTimeout(next, 0);
+    var load = function (i, then) {
+      var section = sections[i];
+      if (store[section.dataset.scenario] || !section.dataset.payload) { make(i); if (then) then(); return; }
+      if (asked[i]) { asked[i].push(then); return; }
+      asked[i] = [then];
+      var script = document.createElement("script");
+      script.src = section.dataset.payload;
+      script.onload = script.onerror = function () {
+        make(i);
+        asked[i].forEach(function (f) { if (f) f(); });
+      };
+      document.head.appendChild(script);
     };
-    setTimeout(next, 0);
     var restore = function () {
       var params = hashParams();
       if (!params.step && !params.run) return;
@@ -843,8 +847,24 @@
         if (s.restore(params)) break;
       }
     };
-    restore();
-    window.addEventListener("hashchange", restore);
+    var i;
+    if ((hashParams().step || hashParams().run) || !window.IntersectionObserver) {
+      var left = sections.length;
+      for (i = 0; i < sections.length; i++) load(i, function () { if (--left === 0) restore(); });
+    } else {
+      var near = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          if (!e.isIntersecting) return;
+          near.unobserve(e.target);
+          load(+e.target.dataset.order);
+        });
+      }, { rootMargin: "100% 0px" });
+      for (i = 0; i < sections.length; i++) { sections[i].dataset.order = String(i); near.observe(sections[i]); }
+    }
+    window.addEventListener("hashchange", function () {
+      var left = sections.length;
+      for (var k = 0; k < sections.length; k++) load(k, function () { if (--left === 0) restore(); });
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
