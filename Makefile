@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@sh tools/setup.sh browser
+	@sh tools/setup.sh lighthouse
 	@$(BIN)/python bench/core.py
 	@echo
 	@$(BIN)/python bench/render.py

@@ -12,7 +12,10 @@ the browser's own player, not in our script), then in Debian's Chromium at
   recording plays at (its frames over 12 s);
 - layout shift on each page while it loads over a slow network (150 ms, 1.6
   Mbit/s, as Lighthouse's mobile run), served on the loopback: the sum of
-  unexpected shifts.
+  unexpected shifts;
+- Lighthouse's own mobile run of each page (performance and accessibility
+  scores, total blocking time, layout shift, largest contentful paint), when
+  it is installed (`sh tools/setup.sh lighthouse`, which `make bench` runs).
 
     python bench/reader.py [--keep DIR]   # DIR keeps the build for a rerun
 """
@@ -61,10 +64,33 @@ def build(folder: Path) -> Path:
         shutil.copy(ROOT / "scenes" / f"{name}.toml", scenes)
     (content / "index.md").write_text("# Reader benchmark\n\nThe scenes of the benchmark.\n")
     (content / "article.md").write_text("# Every scrubber\n\n" + "".join(
-        f"Scene {name}.\n\n::: scrubber {name}\n\n" for name in SCENES))
+        f"## {name}\n\nScene {name}.\n\n::: scrubber {name}\n\n" for name in SCENES))
     stages = tuple(s for s in pipeline.STAGES if s != "video")
     P, _ = pipeline.build(sorted(scenes.glob("*.toml")), folder / "build", jobs=2, stages=stages, content=content)
     return P.site_dir
+
+
+LIGHTHOUSE = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "lighthouse"
+
+
+def _lighthouse(url: str) -> dict:
+    """Lighthouse's mobile run of one page (its default: a phone, a slow 4G
+    network and a 4x slower CPU, simulated)."""
+    import json
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        subprocess.run([str(LIGHTHOUSE), url, "--quiet", "--only-categories=performance,accessibility",
+                        f"--chrome-flags=--headless=new {' '.join(FLAGS)}", "--output=json",
+                        f"--output-path={report}"], env={**os.environ, "CHROME_PATH": CHROMIUM},
+                       capture_output=True, check=True, timeout=300)
+        r = json.loads(report.read_text())
+    a, c = r["audits"], r["categories"]
+    return {"performance": c["performance"]["score"] * 100, "accessibility": c["accessibility"]["score"] * 100,
+            "tbt_ms": a["total-blocking-time"]["numericValue"], "cls": a["cumulative-layout-shift"]["numericValue"],
+            "lcp_s": a["largest-contentful-paint"]["numericValue"] / 1000}
 
 
 @contextmanager
@@ -140,6 +166,7 @@ def measure(site: Path) -> dict:
                     page.wait_for_timeout(600)
                     shifts[html.relative_to(site).as_posix()] = page.evaluate("window.__bench.cls")
                     ctx.close()
+                out["lighthouse"] = {name: _lighthouse(root + name) for name in shifts} if LIGHTHOUSE.exists() else {}
             out["cls"] = shifts
         finally:
             browser.close()
@@ -163,6 +190,9 @@ def main() -> int:
     for slow, q in p.items():
         print(f"  {PLAYED} playing, CPU {slow}x: {q['changes_per_s']:5.1f} frame changes/s of the recording's "
               f"{q['recorded_per_s']:.1f} ({q['changes_per_s'] / q['recorded_per_s']:.2f} of it)")
+    for name, L in r.get("lighthouse", {}).items():
+        print(f"  Lighthouse, mobile: {name:36} performance {L['performance']:3.0f}, accessibility "
+              f"{L['accessibility']:3.0f}, TBT {L['tbt_ms']:4.0f} ms, CLS {L['cls']:.3f}, LCP {L['lcp_s']:.1f} s")
     worst = max(r["cls"], key=r["cls"].get)
     print(f"  layout shift:              worst {r['cls'][worst]:.3f} ({worst}; aim <= 0.02), "
           f"{sum(v > 0.02 for v in r['cls'].values())} of {len(r['cls'])} pages over 0.02")

@@ -2,7 +2,8 @@
 # Creates the virtual environment and installs divfit with its test extras.
 # On a fresh Debian/Ubuntu machine `python3 -m venv` needs the python3-venv
 # package: installed here when running as root, else named in the message.
-# `setup.sh browser` only makes sure the browser tests' Chromium and axe-core are there.
+# `setup.sh browser` only makes sure the browser tests' Chromium and axe-core are there;
+# `setup.sh lighthouse` that `make bench` has Lighthouse.
 set -eu
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -16,6 +17,17 @@ apt_install() {
         exit 1
     fi
 }
+
+if [ "${1:-}" = lighthouse ]; then
+    # `make bench` scores the pages with Lighthouse (from npm, run on Debian's Chromium)
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    if [ ! -x "$VENV/node/node_modules/.bin/lighthouse" ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        echo "setup: installing Lighthouse from npm into $VENV/node" >&2
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" lighthouse@12 >/dev/null
+    fi
+    exit 0
+fi
 
 if [ "${1:-}" = browser ]; then
     # the browser tests drive Debian's Chromium; Playwright downloads no browser here
