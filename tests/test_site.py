@@ -868,6 +868,29 @@ def test_axe_finds_no_accessibility_violations_on_any_page(built, server, browse
     assert found == []
 
 
+VNU = Path(__file__).resolve().parents[1] / ".venv" / "node" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def test_every_page_is_valid_html_by_the_w3c_checker(built, tmp_path):
+    """The W3C's Nu HTML checker (vnu.jar, from npm; `make test` installs it and
+    Java) finds no error on any page; a broken page shows it would."""
+    import shutil as sh
+    import subprocess
+
+    if not VNU.exists() or sh.which("java") is None:
+        if os.environ.get("DIVFIT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{VNU} or java is missing: sh tools/setup.sh browser installs both")
+        pytest.skip("vnu.jar or java is not installed (sh tools/setup.sh browser)")
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!doctype html><html lang=en><title>x</title><p><div></p>")
+    pages = sorted(str(p) for p in built.site_dir.rglob("*.html"))
+    proc = subprocess.run(["java", "-jar", str(VNU), "--errors-only", "--format", "json", str(broken), *pages],
+                          capture_output=True, text=True, timeout=300)
+    messages = json.loads(proc.stderr or proc.stdout)["messages"]
+    assert {m["url"].rsplit("/", 1)[-1] for m in messages} == {"broken.html"}, \
+        [f"{m['url']}: {m['message']}" for m in messages if not m["url"].endswith("broken.html")]
+
+
 def test_a_script_in_a_title_is_shown_not_run(server, watched):
     page = watched.open(server + "scenarios/evil.html")
     page.wait_for_timeout(300)

@@ -2,7 +2,7 @@
 # Creates the virtual environment and installs divfit with its test extras.
 # On a fresh Debian/Ubuntu machine `python3 -m venv` needs the python3-venv
 # package: installed here when running as root, else named in the message.
-# `setup.sh browser` only makes sure the browser tests' Chromium and axe-core are there;
+# `setup.sh browser` only makes sure the browser tests' Chromium, axe-core and vnu.jar are there;
 # `setup.sh lighthouse` that `make bench` has Lighthouse.
 set -eu
 PYTHON=${PYTHON:-python3}
@@ -33,12 +33,14 @@ if [ "${1:-}" = browser ]; then
     # the browser tests drive Debian's Chromium; Playwright downloads no browser here
     [ -x /usr/bin/chromium ] || apt_install chromium
     # and check the pages with axe-core (the accessibility engine Lighthouse uses), from npm
-    AXE="$VENV/node/node_modules/axe-core/axe.min.js"
-    if [ ! -f "$AXE" ]; then
+    # and check the pages with axe-core (the accessibility engine Lighthouse uses) and the
+    # W3C's Nu HTML checker (vnu.jar, which needs Java), both from npm
+    if [ ! -f "$VENV/node/node_modules/axe-core/axe.min.js" ] || [ ! -f "$VENV/node/node_modules/vnu-jar/build/dist/vnu.jar" ]; then
         command -v npm >/dev/null 2>&1 || apt_install npm
-        echo "setup: installing axe-core from npm into $VENV/node" >&2
-        npm install --silent --no-audit --no-fund --prefix "$VENV/node" axe-core@4.14 >/dev/null
+        echo "setup: installing axe-core and vnu-jar from npm into $VENV/node" >&2
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" axe-core@4.14 vnu-jar@26 >/dev/null
     fi
+    command -v java >/dev/null 2>&1 || apt_install default-jre-headless
     exit 0
 fi
 
