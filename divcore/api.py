@@ -143,8 +143,8 @@ class Result(Mapping):
 
     def video(self, path: str | os.PathLike | None = None, quality: str = "low") -> "Media":
         """The scenario's lecture video (manim; the `video` extra), written to
-        `path` (default: <scenario>.mp4 here) with its poster and captions
-        (WebVTT) beside it."""
+        `path` (default: <scenario>.mp4 here) with its poster, captions and
+        chapters (WebVTT) beside it."""
         from . import trajectory
         from .errors import BuildError
         from .video import unavailable
@@ -163,9 +163,12 @@ class Result(Mapping):
                 arrays = {k: v for k, v in record.items() if k != "config"}
                 records.append(str(trajectory.save(Path(tmp) / f"{name}.npz", arrays, record["config"])))
             render_in_subprocess({"title": self.scenario.title, "records": records,
-                                  "seconds": self.scenario.media.video_seconds, "quality": quality,
+                                  "seconds": self.scenario.media.video_seconds,
+                                  "snapshots": list(self.scenario.media.snapshots), "quality": quality,
                                   "video": str(out), "poster": str(out.with_name(f"{out.stem}-poster.png")),
-                                  "captions": str(out.with_suffix(".vtt")), "sidecar": str(Path(tmp) / "video.json")})
+                                  "captions": str(out.with_suffix(".vtt")),
+                                  "chapters": str(out.with_name(f"{out.stem}.chapters.vtt")),
+                                  "sidecar": str(Path(tmp) / "video.json")})
         return Media(out, "video/mp4")
 
     def view(self, run: str | None = None, member: int | None = None):

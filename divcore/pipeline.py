@@ -240,13 +240,14 @@ def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -
 
     render_in_subprocess({
         "title": scn.title, "records": [str(p) for p in paths], "seconds": scn.media.video_seconds,
-        "quality": quality, **{k: str(v) for k, v in video_outputs(out_dir, scn).items()},
+        "snapshots": list(scn.media.snapshots), "quality": quality, **{k: str(v) for k, v in video_outputs(out_dir, scn).items()},
     })
 
 
 def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
     return {"video": out_dir / f"{scn.name}.mp4", "poster": out_dir / f"{scn.name}-poster.png",
-            "captions": out_dir / f"{scn.name}.vtt", "sidecar": out_dir / f"{scn.name}.video.json"}
+            "captions": out_dir / f"{scn.name}.vtt", "chapters": out_dir / f"{scn.name}.chapters.vtt",
+            "sidecar": out_dir / f"{scn.name}.video.json"}
 
 
 def _make_gallery(cells: list[tuple[str, Path]], out_dir: Path) -> None:
@@ -341,7 +342,8 @@ def _plan_data(P: Plan, s: Scene) -> list[Job]:
 
 def _plan_video(P: Plan, s: Scene, code: str, quality: str) -> list[Job]:
     scn = s.scn
-    key = _hash(code, s.runs_key, "video", quality, scn.title, str(scn.media.video_seconds))
+    key = _hash(code, s.runs_key, "video", quality, scn.title, str(scn.media.video_seconds),
+                json.dumps(scn.media.snapshots))
     return [Job("video", scn.name, key, _cache(P, "media", scn.name, f"video-{quality}.key"),
                 list(video_outputs(s.media, scn).values()), _make_video, (scn, s.paths, s.media, quality),
                 weight=10 * len(scn.runs))]

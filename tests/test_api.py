@@ -144,7 +144,8 @@ def test_gif_and_video_on_request(result, tmp_path):
     video = result.video(tmp_path / "talk" / "fr.mp4")
     assert video.path.read_bytes()[4:8] == b"ftyp"
     assert (tmp_path / "talk" / "fr-poster.png").is_file()
-    assert sorted(p.name for p in (tmp_path / "talk").iterdir()) == ["fr-poster.png", "fr.mp4", "fr.vtt"]
+    assert sorted(p.name for p in (tmp_path / "talk").iterdir()) == ["fr-poster.png", "fr.chapters.vtt", "fr.mp4",
+                                                                      "fr.vtt"]
     assert (tmp_path / "talk" / "fr.vtt").read_text().startswith("WEBVTT\n")
     with pytest.raises(ValueError, match="unknown quality 'ultra'"):
         result.video(tmp_path / "x.mp4", quality="ultra")

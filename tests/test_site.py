@@ -669,6 +669,13 @@ def test_every_video_has_a_name_and_captions_the_browser_reads(server, watched):
       })""")
     assert cues[0][0] == 0 and "Step 0:" in cues[1][1] and "Final, step" in cues[-1][1]
     assert [c[0] for c in cues] == sorted(c[0] for c in cues)
+    chapters = page.evaluate("""() => new Promise(done => {
+        const t = [...document.querySelector('video').textTracks].find(t => t.kind === 'chapters');
+        t.mode = 'hidden';
+        const wait = () => t.cues && t.cues.length ? done([...t.cues].map(c => c.text)) : setTimeout(wait, 50);
+        wait();
+      })""")
+    assert chapters[1] == "The start" and chapters[-1].startswith("Step ")
     assert watched.problems == []
 
 

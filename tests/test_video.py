@@ -220,3 +220,19 @@ def test_a_run_settles_where_its_divergence_stops_moving():
     assert settle_step(values) == 49  # the ramp reaches 1.0 at step 49, then only wobbles by 0.01 %
     assert settle_step(np.full(10, 2.0)) == 0
     assert settle_step(np.array([3.0, 2.0, np.inf])) is None
+
+
+def test_chapters_start_at_the_scenarios_snapshot_steps(video):
+    """The [media] snapshots (the small multiples' steps) are the video's
+    chapters: each starts when the video shows that step."""
+    out, side, rec = video
+    chapters = read_webvtt(out["chapters"].read_text(encoding="utf-8"))
+    steps = rec["grad"].shape[1]
+    want = sorted({int(round(f * steps)) for f in (0.0, 0.1, 0.5, 1.0)})  # the default snapshots
+    assert chapters[0][2] == "Video test" or chapters[0][2].startswith("Video test")
+    assert [c[2] for c in chapters[1:]] == ["The start"] + [f"Step {s} of {steps}" for s in want[1:]]
+    times = np.array(side["step_times"])
+    for (t0, _, _), s in zip(chapters[1:], want):
+        assert t0 == pytest.approx(side["animation_start"] + times[s], abs=1e-3)
+    with av.open(str(out["video"])) as c:
+        assert chapters[-1][1] == pytest.approx(float(c.duration) / 1e6, abs=0.2)

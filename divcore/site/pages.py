@@ -196,6 +196,9 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
         captions = sm.video.with_suffix(".vtt")
         _link_or_copy(captions, out / captions.name)
         files["captions"] = f"{rel}/{captions.name}"
+        chapters = sm.video.with_name(f"{name}.chapters.vtt")
+        _link_or_copy(chapters, out / chapters.name)
+        files["chapters"] = f"{rel}/{chapters.name}"
     return files
 
 

@@ -1,8 +1,9 @@
-"""Captions (WebVTT) for a scenario's video, written from the recorded runs:
-what the title card says, then every few seconds the step on screen with
-each run's divergence and where q is, a line when a run settles, and the
-final state over the closing hold. Nothing here needs manim: the video's
-timing (its title card, its step times, its hold) is passed in.
+"""Captions and chapters (WebVTT) for a scenario's video, written from the
+recorded runs: what the title card says, then every few seconds the step on
+screen with each run's divergence and where q is, a line when a run settles,
+and the final state over the closing hold; chapters at the scenario's
+snapshot steps. Nothing here needs manim: the video's timing (its title
+card, its step times, its hold) is passed in.
 """
 
 from __future__ import annotations
@@ -100,9 +101,34 @@ def cues(title: str, views: list, times: np.ndarray, start: float, hold: float) 
     return out
 
 
+def chapters(title: str, views: list, times: np.ndarray, start: float, hold: float,
+             snapshots) -> list[tuple[float, float, str]]:
+    """(from, to, name) in video seconds: the title card, then a chapter from
+    each of the scenario's snapshot steps (its [media] snapshots, fractions of
+    the runs), the last one running through the closing hold."""
+    steps = max(v.steps for v in views)
+    marks = sorted({int(round(f * steps)) for f in snapshots} | {0})
+    out = [(0.0, start, title)]
+    for i, s in enumerate(marks):
+        a = start + float(times[min(s, times.size - 1)])
+        b = start + float(times[min(marks[i + 1], times.size - 1)]) if i + 1 < len(marks) else start + float(times[-1]) + hold
+        if b - a >= 1e-3:
+            out.append((a, b, "The start" if s == 0 else f"Step {s} of {steps}"))
+    return out
+
+
 def webvtt(title: str, views: list, times: np.ndarray, start: float, hold: float) -> str:
     """The captions as a WebVTT file."""
+    return _file(cues(title, views, times, start, hold))
+
+
+def chapters_webvtt(title: str, views: list, times: np.ndarray, start: float, hold: float, snapshots) -> str:
+    """The chapters as a WebVTT file (a player's `kind="chapters"` track)."""
+    return _file(chapters(title, views, times, start, hold, snapshots))
+
+
+def _file(entries: list[tuple[float, float, str]]) -> str:
     lines = ["WEBVTT", ""]
-    for i, (t0, t1, text) in enumerate(cues(title, views, times, start, hold), 1):
+    for i, (t0, t1, text) in enumerate(entries, 1):
         lines += [str(i), f"{_stamp(t0)} --> {_stamp(t1)}", text.replace("-->", "→"), ""]
     return "\n".join(lines)

@@ -52,15 +52,15 @@ def poster(video: Path, dest: Path) -> None:
 
 
 def render(spec: dict) -> None:
-    """Render `spec` (title, records, seconds, quality, video, poster, captions,
-    sidecar) in this process."""
+    """Render `spec` (title, records, seconds, snapshots, quality, and where to
+    write the video, poster, captions, chapters and sidecar) in this process."""
     from manim import config, tempconfig
 
-    from .captions import webvtt
+    from .captions import chapters_webvtt, webvtt
     from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene
 
     width, height, fps = QUALITY[spec["quality"]]
-    out = {k: Path(spec[k]) for k in ("video", "poster", "captions", "sidecar")}
+    out = {k: Path(spec[k]) for k in ("video", "poster", "captions", "chapters", "sidecar")}
     out["video"].parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out["video"].parent, prefix=".render-") as tmp:
         settings = {
@@ -80,15 +80,19 @@ def render(spec: dict) -> None:
                 "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
                 "frame_width_units": config.frame_width,
             }
-            captions = webvtt(spec["title"], [p.view for p in scene.panels], panel.times, start, HOLD_SECONDS)
+            views = [p.view for p in scene.panels]
+            captions = webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS)
+            chapters = chapters_webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS, spec["snapshots"])
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
         poster(tmp / "fast.mp4", tmp / "poster.png")
         (tmp / "sidecar.json").write_text(json.dumps(sidecar))
         (tmp / "captions.vtt").write_text(captions, encoding="utf-8")
+        (tmp / "chapters.vtt").write_text(chapters, encoding="utf-8")
         _replace(tmp / "fast.mp4", out["video"])
         _replace(tmp / "poster.png", out["poster"])
         _replace(tmp / "captions.vtt", out["captions"])
+        _replace(tmp / "chapters.vtt", out["chapters"])
         _replace(tmp / "sidecar.json", out["sidecar"])
 
 
