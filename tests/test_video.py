@@ -236,3 +236,12 @@ def test_chapters_start_at_the_scenarios_snapshot_steps(video):
         assert t0 == pytest.approx(side["animation_start"] + times[s], abs=1e-3)
     with av.open(str(out["video"])) as c:
         assert chapters[-1][1] == pytest.approx(float(c.duration) / 1e6, abs=0.2)
+
+
+def test_the_first_frame_is_the_title_card_not_a_blank(video):
+    """A video in a slide shows its first frame until it plays: the title card,
+    whose text is there from frame 0."""
+    out, _, _ = video
+    (first,) = frames_at(out["video"], [0])
+    dark = (first.sum(axis=2) < 3 * 100).mean()
+    assert dark > 0.002, "the first frame is blank"

@@ -279,8 +279,10 @@ class DivfitScene(Scene):
             formulas.scale_to_fit_width(13.0)
         formulas.arrange(DOWN, buff=0.25).next_to(title, DOWN, buff=0.6)
         card = VGroup(title, formulas).move_to([0, 0, 0])
-        self.play(FadeIn(card), run_time=0.6)
-        self.wait(TITLE_SECONDS - 1.2)
+        # on screen from the first frame: a video embedded in a slide shows what it is
+        # before it plays, not a white rectangle
+        self.add(card)
+        self.wait(TITLE_SECONDS - 0.6)
         self.play(FadeOut(card), run_time=0.6)
 
     def lay_out_plane(self, views, times, tracker):
