@@ -18,13 +18,13 @@ import copy
 import html
 import os
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .scenario import FigureStyle, Scenario, ScenarioError, load_scenario, parse_figure, parse_scenario, parse_table
+from .scenario import FigureStyle, Scenario, ScenarioError, parse_figure, parse_table
 from .scenario.fields import RUN
+from .scenario.parse import read_table, read_text, scenario_name
 
 # what a keyword of run() may set: any key of a run, for every run
 OVERRIDABLE = tuple(n for n in RUN.names if n != "name")
@@ -38,11 +38,10 @@ def _table(source: Any) -> tuple[dict, str, str]:
     if isinstance(source, Mapping):
         return _plain(source), "<dict>", "scenario"
     if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source and "=" not in source):
-        scn = load_scenario(source)  # checks the file on its own first: errors name its lines
-        return tomllib.loads(Path(source).read_text(encoding="utf-8")), str(source), scn.name
+        file = str(source)
+        return read_table(read_text(source), file), file, scenario_name(file)
     if isinstance(source, str):
-        parse_scenario(source)
-        return tomllib.loads(source.removeprefix("\ufeff")), "<string>", "scenario"
+        return read_table(source, "<string>"), "<string>", "scenario"
     raise TypeError(f"a scenario is a path, a TOML string or a dict, not {type(source).__name__}")
 
 
@@ -148,7 +147,7 @@ class Result(Mapping):
         from . import trajectory
         from .errors import BuildError
         from .video import unavailable
-        from .video.render import render_in_subprocess
+        from .video.render import companions, render_in_subprocess, spec_of
 
         from .project import QUALITIES
 
@@ -161,14 +160,10 @@ class Result(Mapping):
             records = []
             for name, record in self._records.items():  # the renderer reads records from files
                 arrays = {k: v for k, v in record.items() if k != "config"}
-                records.append(str(trajectory.save(Path(tmp) / f"{name}.npz", arrays, record["config"])))
-            render_in_subprocess({"title": self.scenario.title, "records": records,
-                                  "seconds": self.scenario.media.video_seconds,
-                                  "snapshots": list(self.scenario.media.snapshots), "quality": quality,
-                                  "video": str(out), "poster": str(out.with_name(f"{out.stem}-poster.png")),
-                                  "captions": str(out.with_suffix(".vtt")),
-                                  "chapters": str(out.with_name(f"{out.stem}.chapters.vtt")),
-                                  "sidecar": str(Path(tmp) / "video.json")})
+                records.append(trajectory.save(Path(tmp) / f"{name}.npz", arrays, record["config"]))
+            # everything beside the video but the sidecar, which only the site reads
+            outputs = {**companions(out), "sidecar": Path(tmp) / "video.json"}
+            render_in_subprocess(spec_of(self.scenario, records, quality, outputs))
         return Media(out, "video/mp4")
 
     def view(self, run: str | None = None, member: int | None = None):

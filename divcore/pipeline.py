@@ -236,18 +236,15 @@ def _make_gif(scn: Scenario, paths: list[Path], out: Path) -> None:
 
 
 def _make_video(scn: Scenario, paths: list[Path], out_dir: Path, quality: str) -> None:
-    from .video.render import render_in_subprocess
+    from .video.render import render_in_subprocess, spec_of
 
-    render_in_subprocess({
-        "title": scn.title, "records": [str(p) for p in paths], "seconds": scn.media.video_seconds,
-        "snapshots": list(scn.media.snapshots), "quality": quality, **{k: str(v) for k, v in video_outputs(out_dir, scn).items()},
-    })
+    render_in_subprocess(spec_of(scn, paths, quality, video_outputs(out_dir, scn)))
 
 
 def video_outputs(out_dir: Path, scn: Scenario) -> dict[str, Path]:
-    return {"video": out_dir / f"{scn.name}.mp4", "poster": out_dir / f"{scn.name}-poster.png",
-            "captions": out_dir / f"{scn.name}.vtt", "chapters": out_dir / f"{scn.name}.chapters.vtt",
-            "sidecar": out_dir / f"{scn.name}.video.json"}
+    from .video.render import companions
+
+    return companions(Path(out_dir) / f"{scn.name}.mp4")
 
 
 def _make_gallery(cells: list[tuple[str, Path]], out_dir: Path) -> None:

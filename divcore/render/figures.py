@@ -67,9 +67,9 @@ def _plane_summary(title: str, views: list[plane.PlaneView], style: FigureStyle 
     return fig
 
 
-def _legend(fig, views):
+def _legend(fig, views, most: int | None = None):
     handles = (plane.legend_handles if isinstance(views[0], plane.PlaneView) else legend_handles)(views)
-    legend_below(fig, handles)
+    legend_below(fig, handles, most)
 
 
 def small_multiples(title: str, views: list[RunView], fractions=DEFAULT_SNAPSHOTS, style: FigureStyle | None = None):
@@ -144,8 +144,7 @@ def panel(kind: str, view: RunView, step: int | None = None, style: FigureStyle 
                 plane.PlanePanel(ax, view, plane.window([view])).update(t)
             else:
                 DistributionPanel(ax, view).update(t)
-            handles = (plane.legend_handles if on_plane else legend_handles)([view])
-            legend_below(fig, handles, most=3)
+            _legend(fig, [view], most=3)
         ax.set_title(labels.run_title(view.run))
     return fig
 

@@ -57,7 +57,7 @@ def rc(style: FigureStyle) -> dict:
 @contextmanager
 def context(style: FigureStyle | None):
     """Everything drawn inside is in the style."""
-    with matplotlib.style.context(MPLSTYLE_FILE), matplotlib.rc_context(rc(resolve(style))):
+    with matplotlib.style.context(MPLSTYLE_FILE), matplotlib.rc_context(rc(style)):
         yield
 
 

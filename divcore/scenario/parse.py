@@ -664,7 +664,7 @@ def _toml_error(err: tomllib.TOMLDecodeError, file: str) -> ScenarioError:
     return ScenarioError(file, path, message or "invalid TOML", _TOML_ALLOWED)
 
 
-def _scenario_name(file: str) -> str:
+def scenario_name(file: str) -> str:
     name = Path(file).stem
     if not file.startswith("<") and not _matches(F.NAME_PATTERN, name):
         raise ScenarioError(
@@ -676,14 +676,12 @@ def _scenario_name(file: str) -> str:
     return name
 
 
-def parse_scenario(text: str, file: str = PSEUDO_FILE) -> Scenario:
-    """Validate and resolve scenario TOML; `file` names it in errors and gives its name."""
-    file = str(file)
-    name = _scenario_name(file)
+def read_table(text: str, file: str = PSEUDO_FILE) -> dict:
+    """Scenario TOML as its table, unvalidated; bad TOML is a ScenarioError naming its line."""
     if not isinstance(text, str):
         raise ScenarioError(file, "(file)", f"expected text, got {type(text).__name__}", _TOML_ALLOWED)
     try:
-        data = tomllib.loads(text.removeprefix("\ufeff"))
+        return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as err:
         raise _toml_error(err, file) from None
     except ValueError:  # int() refuses literals beyond sys.get_int_max_str_digits()
@@ -692,7 +690,13 @@ def parse_scenario(text: str, file: str = PSEUDO_FILE) -> Scenario:
     except RecursionError:
         what = "arrays or tables are nested too deeply"
         raise ScenarioError(file, "(file)", what, _TOML_ALLOWED) from None
-    return _Reader(file).scenario(data, name)
+
+
+def parse_scenario(text: str, file: str = PSEUDO_FILE) -> Scenario:
+    """Validate and resolve scenario TOML; `file` names it in errors and gives its name."""
+    file = str(file)
+    name = scenario_name(file)
+    return _Reader(file).scenario(read_table(text, file), name)
 
 
 def parse_table(data: Any, file: str = "<dict>", name: str = "scenario") -> Scenario:
@@ -706,8 +710,8 @@ def parse_figure(table: Any, file: str, path: str = "figure") -> FigureStyle:
     return reader.figure(reader.value(table, F.FIGURE, path), path)
 
 
-def load_scenario(path) -> Scenario:
-    """Read and parse a scenario file; unreadable or non-UTF-8 files are ScenarioErrors too."""
+def read_text(path) -> str:
+    """A scenario file's text; unreadable or non-UTF-8 files are ScenarioErrors."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -715,7 +719,7 @@ def load_scenario(path) -> Scenario:
         what = f"cannot read the file ({err.strerror or type(err).__name__})"
         raise ScenarioError(file, "(file)", what, "a readable scenario .toml file") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         before = raw[: err.start]
         line = before.count(b"\n") + 1
@@ -726,4 +730,8 @@ def load_scenario(path) -> Scenario:
             f"the file is not valid UTF-8 (byte 0x{raw[err.start]:02x})",
             "save the file as UTF-8 encoded TOML",
         ) from None
-    return parse_scenario(text, file)
+
+
+def load_scenario(path) -> Scenario:
+    """Read and parse a scenario file."""
+    return parse_scenario(read_text(path), str(path))

@@ -186,19 +186,15 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
     files["scrubber"] = f"{rel}/scrubber.js"
     files["assets"] = f"{rel}/"
     if sm.video is not None:
-        _link_or_copy(sm.video, out / sm.video.name)
-        poster = sm.video.with_name(f"{name}-poster.png")
-        _link_or_copy(poster, out / poster.name)
-        atomic_write(out / "poster.webp", _cached_image(poster, cache, POSTER_WIDTH, POSTER_BYTES))
-        files["video"] = f"{rel}/{sm.video.name}"
+        from ..video.render import companions
+
+        made = companions(sm.video)
+        for kind in ("video", "poster", "captions", "chapters"):
+            _link_or_copy(made[kind], out / made[kind].name)
+            files[kind] = f"{rel}/{made[kind].name}"
+        files["poster_png"] = files["poster"]
+        atomic_write(out / "poster.webp", _cached_image(made["poster"], cache, POSTER_WIDTH, POSTER_BYTES))
         files["poster"] = f"{rel}/poster.webp"
-        files["poster_png"] = f"{rel}/{poster.name}"
-        captions = sm.video.with_suffix(".vtt")
-        _link_or_copy(captions, out / captions.name)
-        files["captions"] = f"{rel}/{captions.name}"
-        chapters = sm.video.with_name(f"{name}.chapters.vtt")
-        _link_or_copy(chapters, out / chapters.name)
-        files["chapters"] = f"{rel}/{chapters.name}"
     return files
 
 

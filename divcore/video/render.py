@@ -22,6 +22,23 @@ QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080
 DEFAULT_SECONDS = 12.0
 
 
+def companions(video: Path) -> dict[str, Path]:
+    """Where a video and the files made with it go: the MP4, then beside it its
+    poster, captions, chapters and sidecar (the keys a render spec names)."""
+    video = Path(video)
+    return {"video": video, "poster": video.with_name(f"{video.stem}-poster.png"),
+            "captions": video.with_suffix(".vtt"), "chapters": video.with_name(f"{video.stem}.chapters.vtt"),
+            "sidecar": video.with_name(f"{video.stem}.video.json")}
+
+
+def spec_of(scn, records: list, quality: str, outputs: dict) -> dict:
+    """What `render` needs to make a scenario's video from its `records` (paths
+    of .npz files), written to `outputs` (as `companions` names them)."""
+    return {"title": scn.title, "records": [str(p) for p in records], "seconds": scn.media.video_seconds,
+            "snapshots": list(scn.media.snapshots), "quality": quality,
+            **{k: str(v) for k, v in outputs.items()}}
+
+
 def _replace(tmp: Path, dest: Path) -> None:
     os.chmod(tmp, 0o644)
     os.replace(tmp, dest)

@@ -847,10 +847,13 @@
         if (s.restore(params)) break;
       }
     };
+    var loadAll = function () {  // then restore the link
+      var left = sections.length;
+      for (var k = 0; k < sections.length; k++) load(k, function () { if (--left === 0) restore(); });
+    };
     var i;
     if ((hashParams().step || hashParams().run) || !window.IntersectionObserver) {
-      var left = sections.length;
-      for (i = 0; i < sections.length; i++) load(i, function () { if (--left === 0) restore(); });
+      loadAll();
     } else {
       var near = new IntersectionObserver(function (entries) {
         entries.forEach(function (e) {
@@ -861,10 +864,7 @@
       }, { rootMargin: "100% 0px" });
       for (i = 0; i < sections.length; i++) { sections[i].dataset.order = String(i); near.observe(sections[i]); }
     }
-    window.addEventListener("hashchange", function () {
-      var left = sections.length;
-      for (var k = 0; k < sections.length; k++) load(k, function () { if (--left === 0) restore(); });
-    });
+    window.addEventListener("hashchange", loadAll);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
