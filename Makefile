@@ -30,6 +30,8 @@ bench: $(STAMP)
 	@sh tools/setup.sh lighthouse
 	@$(BIN)/python bench/core.py
 	@echo
+	@$(BIN)/python bench/sweeps.py
+	@echo
 	@$(BIN)/python bench/render.py
 	@echo
 	@$(BIN)/python bench/reader.py

@@ -4,17 +4,22 @@ Every output is a `Job` keyed by a hash of exactly what it depends on (the
 resolved configuration, the code that makes it, the style); a job whose key
 matches the one stored beside the last build is skipped. A job names the jobs
 whose outputs it reads and starts as soon as they are done (a scenario's
-figures do not wait for another one's video), in a process pool. `run_files` is `divfit run`: no cache,
-and nothing written unless every run succeeds.
+figures do not wait for another one's video). A job is one or more tasks:
+the data jobs compute values (a sweep in independent blocks, joined by one
+more task) that the build writes itself, so they can run on any executor
+(`executors`: a local process pool or a Dask cluster); the jobs that draw
+read and write the build folder and run on this machine. `run_files` is
+`divfit run`: no cache, and nothing written unless every run succeeds.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import queue
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +31,7 @@ from . import runner, trajectory
 from .core.divergences import DIVERGENCES
 from .atomic import atomic_write
 from .errors import BuildError
+from .executors import Local, Task
 from .project import Site
 from .resources import CONTENT, SITE
 from .scenario import FigureStyle, RunConfig, Scenario, load_scenario
@@ -96,15 +102,23 @@ def _hash(*parts: str) -> str:
 
 @dataclass
 class Job:
+    """`parts` run independently (anywhere, when not `local`); `join`, when
+    given, is one more task called with their values appended as a list; the
+    client then hands the value (the join's, else the only part's) to `save`,
+    which writes the outputs. A `local` job's tasks read and write the build
+    folder themselves, so they run on this machine."""
+
     stage: str
     label: str  # e.g. "forward-reverse-kl/reverse"
     key: str
     key_path: Path
     outputs: list[Path]
-    fn: Callable  # a module-level function, so it can run in a worker process
-    args: tuple
+    parts: tuple[Task, ...]
     weight: float = 1.0  # expected cost relative to the other jobs of its stage
     needs: tuple["Job", ...] = ()  # the jobs whose outputs this one reads
+    join: Task | None = None
+    save: Callable[[object], None] | None = None
+    local: bool = True
 
     def up_to_date(self) -> bool:
         return (
@@ -121,16 +135,21 @@ def _write_key(path: Path, key: str) -> None:
     os.replace(tmp, path)
 
 
-def _execute(job: Job) -> float:
-    start = time.monotonic()
-    job.fn(*job.args)
-    _write_key(job.key_path, job.key)  # only after every output is in place
-    return time.monotonic() - start
-
-
-def _make_record(scn: Scenario, run: RunConfig, path: Path) -> None:
-    record, config = run_one(scn, run)
+def _save(path: Path, config: dict, record: dict) -> None:
     trajectory.save(path, record, config)
+
+
+RUN_BLOCK = 512  # members per task of a run with many (starts x repeat); any size gives the same bytes
+
+
+def _record_job(label: str, key: str, key_path: Path, scn: Scenario, run: RunConfig, path: Path) -> Job:
+    """A run's record: its members in blocks, the optima in the join."""
+    blocks = runner.member_blocks(run, RUN_BLOCK)
+    return Job("data", label, key, key_path, [path],
+               tuple(Task(runner.run_block, (scn.target, run, sl)) for sl in blocks),
+               weight=run.batch_size * run.steps * max(run.samples, 8),
+               join=Task(runner.run_join, (scn.target, run)), save=functools.partial(_save, path, scn.run_dict(run)),
+               local=False)
 
 
 def _views(paths: list[Path]) -> list:
@@ -169,28 +188,58 @@ def basins_path(data_dir: Path, scn: Scenario, run: RunConfig) -> Path:
     return Path(data_dir) / scn.name / "sweeps" / f"basins-{run.name}.npz"
 
 
-def _make_basins(scn: Scenario, run: RunConfig, path: Path) -> None:
-    trajectory.save(path, runner.basin_map(scn.target, run, scn.basins),
-                    {"scenario": scn.name, "target": scn.target.to_dict(), "run": run.to_dict(),
-                     "basins": scn.basins.to_dict()})
+def _basins_tasks(scn: Scenario, run: RunConfig) -> tuple[tuple[Task, ...], Task, dict]:
+    """A basin map in blocks of starts (`runner.basin_block`), joined by `runner.basin_join`."""
+    parts = tuple(Task(runner.basin_block, (scn.target, run, scn.basins, sl))
+                  for sl in runner.basin_blocks(run, scn.basins))
+    meta = {"scenario": scn.name, "target": scn.target.to_dict(), "run": run.to_dict(), "basins": scn.basins.to_dict()}
+    return parts, Task(runner.basin_join, (scn.target, run, scn.basins)), meta
 
 
-def _make_diagnostics(scn: Scenario, path: Path) -> None:
+def _diagnostic_cell(target, mean: float, std: float, case: dict, K: int, repeats: int, seed: int):
+    from .core import diagnostics
+
+    return diagnostics.cell(runner.mixture(target), mean, std, case, K, repeats, seed)
+
+
+def _diagnostics_join(target, mean: float, std: float, cases: list[dict], ks, cells: list) -> dict:
+    from .core import diagnostics
+
+    return diagnostics.join(runner.mixture(target), mean, std, cases, ks, cells)
+
+
+def _diagnostics_tasks(scn: Scenario) -> tuple[tuple[Task, ...], Task, dict]:
+    """One task per (estimator case, K) at the table's q."""
     from .core import diagnostics
 
     d = scn.diagnostics
-    runs = [scn.run_dict(r)["run"] for r in scn.runs]
-    cases = diagnostics.cases(runs)
-    table = diagnostics.table(runner.mixture(scn.target), d.mean, d.std, cases, d.samples, d.repeats, d.seed)
-    trajectory.save(path, table, {"scenario": scn.name, "target": scn.target.to_dict(),
-                                  "diagnostics": d.to_dict(), "cases": cases})
+    cases = diagnostics.cases([scn.run_dict(r)["run"] for r in scn.runs])
+    parts = tuple(Task(_diagnostic_cell, (scn.target, d.mean, d.std, case, int(K), d.repeats, d.seed))
+                  for case in cases for K in d.samples)
+    meta = {"scenario": scn.name, "target": scn.target.to_dict(), "diagnostics": d.to_dict(), "cases": cases}
+    return parts, Task(_diagnostics_join, (scn.target, d.mean, d.std, cases, d.samples)), meta
 
 
-def _make_sweep(scn: Scenario, path: Path) -> None:
+def _alpha_at(target, a: float) -> dict:
     from .core import sweep
 
-    trajectory.save(path, sweep.alpha_optima(runner.mixture(scn.target)),
-                    {"scenario": scn.name, "target": scn.target.to_dict(), "sweep": "alpha"})
+    return sweep.at(runner.mixture(target), a)
+
+
+def _alpha_join(alphas, found: list) -> dict:
+    from .core import sweep
+
+    return sweep.join(alphas, found)
+
+
+def _sweep_tasks(scn: Scenario) -> tuple[tuple[Task, ...], Task, dict]:
+    """One task per alpha of the grid."""
+    from .core import sweep
+
+    alphas = sweep.DEFAULT_ALPHAS
+    parts = tuple(Task(_alpha_at, (scn.target, float(a))) for a in alphas)
+    meta = {"scenario": scn.name, "target": scn.target.to_dict(), "sweep": "alpha"}
+    return parts, Task(_alpha_join, (alphas,)), meta
 
 
 @dataclass(frozen=True)
@@ -202,7 +251,7 @@ class Analysis:
     label: str  # e.g. "basins-reverse", for progress and errors
     path: Path
     key: str
-    make: Callable  # make(*args, path), module-level so it can run in a worker
+    tasks: Callable  # tasks(*args) -> (parts, join, the record's config): planned only if stale
     args: tuple
     weight: float
 
@@ -213,19 +262,19 @@ def analyses(scn: Scenario, data_dir: Path, data_code: str) -> list[Analysis]:
     out = []
     if has_alpha(scn):
         out.append(Analysis("alpha-sweep", "alpha-sweep", sweep_path(data_dir, scn),
-                            _hash(data_code, "alpha-sweep", target), _make_sweep, (scn,), 1e9))
+                            _hash(data_code, "alpha-sweep", target), _sweep_tasks, (scn,), 1e9))
     if scn.diagnostics is not None:
         runs = json.dumps([scn.run_dict(r)["run"] for r in scn.runs], sort_keys=True)
         key = _hash(data_code, "diagnostics", target, json.dumps(scn.diagnostics.to_dict(), sort_keys=True), runs)
         out.append(Analysis("diagnostics", "diagnostics", diagnostics_path(data_dir, scn), key,
-                            _make_diagnostics, (scn,), 1e9))
+                            _diagnostics_tasks, (scn,), 1e9))
     if scn.basins is not None:
         spec = json.dumps(scn.basins.to_dict(), sort_keys=True)
         for run in scn.runs:
             key = _hash(data_code, "basins", target, json.dumps(run.to_dict(), sort_keys=True), spec)
             cost = EXACT_SAMPLE_COST if not run.monte_carlo else max(run.samples, 8)
             out.append(Analysis("basins", f"basins-{run.name}", basins_path(data_dir, scn, run), key,
-                                _make_basins, (scn, run), scn.basins.size ** 2 * scn.basins.steps * cost))
+                                _basins_tasks, (scn, run), scn.basins.size ** 2 * scn.basins.steps * cost))
     return out
 
 
@@ -329,11 +378,13 @@ def _cache(P: Plan, *parts: str) -> Path:
 
 def _plan_data(P: Plan, s: Scene) -> list[Job]:
     scn = s.scn
-    jobs = [Job("data", f"{scn.name}/{run.name}", s.keys[run.name], _cache(P, "data", scn.name, f"{run.name}.key"),
-                [path], _make_record, (scn, run, path), weight=run.batch_size * run.steps * max(run.samples, 8))
-            for run, path in zip(scn.runs, s.paths)]
-    jobs += [Job("data", f"{scn.name}/{a.label}", a.key, _cache(P, "data", scn.name, f"{a.label}.key"), [a.path],
-                 a.make, (*a.args, a.path), weight=a.weight) for a in s.analyses]
+    jobs = [_record_job(f"{scn.name}/{run.name}", s.keys[run.name], _cache(P, "data", scn.name, f"{run.name}.key"),
+                        scn, run, path) for run, path in zip(scn.runs, s.paths)]
+    for a in s.analyses:
+        parts, join, meta = a.tasks(*a.args)
+        jobs.append(Job("data", f"{scn.name}/{a.label}", a.key, _cache(P, "data", scn.name, f"{a.label}.key"),
+                        [a.path], parts, weight=a.weight, join=join, save=functools.partial(_save, a.path, meta),
+                        local=False))
     return jobs
 
 
@@ -342,7 +393,7 @@ def _plan_video(P: Plan, s: Scene, code: str, quality: str) -> list[Job]:
     key = _hash(code, s.runs_key, "video", quality, scn.title, str(scn.media.video_seconds),
                 json.dumps(scn.media.snapshots))
     return [Job("video", scn.name, key, _cache(P, "media", scn.name, f"video-{quality}.key"),
-                list(video_outputs(s.media, scn).values()), _make_video, (scn, s.paths, s.media, quality),
+                list(video_outputs(s.media, scn).values()), (Task(_make_video, (scn, s.paths, s.media, quality)),),
                 weight=10 * len(scn.runs))]
 
 
@@ -354,14 +405,14 @@ def _plan_figures(P: Plan, s: Scene, code: str, figure: FigureStyle) -> list[Job
     bases = ("summary", "snapshots", *s.analysis_paths())
     return [Job("figures", scn.name, key, _cache(P, "media", scn.name, "figures.key"),
                 [s.media / f"{base}.{ext}" for base in bases for ext in ("pdf", "svg", "png")],
-                _make_figures, (scn, s.paths, s.media, s.analysis_paths(), style), weight=len(scn.runs))]
+                (Task(_make_figures, (scn, s.paths, s.media, s.analysis_paths(), style)),), weight=len(scn.runs))]
 
 
 def _plan_gif(P: Plan, s: Scene, code: str) -> list[Job]:
     scn = s.scn
     gif = s.media / f"{scn.name}.gif"
     return [Job("gif", scn.name, _hash(code, s.runs_key, "gif", scn.title), _cache(P, "media", scn.name, "gif.key"),
-                [gif], _make_gif, (scn, s.paths, gif), weight=2 * len(scn.runs))]
+                [gif], (Task(_make_gif, (scn, s.paths, gif)),), weight=2 * len(scn.runs))]
 
 
 def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
@@ -372,7 +423,7 @@ def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
     out = s.media / "site"
     return [Job("assets", scn.name, key, _cache(P, "media", scn.name, "assets.key"),
                 assets.outputs(out, [r.name for r in scn.runs], s.analysis_paths()),
-                _make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths()), weight=len(scn.runs))]
+                (Task(_make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths())),), weight=len(scn.runs))]
 
 
 GALLERY_CELLS = 6  # the front page's animated grid: the first scenarios the article tells
@@ -389,8 +440,8 @@ def _plan_gallery(P: Plan, scenes: list[Scene], code: str, content: Path, headli
     key = _hash(code, "gallery", *(s.scn.title + s.keys[s.scn.media.headline] for s in shown))
     gallery = P.media_dir / GALLERY_DIR
     outputs = [gallery / f"{s.scn.name}.{ext}" for s in shown for ext in ("gif", "webp")] + [gallery / "index.json"]
-    job = Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), outputs, _make_gallery,
-              (cells, gallery), weight=len(cells))
+    job = Job("gallery", "gallery", key, _cache(P, "media", "gallery.key"), outputs,
+              (Task(_make_gallery, (cells, gallery)),), weight=len(cells))
     return [_needing(job, [headlines[s.scn.name] for s in shown])]
 
 
@@ -405,8 +456,8 @@ def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path
     media = [ScenarioMedia(s.scn, s.paths, s.media, s.media / "site",
                            video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
     gallery = P.media_dir / GALLERY_DIR if "gallery" in stages else None
-    return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"], _make_site,
-                (media, P.site_dir, _cache(P, "previews"), gallery, content, site))]
+    return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"],
+                (Task(_make_site, (media, P.site_dir, _cache(P, "previews"), gallery, content, site)),))]
 
 
 def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
@@ -490,10 +541,26 @@ def _priorities(todo: list[Job], dependents: dict[int, list[Job]], timings: dict
     return rank
 
 
-def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None] | None = None) -> Report:
+class _Progress:
+    """A job's tasks in flight: its parts' values as they come back, then its join."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.values: list = [None] * len(job.parts)
+        self.left = len(job.parts)
+        self.work = 0.0  # every task's seconds, summed
+        self.span = 0.0  # its longest part plus its join: the job's length on enough workers
+
+
+def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None] | None = None,
+            executor=None) -> Report:
     """Run every stale job, each as soon as the jobs it needs are done (the one
-    with the longest chain behind it first), up to `jobs` at a time.
-    `report(stage, done, total, label)` hears of each finished job."""
+    with the longest chain behind it first). Local jobs run in a pool of
+    `jobs` processes on this machine (inline when `jobs` is 1); the others'
+    tasks run on `executor` (an `executors.Dask`; default the same local pool).
+    `report(stage, done, total, label)` hears of each finished job. Ctrl-C or
+    a failed task cancels what is queued; a job's key is written only after
+    its outputs, so an interrupted build redoes exactly what it did not finish."""
     start = time.monotonic()
     out = Report()
     todo = []
@@ -515,50 +582,87 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
     done = {stage: 0 for stage in STAGES}
     chain: dict[int, tuple[float, list]] = {}  # the longest measured path ending at each job
     timings: dict[str, float] = {}
+    local = Local(jobs if len(todo) > 1 else 1)
+    remote = executor or local
+    lanes = {id(local): 0, id(remote): 0}  # tasks in flight on each
+    finished_q: queue.Queue = queue.Queue()
+    in_flight: dict[int, tuple] = {}  # id(future) -> (future, its job's progress, part index or None for the join)
 
-    def finished(job: Job, seconds: float) -> None:
+    def submit(progress: _Progress, task: Task, index: int | None) -> None:
+        lane = local if progress.job.local else remote
+        lanes[id(lane)] += 1
+        fut = lane.submit(task, priority=rank[id(progress.job)])
+        in_flight[id(fut)] = (fut, progress, index, lane)
+        fut.add_done_callback(finished_q.put)
+
+    def finished(job: Job, work: float, span: float) -> None:
         done[job.stage] += 1
-        out.seconds[job.stage] += seconds
-        timings[f"{job.stage}:{job.label}"] = round(seconds, 2)
+        out.seconds[job.stage] += work
+        timings[f"{job.stage}:{job.label}"] = round(span, 2)
         before = max((chain[id(n)] for n in job.needs if id(n) in chain), default=(0.0, []), key=lambda c: c[0])
-        chain[id(job)] = (before[0] + seconds, before[1] + [(job.stage, job.label, seconds)])
+        chain[id(job)] = (before[0] + span, before[1] + [(job.stage, job.label, span)])
         if report is not None:
-            report(job.stage, done[job.stage], out.built[job.stage], f"{job.label} ({seconds:.1f}s)")
+            report(job.stage, done[job.stage], out.built[job.stage], f"{job.label} ({span:.1f}s)")
         for d in dependents.get(id(job), ()):
             waiting[id(d)].discard(id(job))
             if not waiting[id(d)]:
                 ready.append(d)
 
-    def failed(job: Job, err: Exception) -> BuildError:
-        return BuildError(f"{job.stage} of {job.label} failed: {type(err).__name__}: {err}")
+    def complete(fut) -> None:
+        _, progress, index, lane = in_flight.pop(id(fut))
+        lanes[id(lane)] -= 1
+        job = progress.job
+        try:
+            value, seconds = fut.result()
+        except Exception as err:
+            raise BuildError(f"{job.stage} of {job.label} failed: {type(err).__name__}: {err}") from err
+        progress.work += seconds
+        if index is not None:
+            progress.values[index] = value
+            progress.span = max(progress.span, seconds)
+            progress.left -= 1
+            if progress.left:
+                return
+            if job.join is not None:
+                submit(progress, Task(job.join.fn, (*job.join.args, progress.values)), None)
+                return
+            value = value if len(job.parts) == 1 else progress.values
+        else:
+            progress.span += seconds
+        if job.save is not None:
+            job.save(value)
+        _write_key(job.key_path, job.key)  # only after every output is in place
+        finished(job, progress.work, progress.span)
 
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(todo) > 1 else None
-    running: dict = {}
+    def room(job: Job) -> bool:
+        lane = local if job.local else remote
+        return lanes[id(lane)] < lane.slots
+
+    ok = False
     try:
-        while ready or running:
+        while ready or in_flight:
             ready.sort(key=lambda j: rank[id(j)])
-            while ready and (pool is None or len(running) < jobs):
-                job = ready.pop()
-                if pool is None:
-                    try:
-                        seconds = _execute(job)
-                    except Exception as err:
-                        raise failed(job, err) from err
-                    finished(job, seconds)
-                    break  # what it released may outrank the rest
-                running[pool.submit(_execute, job)] = job
-            if running:
-                complete, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in complete:
-                    job = running.pop(fut)
-                    try:
-                        seconds = fut.result()
-                    except Exception as err:
-                        raise failed(job, err) from err
-                    finished(job, seconds)
+            for job in [j for j in reversed(ready) if room(j)]:
+                if not room(job):
+                    continue
+                ready.remove(job)
+                progress = _Progress(job)
+                for i, task in enumerate(job.parts):
+                    submit(progress, task, i)
+                if local.jobs == 1 and (job.local or remote is local):
+                    break  # ran inline: what it released may outrank the rest
+            while True:
+                try:
+                    complete(finished_q.get(timeout=0.2))
+                    break
+                except queue.Empty:
+                    if not in_flight:
+                        break
+        ok = True
     finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+        local.close(cancel=not ok)
+        if executor is not None and not ok:
+            executor.close(cancel=True)
         if timings:
             atomic_write(_timings_path(P), json.dumps({**known, **timings}, indent=1, sort_keys=True).encode())
     out.wall = time.monotonic() - start
@@ -595,8 +699,14 @@ def build_lock(build_dir: Path):
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None):
-    scenarios = load_all(scenes)
-    with build_lock(build_dir):
-        P = plan(scenarios, build_dir, stages, quality, content, site, figure)
-        return P, execute(P, jobs, report)
+          content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None, executor=None):
+    """`executor`: where the data jobs' tasks run (an `executors.Dask`; default
+    this machine's pool of `jobs`); it is closed when the build ends."""
+    try:
+        scenarios = load_all(scenes)
+        with build_lock(build_dir):
+            P = plan(scenarios, build_dir, stages, quality, content, site, figure)
+            return P, execute(P, jobs, report, executor)
+    finally:
+        if executor is not None:
+            executor.close()

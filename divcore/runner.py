@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .core import basins, estimators, optimizers, parameterizations, space
+from .core import basins, estimators, optimizers, space
 from .core.bivariate.target import Mixture2
 from .core.target import Mixture
 from .scenario.model import Basins, Basins2, RunConfig, Start, Start2, Target
@@ -36,7 +36,6 @@ CONVERGENCE_TOL = 1e-9
 _NOISE_CHUNK = 64  # steps of noise drawn at a time; any size gives the same numbers
 _BLOCK_ELEMENTS = 8192  # members x samples advanced together (see `simulate`)
 _EXACT_WIDTH = 256  # about the quadrature nodes per member of an exact gradient
-_JUDGE_BLOCK = 256  # basin-map starts judged together
 
 
 def mixture(target: Target) -> Mixture | Mixture2:
@@ -232,28 +231,14 @@ class TailRecorder:
         return {"ring": self.ring, "status": state.status, "steps_taken": state.steps_taken}
 
 
-def tail_window(param, ring: np.ndarray, steps_taken: np.ndarray, steps: int):
-    """From a `TailRecorder` ring: (B, S + 1) mean and std holding each member's
-    states at indices (steps_taken - tail, steps_taken] and filler (0 and 1)
-    elsewhere, the layout `basins.final_state` reads a whole record in."""
-    B, n = ring.shape[0], ring.shape[1] - 1
-    idx = steps_taken[:, None] - np.arange(n)[None, :]  # the window's state indices
-    ok = idx >= 0
-    mean, std = np.zeros((B, steps + 1)), np.ones((B, steps + 1))
-    m, s = param.from_phi(ring[np.arange(B)[:, None], np.where(ok, idx, 0) % (n + 1)])
-    rows = np.broadcast_to(np.arange(B)[:, None], idx.shape)
-    mean[rows[ok], idx[ok]] = m[ok]
-    std[rows[ok], idx[ok]] = s[ok]
-    return mean, std
-
-
 def simulate(p: Mixture | Mixture2, cfg: RunConfig, progress=None, seeds: np.ndarray | None = None,
-             recorder: Callable | None = None, sp=None) -> dict[str, np.ndarray]:
-    """Advance every member of the run; returns what the recorder keeps (by
-    default the whole record but `divergence`, which `run` evaluates afterwards
-    over all states at once). `seeds` overrides the members' seeds (one per
-    member); `recorder(cfg, state, steps, sp)` makes the recorder of a block;
-    `sp` is the run's `core.space` (made here if not given).
+             recorder: Callable | None = None, sp=None, members: slice | None = None) -> dict[str, np.ndarray]:
+    """Advance every member of the run (or those in `members`, a slice of them);
+    returns what the recorder keeps (by default the whole record but
+    `divergence`, which `run` evaluates afterwards over all states at once).
+    `seeds` overrides the members' seeds (one per member advanced);
+    `recorder(cfg, state, steps, sp)` makes the recorder of a block; `sp` is
+    the run's `core.space` (made here if not given).
 
     Members are independent, so they are advanced in blocks sized to keep the
     (block, K) working arrays in cache: numpy's temporaries for a whole
@@ -261,6 +246,8 @@ def simulate(p: Mixture | Mixture2, cfg: RunConfig, progress=None, seeds: np.nda
     """
     sp = sp or space.for_run(cfg, p.dim)
     q0, member_seeds = _members(cfg, sp)
+    if members is not None:
+        q0, member_seeds = tuple(a[members] for a in q0), member_seeds[members]
     seeds = member_seeds if seeds is None else np.asarray(seeds, dtype=np.int64)
     width = max(cfg.samples, 1) if cfg.monte_carlo else _EXACT_WIDTH
     block = max(1, _BLOCK_ELEMENTS // width)
@@ -305,14 +292,33 @@ def run_optima(p: Mixture | Mixture2, cfg: RunConfig) -> dict[str, np.ndarray]:
     return space.for_run(cfg, p.dim).optima(p)
 
 
-def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
-    """The full record of one run: trajectories and the optima they are drawn against."""
+def member_blocks(cfg: RunConfig, block: int) -> list[slice]:
+    """A run's members (start-major, then repeat) in slices of at most `block`."""
+    n = len(cfg.starts) * cfg.repeat
+    return [slice(lo, min(lo + block, n)) for lo in range(0, n, block)]
+
+
+def run_block(target: Target, cfg: RunConfig, members: slice, progress=None) -> dict[str, np.ndarray]:
+    """The record of the members in `members` (without the optima): their
+    trajectories and the divergence of every state. Members are independent,
+    so a run split into blocks anywhere gives the bytes of the run made whole."""
     p = mixture(target)
     sp = space.for_run(cfg, p.dim)
-    out = simulate(p, cfg, progress, sp=sp)  # sp sees every exact gradient's value: values() reuses them
-    out["divergence"] = sp.values(p, out)
-    out.update(run_optima(p, cfg))
+    out = simulate(p, cfg, progress, sp=sp, members=members)  # sp sees every exact gradient's value
+    out["divergence"] = sp.values(p, out)  # ... and values() reuses them
     return out
+
+
+def run_join(target: Target, cfg: RunConfig, blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The whole record from its blocks (in member order) and the optima they are drawn against."""
+    out = dict(blocks[0]) if len(blocks) == 1 else {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    out.update(run_optima(mixture(target), cfg))
+    return out
+
+
+def run(target: Target, cfg: RunConfig, progress=None) -> dict[str, np.ndarray]:
+    """The full record of one run: trajectories and the optima they are drawn against."""
+    return run_join(target, cfg, [run_block(target, cfg, slice(None), progress)])
 
 
 def basin_config(cfg: RunConfig, spec: Basins | Basins2) -> RunConfig:
@@ -336,54 +342,56 @@ def plane_basin_config(cfg: RunConfig, spec: Basins2) -> RunConfig:
                                steps=spec.steps, repeat=1, record_particles=False)
 
 
-def _plane_basin_map(p: Mixture2, cfg: RunConfig, spec: Basins2, progress=None) -> dict[str, np.ndarray]:
-    run_ = plane_basin_config(cfg, spec)
-    sp = space.for_run(run_, 2)
-    n = basins.tail_length(spec.steps)
-    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64),
-                   recorder=functools.partial(TailRecorder, tail=n), sp=sp)
-    sp._seen.clear()  # no values are asked for: the exact steps' cache is not needed
-    mean, cov = basins.plane_final_state(sp.record(out["ring"]), out["steps_taken"], average=run_.monte_carlo)
-    o = sp.optima(p)
-    diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
-    label = basins.plane_label(mean, cov, diverged, o["optima_mean"], o["optima_cov"], spec.tolerance)
-    image = lambda a: np.swapaxes(a.reshape((spec.size, spec.size) + a.shape[1:]), 0, 1)  # noqa: E731  (x-major)
-    return {
-        "x": np.linspace(*spec.x, spec.size), "y": np.linspace(*spec.y, spec.size),
-        "label": image(label), "final_mean": image(mean), "final_cov": image(cov),
-        "status": image(out["status"]), "steps_taken": image(out["steps_taken"]), **o,
-    }
+def basin_blocks(cfg: RunConfig, spec: Basins | Basins2, block: int = basins.BLOCK) -> list[slice]:
+    """A map's starts in slices of at most `block`: the independent pieces
+    `basin_block` runs (in any order, anywhere) and `basin_join` puts together."""
+    n = spec.size * spec.size
+    return [slice(lo, min(lo + block, n)) for lo in range(0, n, block)]
 
 
-def basin_map(target: Target, cfg: RunConfig, spec: Basins | Basins2, progress=None) -> dict[str, np.ndarray]:
-    """Which optimum the run reaches from each start of the map's grid.
-    `label` and the final states are (n_std, n_mean) images, row i at stds[i]
-    (on the plane: (n_y, n_x), row i at y[i])."""
+def basin_block(target: Target, cfg: RunConfig, spec: Basins | Basins2, members: slice,
+                progress=None) -> dict[str, np.ndarray]:
+    """Where the map's starts in `members` end: each start's final state (its
+    tail average for Monte Carlo runs), status and step count. Every start is an
+    independent run with its own seed (cfg.seed + its index on the grid), so
+    the values do not depend on how the starts are split into blocks: where the
+    outcome is left to chance (near a basin's edge) the map shows it as speckle.
+    Only each start's last states are kept: memory grows with the starts, not
+    the steps."""
     p = mixture(target)
-    if p.dim == 2:
-        return _plane_basin_map(p, cfg, spec, progress)
     run_ = basin_config(cfg, spec)
-    # every start is an independent run, with its own noise: where the outcome is
-    # left to chance (near a basin's edge) the map shows it as speckle
-    # only each start's last states are kept: what the label is judged by
-    tail = functools.partial(TailRecorder, tail=basins.tail_length(spec.steps))
-    out = simulate(p, run_, progress, seeds=cfg.seed + np.arange(len(run_.starts), dtype=np.int64),
-                   recorder=tail)
-    param = parameterizations.get(run_.parameterization)
-    parts = []
-    for lo in range(0, len(run_.starts), _JUDGE_BLOCK):  # (block, S + 1) at a time
-        sub = slice(lo, lo + _JUDGE_BLOCK)
-        mean_w, std_w = tail_window(param, out["ring"][sub], out["steps_taken"][sub], spec.steps)
-        parts.append(basins.final_state(mean_w, std_w, out["steps_taken"][sub], average=run_.monte_carlo))
-    mean, std = (np.concatenate(a) for a in zip(*parts))
-    o = run_optima(p, run_)
+    sp = space.for_run(run_, p.dim)
+    seeds = cfg.seed + np.arange(members.start, members.stop, dtype=np.int64)
+    out = simulate(p, run_, progress, seeds=seeds, members=members, sp=sp,
+                   recorder=functools.partial(TailRecorder, tail=basins.tail_length(spec.steps)))
+    final = basins.final_state(sp.record(out["ring"]), out["steps_taken"], average=run_.monte_carlo)
+    return {**{f"final_{k}": v for k, v in final.items()}, "status": out["status"], "steps_taken": out["steps_taken"]}
+
+
+def basin_join(target: Target, cfg: RunConfig, spec: Basins | Basins2, blocks: list[dict]) -> dict[str, np.ndarray]:
+    """The map from its blocks' final states (in grid order): each start labelled
+    by the optimum it reached. `label` and the final states are (n_std, n_mean)
+    images, row i at stds[i] (on the plane: (n_y, n_x), row i at y[i])."""
+    p = mixture(target)
+    run_ = basin_config(cfg, spec)
+    out = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
     diverged = np.isin(out["status"], (NON_FINITE_GRADIENT, LEFT_FAMILY))
-    label = basins.label(mean, std, diverged, o["optima_mean"], o["optima_std"], float(np.sqrt(p.variance())),
-                         spec.tolerance)
+    o = run_optima(p, run_)
+    if p.dim == 2:
+        label = basins.plane_label(out["final_mean"], out["final_cov"], diverged, o["optima_mean"],
+                                   o["optima_cov"], spec.tolerance)
+        image = lambda a: np.swapaxes(a.reshape((spec.size, spec.size) + a.shape[1:]), 0, 1)  # noqa: E731  (x-major)
+        return {"x": np.linspace(*spec.x, spec.size), "y": np.linspace(*spec.y, spec.size),
+                "label": image(label), **{k: image(v) for k, v in out.items()}, **o}
+    label = basins.label(out["final_mean"], out["final_std"], diverged, o["optima_mean"], o["optima_std"],
+                         float(np.sqrt(p.variance())), spec.tolerance)
     image = lambda a: a.reshape(spec.size, spec.size).T  # noqa: E731  (starts are mean-major)
-    return {
-        "means": np.asarray(run_.start_grid[0]), "stds": np.asarray(run_.start_grid[1]),
-        "label": image(label), "final_mean": image(mean), "final_std": image(std),
-        "status": image(out["status"]), "steps_taken": image(out["steps_taken"]),
-        **o,
-    }
+    return {"means": np.asarray(run_.start_grid[0]), "stds": np.asarray(run_.start_grid[1]),
+            "label": image(label), **{k: image(v) for k, v in out.items()}, **o}
+
+
+def basin_map(target: Target, cfg: RunConfig, spec: Basins | Basins2, block: int = basins.BLOCK) -> dict[str, np.ndarray]:
+    """Which optimum the run reaches from each start of the map's grid: its
+    blocks of starts run one after another here (the build spreads them over
+    its workers)."""
+    return basin_join(target, cfg, spec, [basin_block(target, cfg, spec, sl) for sl in basin_blocks(cfg, spec, block)])

@@ -52,6 +52,17 @@ def target_of(p):
     return Target(tuple(Component(float(m), float(s), float(w)) for m, s, w in zip(p.means, p.stds, p.weights)))
 
 
+def record_bytes(record: dict) -> bytes:
+    """A record as the bytes its file would hold (without a config)."""
+    import io
+
+    from divcore import trajectory
+
+    buf = io.BytesIO()
+    trajectory.to_bytes_file(record, buf)
+    return buf.getvalue()
+
+
 # Debian's Chromium, driven by Playwright (which downloads no browser here)
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

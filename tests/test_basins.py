@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import run_config, target_of
+from conftest import record_bytes, run_config, target_of
 from divcore import runner
 from divcore.core import basins, divergences
 from divcore.core.target import Mixture
@@ -35,15 +35,22 @@ def test_labels_without_optima_or_with_nan_states_are_not_converged():
 
 def test_final_state_averages_each_members_own_last_steps():
     S = 100
+    n = basins.tail_length(S)
     mean = np.tile(np.arange(S + 1, dtype=float), (2, 1))
     std = np.exp(mean / 100)
     mean[1, 51:] = mean[1, 50]  # stopped at step 50: frozen afterwards
     std[1, 51:] = std[1, 50]
-    m, s = basins.final_state(mean, std, np.array([S, 50]), average=True)
-    np.testing.assert_allclose(m, [np.mean(np.arange(91, 101)), np.mean(np.arange(41, 51))])
-    np.testing.assert_allclose(np.log(s), m / 100)
-    m, s = basins.final_state(mean, std, np.array([S, 50]), average=False)
-    np.testing.assert_array_equal(m, [100.0, 50.0])
+    # the ring a TailRecorder keeps: slot i % (n + 1) holds state i, a stopped member writes no more
+    last = np.array([S, 50])
+    ring = {k: np.empty((2, n + 1)) for k in ("mean", "std")}
+    for b in range(2):
+        for i in range(last[b] + 1):
+            ring["mean"][b, i % (n + 1)], ring["std"][b, i % (n + 1)] = mean[b, i], std[b, i]
+    got = basins.final_state(ring, last, average=True)
+    np.testing.assert_allclose(got["mean"], [np.mean(np.arange(91, 101)), np.mean(np.arange(41, 51))])
+    np.testing.assert_allclose(np.log(got["std"]), got["mean"] / 100)
+    got = basins.final_state(ring, last, average=False)
+    np.testing.assert_array_equal(got["mean"], [100.0, 50.0])
 
 
 def test_fractions_cover_every_outcome():
@@ -84,8 +91,9 @@ def test_each_start_is_the_run_made_alone_with_its_own_seed():
     k = 2 * 3 + 1  # mean-major: third mean, second std
     alone = runner.run(T, run_config(estimator="reparam", samples=8, seed=5 + k, steps=50,
                                      starts=(Start(1.0, 1.0),)))
-    m, s = basins.final_state(alone["mean"], alone["std"], alone["steps_taken"], average=True)
-    assert out["final_mean"][1, 2] == m[0] and out["final_std"][1, 2] == s[0]
+    window = slice(50 - basins.tail_length(50) + 1, 51)  # the start's last states, averaged (std in log)
+    assert out["final_mean"][1, 2] == pytest.approx(alone["mean"][0, window].mean(), rel=1e-14)
+    assert out["final_std"][1, 2] == pytest.approx(np.exp(np.log(alone["std"][0, window]).mean()), rel=1e-14)
 
 
 def test_an_exact_start_is_the_run_made_alone_though_others_stop_earlier():
@@ -133,9 +141,12 @@ def test_basins_defaults_come_from_the_landscape_box():
     ("[basins]\nmean = [1, 1]\n", "basins.mean", "the range [1, 1] is empty; [lowest, highest] with lowest < highest"),
     ("[basins]\nstd = [0, 1]\n", "basins.std[0]", "std must be"),
     ("[basins]\nsize = 2\n", "basins.size", "size must be >= 3"),
-    ("[basins]\nsize = 101\nsteps = 10000\n", "basins.size", "recorded states exceed 50000000"),
-    ("[basins]\nsize = 101\nsteps = 1000\n", "basins.size",
-     'x K = 2611456000 for run "a" exceeds 2000000000 (an exact gradient counts as K = 256)'),
+    ("[basins]\nsize = 5\nsteps = 1000000\n", "basins.steps",
+     "each block of 256 starts would hold their last 100001 states, about 3.1 GiB, more than 2 GiB; "
+     "fewer steps (the last tenth of them is kept)"),
+    ("[basins]\nsize = 1002\n", "basins.size", "<= 1001"),
+    ("[basins]\nsize = 401\nsteps = 3000\n", "basins.size",
+     'x K = 123495168000 for run "a" exceeds 100000000000 (an exact gradient counts as K = 256)'),
     ("[basins]\nmean = [1, 2, 3]\n", "basins.mean", "has 3 items, more than 2"),
     ("[basins]\ngrid = 3\n", "basins.grid", "unknown key"),
     ("[basins]\ntolerance = 0\n", "basins.tolerance", "> 0 and <= 10"),
@@ -157,3 +168,24 @@ def test_basin_seeds_must_stay_in_range():
     with pytest.raises(ScenarioError, match=r": basins.size: the map's 9 starts .* run seeds past"):
         parse_scenario(BASE.replace('direction = "reverse"', f'direction = "reverse"\nseed = {2**63 - 5}')
                        + "[basins]\nsize = 3\n")
+
+
+
+@pytest.mark.parametrize("estimator", ["exact", "reinforce"])
+def test_a_basin_map_split_into_1_4_or_16_blocks_gives_the_same_bytes(estimator):
+    """Each start is its own run with its own seed, so the blocks a map is cut
+    into (the tasks a build spreads over its workers, joined in grid order
+    whatever order they finish in) cannot change it."""
+    cfg = run_config(estimator=estimator, samples=8, lr=0.05)
+    spec = Basins(size=8, mean=(-6.0, 5.0), std=(0.3, 5.0), steps=150, tolerance=0.25)
+    assert_blocks_do_not_matter(T, cfg, spec)
+
+
+def assert_blocks_do_not_matter(target, cfg, spec) -> None:
+    whole = record_bytes(runner.basin_map(target, cfg, spec, block=spec.size**2))
+    for blocks in (4, 16):
+        pieces = runner.basin_blocks(cfg, spec, spec.size**2 // blocks)
+        assert len(pieces) == blocks
+        done = {sl.start: runner.basin_block(target, cfg, spec, sl) for sl in reversed(pieces)}
+        joined = runner.basin_join(target, cfg, spec, [done[sl.start] for sl in pieces])
+        assert record_bytes(joined) == whole, blocks

@@ -159,7 +159,18 @@ def test_plane_final_state_averages_each_members_last_states():
     ring["mean"][0, :, 0] = [3.0, 4.0, 5.0]  # states 3, 4, 5 of member 0 (slot i % 3)
     ring["mean"][1, :, 0] = [9.0, 1.0, 2.0]  # member 1 stopped at step 1: states 0 and 1 only
     steps_taken = np.array([5, 1])
-    last, _ = basins.plane_final_state(ring, steps_taken, average=False)
-    avg, cov = basins.plane_final_state(ring, steps_taken, average=True)
+    last = basins.final_state(ring, steps_taken, average=False)["mean"]
+    avg = basins.final_state(ring, steps_taken, average=True)
     assert last[:, 0].tolist() == [5.0, 1.0]
-    assert avg[:, 0].tolist() == [4.5, 5.0] and np.allclose(cov, np.eye(2))
+    assert avg["mean"][:, 0].tolist() == [4.5, 5.0] and np.allclose(avg["cov"], np.eye(2))
+
+
+@pytest.mark.parametrize("estimator", ["exact", "reinforce"])
+def test_a_plane_basin_map_split_into_1_4_or_16_blocks_gives_the_same_bytes(estimator):
+    from test_basins import assert_blocks_do_not_matter
+
+    cfg = config(estimator=estimator, samples=8, lr=0.05, starts=(Start2((0.0, 0.0), (0.8, 0.8), 0.0),))
+    # the exact gradient's cubature costs: a smaller map, as many blocks
+    size, steps = (4, 12) if estimator == "exact" else (8, 60)
+    spec = Basins2(size=size, x=(-3.0, 3.0), y=(-2.0, 2.0), steps=steps, tolerance=0.25)
+    assert_blocks_do_not_matter(TARGET, cfg, spec)

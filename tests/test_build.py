@@ -173,5 +173,5 @@ def test_the_gallery_shows_the_first_scenes_the_article_tells(tmp_path):
     (job,) = P.stages["gallery"]
     told = list(dict.fromkeys(d.name for d in prose.directives((pages.CONTENT / "article.md").read_text())))
     want = told[: pipeline.GALLERY_CELLS]
-    assert [path.parent.name for _, path in job.args[0]] == want
+    assert [path.parent.name for _, path in job.parts[0].args[0]] == want
     assert [j.label.split("/")[0] for j in job.needs] == want  # and waits for nothing else

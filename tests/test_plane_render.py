@@ -60,7 +60,7 @@ def test_a_build_plans_every_output_for_2d_scenes_too(tmp_path):
     for stage in ("figures", "gif", "video", "assets"):
         assert {j.label for j in P.stages[stage]} == {"bishop", "line"}, stage
     (site,) = P.stages["site"]
-    assert {m.scenario.name for m in site.args[0]} == {"bishop", "line"}
+    assert {m.scenario.name for m in site.parts[0].args[0]} == {"bishop", "line"}
 
 
 def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import run_config, target_of
+from conftest import record_bytes, run_config, target_of
 from divcore import runner, trajectory
 from divcore.core import divergences as D
 from divcore.core.target import Mixture
@@ -68,6 +68,20 @@ def test_a_member_of_a_batch_equals_the_same_run_alone(estimator):
     alone = runner.run(T, run_config(estimator=estimator, steps=150, seed=11, starts=(Start(0.5, 0.7),)))
     for key in ("mean", "std", "phi", "grad", "divergence") + (("particles", "particle_weights", "ess") if estimator != "exact" else ()):
         np.testing.assert_array_equal(batch[key][b], alone[key][0], err_msg=key)
+
+
+@pytest.mark.parametrize("estimator", ["exact", "reinforce", "data"])
+@pytest.mark.parametrize("block", [1, 5, 11])
+def test_a_run_split_into_blocks_of_members_gives_the_bytes_of_the_whole(estimator, block):
+    """A big `repeat` is spread over a build's workers in blocks of members;
+    joined in member order, they are the record the run makes whole."""
+    grid = dict(starts=tuple(Start(m, s) for m in (-1.0, 0.5) for s in (0.7, 1.3)), start_grid=((-1.0, 0.5), (0.7, 1.3)))
+    cfg = run_config(estimator=estimator, direction="forward" if estimator == "data" else "reverse", steps=80,
+                     repeat=3, seed=4, **grid)
+    pieces = runner.member_blocks(cfg, block)
+    assert [sl.stop - sl.start for sl in pieces[:-1]] == [block] * (len(pieces) - 1) and pieces[-1].stop == 12
+    joined = runner.run_join(T, cfg, [runner.run_block(T, cfg, sl) for sl in pieces])
+    assert record_bytes(joined) == record_bytes(runner.run(T, cfg))
 
 
 def test_same_file_same_bytes(tmp_path):

@@ -111,7 +111,7 @@ def test_a_grid_of_starting_means_takes_the_runs_start_covariance():
     (plane().replace("dim = 2", "dim = 3"), "target.dim", ["must be <= 2", "1 or 2"]),
     (plane(extra="[basins]\nmean = [0.0, 1.0]\n"), "basins.mean", ['unknown key "mean"', "size, x, y"]),
     (plane(extra="[basins]\nx = [1.0, 1.0]\n"), "basins.x", ["empty"]),
-    (plane(extra="[basins]\nsize = 41\nsteps = 2000\n"), "basins.size", ["exceeds", "K = 8192"]),
+    (plane(extra="[basins]\nsize = 201\nsteps = 2000\n"), "basins.size", ["exceeds", "K = 8192"]),
     ('title = "t"\n[target]\ncomponents = [{ mean = 0.0, std = 1.0, cov = 2.0, weight = 1.0 }]\n'
      '[[runs]]\nname = "r"\ndivergence = "kl"\ndirection = "reverse"\n',
      "target.components[0].cov", ['unknown key "cov"', "set dim = 2 in [target]"]),

@@ -11,6 +11,7 @@ import pytest
 
 from divcore import pipeline
 from divcore.errors import BuildError
+from divcore.executors import Task
 
 
 def _plan(tmp_path: Path, log: list, fail: str | None = None) -> pipeline.Plan:
@@ -22,7 +23,8 @@ def _plan(tmp_path: Path, log: list, fail: str | None = None) -> pipeline.Plan:
                 raise RuntimeError("boom")
             log.append(f"{stage}:{label}")
 
-        j = pipeline.Job(stage, label, "k", tmp_path / "keys" / f"{label}.key", [], make, (), weight, tuple(needs))
+        j = pipeline.Job(stage, label, "k", tmp_path / "keys" / f"{label}.key", [], (Task(make, ()),), weight,
+                         tuple(needs))
         P.stages[stage].append(j)
         return j
 

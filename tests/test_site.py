@@ -183,7 +183,9 @@ def test_every_scene_file_runs_as_written(path, tmp_path):
             assert (rec["phi"][:, -1] != rec["phi"][:, 0]).any(axis=1).all(), run.name  # every member moved
     if scn.diagnostics is not None:
         d = dataclasses.replace(scn.diagnostics, repeats=F.DIAGNOSTICS.child("repeats").minimum)
-        pipeline._make_diagnostics(dataclasses.replace(scn, diagnostics=d), tmp_path / "diagnostics.npz")
+        parts, join, meta = pipeline._diagnostics_tasks(dataclasses.replace(scn, diagnostics=d))
+        table = join.fn(*join.args, [task.fn(*task.args) for task in parts])  # the build's tasks, one by one
+        trajectory.save(tmp_path / "diagnostics.npz", table, meta)
         assert assets.ANALYSES["diagnostics"]([trajectory.load(tmp_path / "diagnostics.npz")]).count("\n") > 1
     runs = pages.scenario_context(scn, {})["runs"]
     assert [prose.math(r["formula"]).count("<math") for r in runs] == [1] * len(scn.runs)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import BuildError
+from ..executors import EXECUTORS, SCHEDULER_ENV
 from ..scenario import ScenarioError, load_scenario, schema_text
 from .progress import Progress
 
@@ -112,6 +113,7 @@ def build_here(args, report=None, announce=print):
     """What `divfit build` does, and each rebuild of `divfit serve`: the project
     in this folder (its divfit.toml read afresh), the options overriding it."""
     from .. import pipeline
+    from ..executors import connect
     from ..project import load_project
     from ..video import unavailable
 
@@ -124,9 +126,10 @@ def build_here(args, report=None, announce=print):
     if unavailable():
         stages = tuple(s for s in stages if s != "video")
         announce(f"note: videos skipped: {unavailable()}")
+    executor = connect(getattr(args, "executor", "local"), getattr(args, "scheduler", None))
     return pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=report,
                           quality=args.quality or project.quality, content=args.content or project.content,
-                          site=project.site, figure=project.figure)
+                          site=project.site, figure=project.figure, executor=executor)
 
 
 def _cmd_build(args) -> int:
@@ -256,6 +259,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="build, serve build/site on 127.0.0.1 and rebuild (and reload the page) on save")
     for p in (build, serve):
         _build_options(p)
+    build.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="where the runs and sweeps are computed: local (this machine's --jobs processes, "
+                       "the default) or dask (a Dask cluster's workers; the drawing stays here)")
+    build.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help=f"the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786 "
+                       f"(default ${SCHEDULER_ENV})")
     build.set_defaults(func=_cmd_build)
     serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     serve.set_defaults(func=_cmd_serve)

@@ -28,27 +28,48 @@ def grid(mean_range, std_range, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.linspace(*mean_range, size), np.geomspace(*std_range, size)
 
 
+BLOCK = 256  # starts per task of a map (the build's unit of work); any size gives the same bytes
+_STATE_FLOATS = {1: 2 + 2, 2: 5 + 6}  # a state in the run's coordinates and as recorded (mean, std or cov)
+
+
+def task_bytes(steps: int, dim: int, block: int = BLOCK) -> int:
+    """About the most memory one task of a map holds: its starts' tail rings,
+    as run and as recorded, and the window averaged over (2x for numpy's
+    temporaries). Not the steps: only the tail is kept."""
+    return 2 * block * (tail_length(steps) + 1) * _STATE_FLOATS[dim] * 8 * 2
+
+
 def tail_length(steps: int) -> int:
     """How many of a run's last states `final_state` averages."""
     return max(1, int(round(TAIL * steps)))
 
 
-def final_state(mean: np.ndarray, std: np.ndarray, steps_taken: np.ndarray, average: bool):
-    """(B,) final mean and std from (B, S+1) records; with `average`, the
-    geometric mean of the std and the mean of the mean over each member's last
-    TAIL of its steps. Only those states are read."""
+def final_state(ring: dict[str, np.ndarray], steps_taken: np.ndarray, average: bool,
+                geometric: tuple[str, ...] = ("std",)) -> dict[str, np.ndarray]:
+    """Each member's final state from a tail ring of its states (arrays
+    (B, n + 1, ...), slot i % (n + 1) holding state i, e.g. "mean" and "std" on
+    the line, "mean" and "cov" on the plane): the state at `steps_taken`, or
+    with `average` the mean over the window (steps_taken - n, steps_taken]
+    (Polyak averaging; the arrays named in `geometric` averaged in log).
+    A member that stopped early averages the states it reached."""
+    B, slots = next(iter(ring.values())).shape[:2]
+    rows = np.arange(B)
     if not average:
-        idx = np.arange(mean.shape[0])
-        return mean[idx, steps_taken], std[idx, steps_taken]
-    S = mean.shape[1] - 1
-    n = tail_length(S)
-    t = np.arange(S + 1)
-    window = (t <= steps_taken[:, None]) & (t > steps_taken[:, None] - n)
-    count = window.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(window, mean, 0.0).sum(axis=1) / count
-        s = np.exp(np.where(window, np.log(std), 0.0).sum(axis=1) / count)
-    return m, s
+        last = steps_taken % slots
+        return {k: a[rows, last] for k, a in ring.items()}
+    n = slots - 1
+    idx = steps_taken[:, None] - np.arange(n)[None, :]
+    ok = idx >= 0
+    slot = np.where(ok, idx, 0) % slots
+    out = {}
+    for k, a in ring.items():
+        v = a[rows[:, None], slot]  # (B, n, ...)
+        shape = (B, n) + (1,) * (v.ndim - 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.log(v) if k in geometric else v
+            mean = np.where(ok.reshape(shape), v, 0.0).sum(axis=1) / ok.sum(axis=1).reshape((B,) + shape[2:])
+        out[k] = np.exp(mean) if k in geometric else mean
+    return out
 
 
 def label(mean, std, diverged, optima_mean, optima_std, scale: float, tol: float = DEFAULT_TOL) -> np.ndarray:
@@ -77,27 +98,6 @@ def fractions(labels: np.ndarray, n_optima: int) -> dict[int, float]:
 
 
 # ------------------------------------------------------------ on the plane
-
-
-def plane_final_state(ring: dict[str, np.ndarray], steps_taken: np.ndarray, average: bool):
-    """(B, 2) means and (B, 2, 2) covariances from a tail ring's states
-    (`ring["mean"]` (B, n + 1, 2), `ring["cov"]` (B, n + 1, 2, 2), slot i % (n + 1)
-    holding state i): the state at `steps_taken`, or with `average` the mean of
-    the means and of the covariances over the window (steps_taken - n, steps_taken]
-    (Polyak averaging, as on the line)."""
-    B, slots = ring["mean"].shape[:2]
-    rows = np.arange(B)
-    if not average:
-        last = steps_taken % slots
-        return ring["mean"][rows, last], ring["cov"][rows, last]
-    n = slots - 1
-    idx = steps_taken[:, None] - np.arange(n)[None, :]
-    ok = (idx >= 0).astype(float)
-    slot = np.where(idx >= 0, idx, 0) % slots
-    count = ok.sum(axis=1)
-    mean = (ring["mean"][rows[:, None], slot] * ok[..., None]).sum(axis=1) / count[:, None]
-    cov = (ring["cov"][rows[:, None], slot] * ok[..., None, None]).sum(axis=1) / count[:, None, None]
-    return mean, cov
 
 
 def plane_label(mean, cov, diverged, optima_mean, optima_cov, tol: float = DEFAULT_TOL) -> np.ndarray:

@@ -127,21 +127,38 @@ def _case_seed(seed: int, case: dict) -> int:
     return (seed + zlib.crc32(identity.encode())) % 2**63
 
 
-def table(p: Mixture, mean: float, std: float, cases_: list[dict], ks, repeats: int, seed: int = 0) -> dict:
-    """Every statistic as an array (case, K, coordinate), plus the exact gradients
-    (case, coordinate). A cell an estimator cannot fill (leave-one-out at K = 1) is nan."""
+def cell(p: Mixture, mean: float, std: float, case: dict, K: int, repeats: int, seed: int = 0) -> Cell | None:
+    """The statistics of one case at one K (None where the estimator cannot run
+    with K samples: leave-one-out at K = 1). Each cell draws from its own
+    streams, so cells can be measured in any order, anywhere."""
+    if K < _min_samples(case):
+        return None
+    exact = exact_grad(p, mean, std, case)
+    return summarise(estimates(p, mean, std, case["divergence"], case["direction"], case["estimator"], K, repeats,
+                               _case_seed(seed, case), case["alpha"], case["baseline"]), exact)
+
+
+def exact_grad(p: Mixture, mean: float, std: float, case: dict) -> np.ndarray:
+    return divergences.get(case["divergence"], case["direction"], case["alpha"]).grad(p, mean, std)
+
+
+def join(p: Mixture, mean: float, std: float, cases_: list[dict], ks, cells: list[Cell | None]) -> dict:
+    """The table from its cells (case-major, then K): every statistic as an
+    array (case, K, coordinate), plus the exact gradients (case, coordinate).
+    A cell an estimator cannot fill is nan."""
     ks = [int(k) for k in ks]
     out = {name: np.full((len(cases_), len(ks), 2), np.nan) for name in STATS}
-    out["exact"] = np.empty((len(cases_), 2))
-    for c, case in enumerate(cases_):
-        exact = divergences.get(case["divergence"], case["direction"], case["alpha"]).grad(p, mean, std)
-        out["exact"][c] = exact
-        for j, K in enumerate(ks):
-            if K < _min_samples(case):
-                continue
-            g = estimates(p, mean, std, case["divergence"], case["direction"], case["estimator"], K, repeats,
-                          _case_seed(seed, case), case["alpha"], case["baseline"])
-            for name, value in zip(STATS, summarise(g, exact)):
+    out["exact"] = np.array([exact_grad(p, mean, std, case) for case in cases_]).reshape(len(cases_), 2)
+    for (c, j), found in zip(itertools.product(range(len(cases_)), range(len(ks))), cells):
+        if found is not None:
+            for name, value in zip(STATS, found):
                 out[name][c, j] = value
     out["samples"] = np.array(ks)
     return out
+
+
+def table(p: Mixture, mean: float, std: float, cases_: list[dict], ks, repeats: int, seed: int = 0) -> dict:
+    """Every cell of every case, measured here one after another (the build
+    spreads them over its workers); see `join`."""
+    cells = [cell(p, mean, std, case, int(K), repeats, seed) for case in cases_ for K in ks]
+    return join(p, mean, std, cases_, ks, cells)

@@ -429,7 +429,9 @@ DIAGNOSTICS = Field(
 DEFAULT_BASIN_SIZE = 41
 DEFAULT_BASIN_STEPS = 2000
 DEFAULT_BASIN_TOLERANCE = 0.25
-MAX_BASIN_WORK = 2_000_000_000  # starts * steps * K, per run
+MAX_BASIN_WORK = 100_000_000_000  # starts * steps * K, per run: about a quarter of an hour on one core
+MAX_BASIN_SIZE = 1001  # starts per axis: the map is built in blocks, its memory grows with the starts
+MAX_TASK_MEMORY = 2 * 1024**3  # bytes one task of a basin map may hold (a worker's share of a small machine)
 EXACT_SAMPLE_COST = 256  # an exact gradient's quadrature costs about as much as this many samples
 EXACT_SAMPLE_COST_2D = 8192  # and a cubature on the plane (a few thousand nodes, per state)
 
@@ -456,7 +458,7 @@ BASINS = Field(
     "did not converge / diverged. The runs' own starts and steps are not used. Gaussian family only.",
     fields=(
         Field("size", "integer", "Starts per axis: size means by size stds (stds evenly spaced in log std).",
-              default=DEFAULT_BASIN_SIZE, minimum=3, maximum=MAX_GRID),
+              default=DEFAULT_BASIN_SIZE, minimum=3, maximum=MAX_BASIN_SIZE),
         _range(_mean(f"A starting mean ({_BOUNDS})."), "mean (default: the landscape's, p's range plus 3 sd)"),
         _range(_std(f"A starting std ({_BOUNDS})."), "std (default: the landscape's)"),
         _BASIN_STEPS,
@@ -627,7 +629,7 @@ BASINS_2D = Field(
     "and steps are not used.",
     fields=(
         Field("size", "integer", "Starting means per axis.", default=DEFAULT_BASIN_SIZE, minimum=3,
-              maximum=MAX_GRID),
+              maximum=MAX_BASIN_SIZE),
         _axis("x"),
         _axis("y"),
         _BASIN_STEPS,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from ..core.landscape import default_box
+from ..core import basins
 from ..core.target import Mixture
 from . import fields as F
 from ..core.bivariate.gaussian import FAMILIES_2D, MIN_SD
@@ -403,22 +404,24 @@ class _Reader:
         size = int(given.get("size", f.child("size").default))
         steps = int(given.get("steps", f.child("steps").default))
         # the checks name [basins], which asks for the maps, whatever set the run's keys
-        states = size * size * steps
-        if states > F.MAX_STATES:  # every start's whole trajectory is held in memory
-            self.fail("basins.size", f"size^2 x steps = {states} recorded states exceed {F.MAX_STATES}",
-                      "a smaller grid or fewer steps")
         for run in runs:
             if run.family != F.FULL_FAMILY:
                 self.fail("basins", f"run {_show(run.name)} uses family {_show(run.family)}; "
                           "basin maps need the full Gaussian family",
                           f"family = {_show(F.FULL_FAMILY)} in every run, or no [basins]")
-        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST, "")
+        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST, "", dim=1)
         return Basins(size=size, mean=ranges[0], std=ranges[1], steps=steps,
                       tolerance=float(given.get("tolerance", f.child("tolerance").default)))
 
-    def basin_work(self, runs: tuple[RunConfig, ...], size: int, steps: int, exact_cost: int, where: str) -> None:
-        """Each run's map within the seeds and the work cap; an exact gradient
-        counts as `exact_cost` samples."""
+    def basin_work(self, runs: tuple[RunConfig, ...], size: int, steps: int, exact_cost: int, where: str,
+                   dim: int) -> None:
+        """Each run's map within the seeds, the work cap and a task's memory; an
+        exact gradient counts as `exact_cost` samples."""
+        need = basins.task_bytes(steps, dim)
+        if need > F.MAX_TASK_MEMORY:
+            self.fail("basins.steps", f"each block of {basins.BLOCK} starts would hold their last "
+                      f"{basins.tail_length(steps) + 1} states, about {need / 1024**3:.1f} GiB, more than "
+                      f"{F.MAX_TASK_MEMORY / 1024**3:.0f} GiB", "fewer steps (the last tenth of them is kept)")
         for run in runs:
             if run.seed + size * size - 1 > F.MAX_SEED:
                 self.fail("basins.size", f"the map's {size * size} starts from run {_show(run.name)}'s seed {run.seed} "
@@ -441,7 +444,7 @@ class _Reader:
             ranges.append((lo, hi))
         size = int(given.get("size", f.child("size").default))
         steps = int(given.get("steps", f.child("steps").default))
-        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST_2D, " on the plane")
+        self.basin_work(runs, size, steps, F.EXACT_SAMPLE_COST_2D, " on the plane", dim=2)
         return Basins2(size=size, x=ranges[0], y=ranges[1], steps=steps,
                        tolerance=float(given.get("tolerance", f.child("tolerance").default)))
 
