@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .resources import CONTENT, STARTER
+from .video.render import QUALITY
 from .scenario import FigureStyle, ScenarioError, parse_figure, schema_text
 
 CONFIG = "divfit.toml"
-QUALITIES = ("low", "medium", "high")
+QUALITIES = tuple(QUALITY)
 _KEYS = {"site": {"title", "author", "base_url", "description"}, "media": {"quality"}, "figure": None}  # figure: as in scenes
 
 

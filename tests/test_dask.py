@@ -5,7 +5,10 @@ of a task survived, an unreachable scheduler refused in one line."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -101,10 +104,15 @@ def tree(folder: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def local_build(project, tmp_path_factory):
+def local_out(project, tmp_path_factory):
     out = tmp_path_factory.mktemp("local") / "build"
     assert main(_args(project, out)) == 0
-    return tree(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_build(local_out):
+    return tree(local_out)
 
 
 def test_a_build_on_dask_writes_the_bytes_of_the_local_build(project, cluster, local_build, tmp_path, capsys):
@@ -183,3 +191,32 @@ def test_a_worker_killed_mid_task_is_survived_with_the_same_bytes(project, clust
     assert killed, "no task was seen running on a worker"
     data = {p: b for p, b in local_build.items() if p.parts[0] == "data"}
     assert tree(out) == data
+
+
+def test_ctrl_c_cancels_the_clusters_tasks_and_leaves_the_site_whole(project, cluster, local_out, tmp_path):
+    shutil.copytree(project, tmp_path / "project")
+    shutil.copytree(local_out, tmp_path / "build")
+    before = tree(tmp_path / "build/site")
+    scene = tmp_path / "project/scenes/line.toml"
+    scene.write_text(scene.read_text().replace("[basins]\nsize = 24\nsteps = 120", "[basins]\nsize = 40\nsteps = 3000"))
+    assert "size = 40" in scene.read_text()  # long enough to be interrupted
+    watcher = distributed.Client(cluster.scheduler_address, set_as_default=False)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "divcore", *_args(tmp_path / "project", tmp_path / "build",
+                                 "--executor", "dask", "--scheduler", cluster.scheduler_address)],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not any(watcher.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(watcher.processing().values()), "no task reached the cluster"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and err.startswith("error: interrupted"), err
+        tasks = lambda: watcher.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))  # noqa: E731
+        deadline = time.monotonic() + 30
+        while tasks() and time.monotonic() < deadline:  # the build's, cancelled or released with its client
+            time.sleep(0.1)
+        assert tasks() == 0
+    finally:
+        watcher.close()
+    assert tree(tmp_path / "build/site") == before

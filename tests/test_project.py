@@ -34,7 +34,7 @@ def test_settings_are_read_and_the_address_ends_with_a_slash(tmp_path):
     ("[site]\ntitle = ' '\n", "site.title"),
     ("[site]\nauthor = 3\n", "site.author"),
     ("[site]\nbase_url = 'example.org'\n", "site.base_url"),
-    ("[media]\nquality = 'ultra'\n", "media.quality: 'ultra' is not a quality; one of low, medium, high"),
+    ("[media]\nquality = 'ultra'\n", "media.quality: 'ultra' is not a quality; one of low, medium, high, 4k"),
     ("[site\n", "(file): not valid TOML"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_key(tmp_path, capsys, monkeypatch, text, where):

@@ -245,3 +245,39 @@ def test_the_first_frame_is_the_title_card_not_a_blank(video):
     (first,) = frames_at(out["video"], [0])
     dark = (first.sum(axis=2) < 3 * 100).mean()
     assert dark > 0.002, "the first frame is blank"
+
+
+def test_slides_open_offline_from_file_and_stop_at_every_chapter(video, browser, tmp_path):
+    """`divfit slides`: from file://, with the network off, each → plays one
+    segment and stops where the next chapter starts (within a frame); ← goes
+    back a stop; nothing but the presentation's own files is requested."""
+    from divcore.video import slides
+
+    out, side, _ = video
+    index = slides.write(out["video"], tmp_path / "slides", "Video test")
+    stops = slides.stops(side, "Video test")
+    assert [s["name"] for s in stops[:2]] == ["Video test", "The start"] and len(stops) >= 4
+    context = browser.new_context(viewport={"width": 960, "height": 540}, offline=True)
+    page = context.new_page()
+    requested, errors = [], []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(index.as_uri())
+    page.wait_for_function("document.getElementById('deck').readyState >= 2")
+    state = "[document.body.dataset.stop, document.getElementById('deck').currentTime, document.getElementById('deck').paused]"
+    assert page.evaluate(state) == ["0", 0, True]
+    page.evaluate("document.getElementById('deck').playbackRate = 4")  # the test need not wait in real time
+    for i in range(1, len(stops)):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"document.body.dataset.stop === '{i}' && document.body.dataset.playing === 'no'",
+                               timeout=30_000)
+        stop, t, paused = page.evaluate(state)
+        assert paused and t == pytest.approx(stops[i]["t"], abs=1.0 / side["fps"]), i
+    page.keyboard.press("ArrowRight")  # at the last stop, nothing more
+    assert page.evaluate(state)[0] == str(len(stops) - 1)
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate(state)[:2] == [str(len(stops) - 2), pytest.approx(stops[-2]["t"], abs=1e-3)]
+    assert {u.split(":", 1)[0] for u in requested} == {"file"} and errors == []
+    assert sorted(p.name for p in index.parent.iterdir()) == sorted(
+        ["index.html", out["video"].name, out["poster"].name, out["captions"].name])
+    context.close()

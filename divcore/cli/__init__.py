@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..executors import EXECUTORS, SCHEDULER_ENV
+from ..project import QUALITIES
+from ..video.render import QUALITY_HELP
 from ..scenario import ScenarioError, load_scenario, schema_text
 from .progress import Progress
 
@@ -101,6 +103,21 @@ def _cmd_gif(args) -> int:
 
 def _cmd_video(args) -> int:
     return _render(args, ("data", "video"))
+
+
+def _cmd_slides(args) -> int:
+    from .. import pipeline
+    from ..video import unavailable
+    from ..video.slides import write
+
+    if unavailable():
+        raise BuildError(f"cannot make slides: {unavailable()}")
+    P, _ = pipeline.build([args.file], args.out, jobs=args.jobs, stages=("data", "video"), report=_reporter(),
+                          quality=args.quality)
+    scn = load_scenario(args.file)
+    video = pipeline.video_outputs(P.media_dir / scn.name, scn)["video"]
+    print(write(video, Path(args.out) / "slides" / scn.name, scn.title))
+    return 0
 
 
 class NoScenes(ScenarioError):
@@ -215,8 +232,8 @@ def _version() -> str:
 
 def _build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of cores)")
-    p.add_argument("--quality", choices=("low", "medium", "high"), default=None,
-                   help="video quality preset (default: the project's, else medium)")
+    p.add_argument("--quality", choices=QUALITIES, default=None,
+                   help=f"video quality preset: {QUALITY_HELP} (default: the project's, else medium)")
     p.add_argument("--scenes", type=Path, default=None, metavar="DIR",
                    help="the scenario files (*.toml) to build (default scenes)")
     p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
@@ -247,12 +264,20 @@ def _parser() -> argparse.ArgumentParser:
                              ("video", _cmd_video, "a lecture video (MP4, H.264) and its poster PNG")):
         p = sub.add_parser(name, help=f"{what}, under build/media/<scenario>/; runs the scenarios first if needed")
         if name == "video":
-            p.add_argument("--quality", choices=("low", "medium", "high"), default="medium",
-                           help="low 480p15, medium 720p30 (default), high 1080p60")
+            p.add_argument("--quality", choices=QUALITIES, default="medium",
+                           help=f"{QUALITY_HELP} (default medium)")
         p.add_argument("files", nargs="+", type=Path, metavar="FILE")
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers")
         p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("slides", help="a scenario's video as an offline presentation that stops at each chapter "
+                       "(build/slides/<scenario>/index.html; open it in a browser, no network needed)")
+    p.add_argument("file", type=Path, metavar="FILE", help="a scenario file")
+    p.add_argument("--quality", choices=QUALITIES, default="medium", help=f"{QUALITY_HELP} (default medium)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers")
+    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default build)")
+    p.set_defaults(func=_cmd_slides)
 
     build = sub.add_parser("build", aliases=["site"],
                            help="the whole pipeline, ending with the static site in build/site (what `make site` calls)")

@@ -122,9 +122,9 @@ def webvtt(title: str, views: list, times: np.ndarray, start: float, hold: float
     return _file(cues(title, views, times, start, hold))
 
 
-def chapters_webvtt(title: str, views: list, times: np.ndarray, start: float, hold: float, snapshots) -> str:
-    """The chapters as a WebVTT file (a player's `kind="chapters"` track)."""
-    return _file(chapters(title, views, times, start, hold, snapshots))
+def chapters_file(entries: list[tuple[float, float, str]]) -> str:
+    """`chapters` as a WebVTT file (a player's `kind="chapters"` track)."""
+    return _file(entries)
 
 
 def _file(entries: list[tuple[float, float, str]]) -> str:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from ..errors import BuildError
 
-QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080, 60)}
+# preset -> (width, height, frames per second); 4k for large halls' projectors
+QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080, 60), "4k": (3840, 2160, 30)}
+QUALITY_HELP = "low 480p15, medium 720p30, high 1080p60, 4k 2160p30"
 DEFAULT_SECONDS = 12.0
 
 
@@ -73,7 +75,7 @@ def render(spec: dict) -> None:
     write the video, poster, captions, chapters and sidecar) in this process."""
     from manim import config, tempconfig
 
-    from .captions import chapters_webvtt, webvtt
+    from .captions import chapters, chapters_file, webvtt
     from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene
 
     width, height, fps = QUALITY[spec["quality"]]
@@ -99,13 +101,14 @@ def render(spec: dict) -> None:
             }
             views = [p.view for p in scene.panels]
             captions = webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS)
-            chapters = chapters_webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS, spec["snapshots"])
+            marks = chapters(spec["title"], views, panel.times, start, HOLD_SECONDS, spec["snapshots"])
+            sidecar["chapters"] = [list(c) for c in marks]  # where `divfit slides` stops
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
         poster(tmp / "fast.mp4", tmp / "poster.png")
         (tmp / "sidecar.json").write_text(json.dumps(sidecar))
         (tmp / "captions.vtt").write_text(captions, encoding="utf-8")
-        (tmp / "chapters.vtt").write_text(chapters, encoding="utf-8")
+        (tmp / "chapters.vtt").write_text(chapters_file(marks), encoding="utf-8")
         _replace(tmp / "fast.mp4", out["video"])
         _replace(tmp / "poster.png", out["poster"])
         _replace(tmp / "captions.vtt", out["captions"])
