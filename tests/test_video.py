@@ -123,6 +123,72 @@ def test_q_marker_is_where_the_record_puts_it(video):
     assert checked >= 15 and close >= 0.9 * checked, (close, checked)
 
 
+def _dark(pixels: np.ndarray) -> np.ndarray:
+    return pixels.sum(axis=-1) < 3 * 110
+
+
+def test_frames_show_the_trace_cursor_at_the_recorded_step(video):
+    """The divergence-by-step panel's cursor is a dark vertical line at the step
+    on screen (give or take two frames, as the marker), and it moves."""
+    out, side, rec = video
+    fps, start, times = side["fps"], side["animation_start"], np.array(side["step_times"])
+    x0, y0, x1, y1 = side["trace_box"]
+    cursor = np.array(side["trace_cursor_x"])
+    steps = rec["phi"].shape[1] - 1
+    assert len(cursor) == steps + 1 and cursor[0] == pytest.approx(x0, abs=1) and cursor[-1] == pytest.approx(x1, abs=1)
+    first, last = int(np.ceil(start * fps)) + 2, int((start + times[-1]) * fps) - 2
+    indices = [first + (last - first) * k // 4 for k in range(5)]
+    seen = []
+    for k, frame in zip(indices, frames_at(out["video"], indices)):
+        inside = frame[int(y0) + 3 : int(y1) - 3, int(x0) + 2 : int(x1) - 1]
+        column = (inside.sum(axis=-1) < 3 * 170).mean(axis=0)  # the share of inked pixels down each column
+        found = int(x0) + 2 + int(np.argmax(column))
+        assert column.max() > 0.8, k  # a line from the box's bottom to its top
+        lo = timing.step_at(times, k / fps - start - 2 / fps)
+        hi = timing.step_at(times, k / fps - start + 2 / fps)
+        assert cursor[lo] - 2 <= found <= cursor[hi] + 2, (k, found, cursor[lo], cursor[hi])
+        seen.append(found)
+    assert seen == sorted(seen) and seen[-1] - seen[0] > 0.5 * (x1 - x0)
+
+
+def test_frames_show_numbered_axes_and_the_legend(video):
+    """Every axis number the sidecar lists is drawn (dark text at its place) on
+    every frame of the animation, and the legend row along the bottom shows
+    the palette's swatches for p and q."""
+    from divcore.style import palette
+
+    out, side, _ = video
+    fps, start = side["fps"], side["animation_start"]
+    (frame,) = frames_at(out["video"], [int((start + 1.0) * fps)])
+    numbers = np.array(side["numbers"])
+    assert len(numbers) >= 6  # the distribution's x, the landscape's two axes (the plane's two)
+    for x, y in numbers.round().astype(int):
+        assert _dark(frame[y - 4 : y + 5, x - 6 : x + 7]).any(), (x, y)
+    x0, y0, x1, y1 = (round(v) for v in side["legend_box"])
+    assert y0 > 0.85 * frame.shape[0]  # along the bottom
+    band = frame[y0 : y1 + 1, x0 : x1 + 1]
+    for key in ("q", "p_fill"):  # (a thin line's colour bleeds in 4:2:0 chroma: a loose match)
+        colour = np.array([int(palette()[key][i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(band - colour).sum(-1) < 90).sum() > 10, key
+    assert _dark(band).mean() > 0.01  # and the names
+
+
+def test_the_poster_says_what_the_video_shows(video):
+    """The poster (what a page or a slide shows before the video plays) is the
+    title in a band along the top over the final frame."""
+    from divcore.video.render import POSTER_BAND
+
+    out, side, _ = video
+    poster = np.asarray(Image.open(out["poster"]).convert("RGB")).astype(int)
+    band = poster[: int(POSTER_BAND * poster.shape[0])]
+    ink = _dark(band).any(axis=0).nonzero()[0]
+    assert ink.size and ink.min() > 0.1 * poster.shape[1] and ink.max() < 0.9 * poster.shape[1]  # a centred title
+    with av.open(str(out["video"])) as c:
+        n = c.streams.video[0].frames
+    (last,) = frames_at(out["video"], [n - 1])
+    assert _dark(poster[len(band):]).mean() > 0.5 * _dark(last).mean()  # the final state, below it
+
+
 def test_time_on_the_plane_is_measured_in_qs_own_units():
     """A move of one standard deviation of q is the same distance at every
     scale and orientation, and so is a change of log std."""

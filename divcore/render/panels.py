@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 
 from ..style import palette, rug_level, shades
 from . import labels
-from .view import DistributionModel, RunView
+from .view import DistributionModel, RunView, legend
 
 
 def plain_log_ticks(axis, span_decades: float = 2.0):
@@ -30,20 +30,26 @@ def plain_log_ticks(axis, span_decades: float = 2.0):
 
 
 def legend_handles(views: list[RunView]) -> list:
-    """One legend entry for each kind of thing the distribution panels of `views` show."""
-    pal = palette()
-    h = [Patch(color=pal["p_fill"], label="target $p$"), Line2D([], [], color=pal["q"], lw=2, label=r"$q_\phi$")]
-    n_star = max((v.optima[0].size for v in views), default=0)
-    if n_star:
-        h.append(Line2D([], [], color=pal["q_star_global"], dashes=pal["dash"]["global"], lw=1.1, label="$q^*$ global"))
-    if n_star > 1:
-        h.append(Line2D([], [], color=pal["q_star_local"], dashes=pal["dash"]["local"], lw=1.1, label="$q^*$ local"))
-    if any(v.weight_exponent is not None for v in views):
-        h.append(Line2D([], [], color=pal["weight"], lw=1.2, label="importance weight (scaled)"))
-    if any("particles" in v.record for v in views):
-        h.append(Line2D([], [], color=pal["positive"], marker="|", ls="none", ms=9, mew=1.5, label="sample pulls $q$ closer"))
-        h.append(Line2D([], [], color=pal["negative"], marker="|", ls="none", ms=9, mew=1.5, label="sample pushes $q$ away"))
-    return h
+    """The figures' legend: one handle for each of the `view.legend` entries."""
+    return handles(legend(views))
+
+
+def handles(entries) -> list:
+    """Matplotlib legend handles for `LegendEntry`s."""
+    dash = palette()["dash"]
+    make = {
+        "area": lambda e: Patch(color=e.color, label=e.tex),
+        "q": lambda e: Line2D([], [], color=e.color, lw=2, label=e.tex),
+        "line": lambda e: Line2D([], [], color=e.color, lw=1.2, label=e.tex),
+        "dashed": lambda e: Line2D([], [], color=e.color, dashes=dash["global"], lw=1.1, label=e.tex),
+        "dotted": lambda e: Line2D([], [], color=e.color, dashes=dash["local"], lw=1.1, label=e.tex),
+        "tick": lambda e: Line2D([], [], color=e.color, marker="|", ls="none", ms=9, mew=1.5, label=e.tex),
+        "dot": lambda e: Line2D([], [], color=e.color, marker="o", ls="none", ms=4, label=e.tex),
+        "path": lambda e: Line2D([], [], color=e.color, lw=0.9, marker="o", mfc="white", ms=4, label=e.tex),
+        "marker": lambda e: Line2D([], [], ls="none", marker="o", ms=4.5, color=e.color, mec="#000000", mew=0.7,
+                                   label=e.tex),
+    }
+    return [make[e.glyph](e) for e in entries]
 
 
 def landscape_norm(values: np.ndarray) -> mcolors.LogNorm:

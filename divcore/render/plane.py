@@ -16,13 +16,11 @@ from functools import cached_property
 
 import matplotlib.colors as mcolors
 import numpy as np
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from ..core.bivariate import divergences as divergences2
 from ..core.bivariate.target import Mixture2
 from ..style import palette
-from .view import RunView
+from .view import LegendEntry, RunView, sample_entries
 
 SIGMAS = (1.0, 2.0)  # q's ellipses, in standard deviations
 GRID = 140  # density grid points per axis
@@ -232,19 +230,24 @@ class PlanePanel:
         return [self.trail, *self.q_lines, self.text, self.marker] + ([self.dots] if self.dots is not None else [])
 
 
-def legend_handles(views: list[PlaneView]) -> list:
+def legend(views: list[PlaneView]) -> list[LegendEntry]:
+    """An entry for each kind of thing the plane's panels of `views` show."""
     pal = palette()
-    h = [Patch(color=pal["p_fill"], label="target $p$ (density contours)"),
-         Line2D([], [], color=pal["q"], lw=2, label=r"$q_\phi$ (1 and 2 sd)"),
-         Line2D([], [], color=pal["q"], lw=0.9, marker="o", mfc="white", ms=4, label="path of the mean"),
-         Line2D([], [], ls="none", marker="o", ms=4.5, color=pal["marker"], mec="#000000", mew=0.7,
-                label="the mean now")]
+    out = [LegendEntry("area", pal["p_fill"], "target p (density contours)", "target $p$ (density contours)"),
+           LegendEntry("q", pal["q"], "q (1 and 2 sd)", r"$q_\phi$ (1 and 2 sd)"),
+           LegendEntry("path", pal["q"], "path of the mean", "path of the mean"),
+           LegendEntry("marker", pal["marker"], "the mean now", "the mean now")]
     n_star = max((len(v.optima[2]) for v in views), default=0)
     if n_star:
-        h.append(Line2D([], [], color=pal["q_star_global"], dashes=pal["dash"]["global"], lw=1.0, label="$q^*$ global"))
+        out.append(LegendEntry("dashed", pal["q_star_global"], "q* global", "$q^*$ global"))
     if n_star > 1:
-        h.append(Line2D([], [], color=pal["q_star_local"], dashes=pal["dash"]["local"], lw=1.0, label="$q^*$ local"))
+        out.append(LegendEntry("dotted", pal["q_star_local"], "q* local", "$q^*$ local"))
     if any("particles" in v.record for v in views):
-        h.append(Line2D([], [], color=pal["positive"], marker="o", ls="none", ms=4, label="sample pulls $q$ closer"))
-        h.append(Line2D([], [], color=pal["negative"], marker="o", ls="none", ms=4, label="sample pushes $q$ away"))
-    return h
+        out += sample_entries("dot")
+    return out
+
+
+def legend_handles(views: list[PlaneView]) -> list:
+    from .panels import handles
+
+    return handles(legend(views))

@@ -333,3 +333,90 @@ def readout(v: RunView, t: int) -> Readout:
     """What a panel prints at step t, on the line or the plane."""
     ess = v.ess(min(t, v.steps - 1))  # as the particles: the final state shows the last step's samples
     return Readout(v.run, float(v.values[min(t, v.steps)]), ess, v.samples, min(t, v.steps), v.steps)
+
+
+# ------------------------------------------------------------ the legend and the trace
+
+
+class LegendEntry(NamedTuple):
+    """One kind of thing the panels show, as every backend names it: `glyph`
+    (area, q, line, dashed, dotted, tick, dot, path, marker) in `color`, `plain` as the videos
+    and pages print it, `tex` as the figures do (mathtext)."""
+
+    glyph: str
+    color: str
+    plain: str
+    tex: str
+
+
+def legend(views: list[RunView]) -> list[LegendEntry]:
+    """An entry for each kind of thing the distribution panels of `views` show."""
+    from ..style import palette
+
+    pal = palette()
+    out = [LegendEntry("area", pal["p_fill"], "target p", "target $p$"), LegendEntry("q", pal["q"], "q", r"$q_\phi$")]
+    n_star = max((v.optima[0].size for v in views), default=0)
+    if n_star:
+        out.append(LegendEntry("dashed", pal["q_star_global"], "q* global", "$q^*$ global"))
+    if n_star > 1:
+        out.append(LegendEntry("dotted", pal["q_star_local"], "q* local", "$q^*$ local"))
+    if any(v.weight_exponent is not None for v in views):
+        out.append(LegendEntry("line", pal["weight"], "importance weight (scaled)", "importance weight (scaled)"))
+    if any("particles" in v.record for v in views):
+        out += sample_entries("tick")
+    return out
+
+
+def sample_entries(glyph: str) -> list[LegendEntry]:
+    from ..style import palette
+
+    pal = palette()
+    return [LegendEntry(glyph, pal["positive"], "sample pulls q closer", "sample pulls $q$ closer"),
+            LegendEntry(glyph, pal["negative"], "sample pushes q away", "sample pushes $q$ away")]
+
+
+HISTORY_TOP = 1e30  # the trace's axis stops here: a noisy estimate's divergence can reach 1e300
+
+
+class TraceModel:
+    """The divergence against step, as the videos and the scrubber draw it:
+    log10 of the value (floored at the run's smallest positive value, capped
+    at HISTORY_TOP; nan where it is not finite), the y range in decades with a
+    little room, and the ticks to label it with."""
+
+    def __init__(self, view):
+        d = np.asarray(view.values, dtype=float).copy()
+        d[~np.isfinite(d)] = np.nan
+        positive = d[d > 0]
+        floor = float(positive.min()) if positive.size else 1e-12
+        self.steps = int(view.steps)
+        with np.errstate(invalid="ignore"):
+            self.y = np.log10(np.clip(d, floor, HISTORY_TOP))
+        shown = self.y[np.isfinite(self.y)]
+        lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
+        if hi - lo < 0.2:  # a flat trace: a fifth of a decade around it
+            lo, hi = (lo + hi) / 2 - 0.1, (lo + hi) / 2 + 0.1
+        pad = 0.06 * (hi - lo)
+        self.ylim = (lo - pad, hi + pad)
+        decades = np.arange(np.ceil(self.ylim[0]), np.floor(self.ylim[1]) + 1)
+        self.ticks = decades if decades.size >= 2 else np.array([lo, hi])
+
+    def at(self, t: int) -> float:
+        """The trace's height at step t (the last finite one before it, where it is not finite)."""
+        y = self.y[: min(t, self.steps) + 1]
+        finite = y[np.isfinite(y)]
+        return float(finite[-1]) if finite.size else self.ylim[0]
+
+
+def tick_label(log_value: float) -> str:
+    """A trace tick's label: the value (not its log), as plain text."""
+    if abs(log_value - round(log_value)) > 1e-9:
+        return f"{10.0**log_value:.3g}"
+    return _decade(int(round(log_value)))
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade(k: int) -> str:
+    return {0: "1", 1: "10"}.get(k, f"10{str(k).translate(_SUPERSCRIPT)}")

@@ -28,7 +28,7 @@ def document(scn: Scenario, views: list) -> str:
     if "</script" in script.lower():  # it is inlined in a <script> element
         raise AssertionError("scrubber.js must not contain '</script'")
     page = environment().get_template("notebook.html")
-    return page.render(ctx=scenario_context(scn, files), root="",
+    return page.render(ctx=scenario_context(scn, files, views), root="",
                        css=Markup((STATIC / "scrubber.css").read_text(encoding="utf-8")), script=Markup(script))
 
 

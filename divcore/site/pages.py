@@ -25,6 +25,7 @@ from ..errors import BuildError
 from ..core.estimators import ESTIMATORS
 from ..core.family import FAMILIES
 from ..render import labels
+from ..render.plane import load_view
 from ..project import Site
 from ..resources import CONTENT, STATIC, TEMPLATES
 from ..scenario import Scenario
@@ -213,8 +214,10 @@ def _gallery_files(folder: Path, out: Path, rel: str) -> list[dict]:
 # ------------------------------------------------------------ pages
 
 
-def scenario_context(scn: Scenario, files: dict) -> dict:
-    """What a page's blocks (_blocks.html) need of a scenario: its runs' labels and its `files`."""
+def scenario_context(scn: Scenario, files: dict, views: list | None = None) -> dict:
+    """What a page's blocks (_blocks.html) need of a scenario: its runs' labels,
+    its `files` and, given its runs' `views`, the legend (the figures' and the
+    videos' own entries)."""
     runs = []
     for run in scn.runs:
         d = scn.run_dict(run)["run"]
@@ -231,8 +234,14 @@ def scenario_context(scn: Scenario, files: dict) -> dict:
             "grid": d.get("start_grid"),
             "draws_weights": ESTIMATORS[d["estimator"]].draws_weights, "monte_carlo": run.monte_carlo,
         })
+    legend = []
+    if views:
+        from ..render.plane import legend as plane_legend
+        from ..render.view import legend as line_legend
+
+        legend = (plane_legend if scn.target.dim == 2 else line_legend)(views)
     return {"scenario": scn, "runs": runs, "files": files, "planar": scn.target.dim == 2,
-            "has_grid": any(r["grid"] for r in runs)}
+            "has_grid": any(r["grid"] for r in runs), "legend": legend}
 
 
 def _prose_page(source: Path, contexts: dict[str, dict], env: Environment, root: str) -> str:
@@ -274,7 +283,8 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
     try:
         shutil.copytree(STATIC, staging / "static")
         env = environment(site)
-        contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging, cache)) for sm in scenarios}
+        contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging, cache),
+                                                       [load_view(p) for p in sm.records]) for sm in scenarios}
         cells = _gallery_files(gallery, staging / "media" / "gallery", "media/gallery") if gallery else []
         ordered = [contexts[name] for name in story_order(content, list(contexts))]
         pages = [Page("index.html", "index.html", {

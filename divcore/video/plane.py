@@ -6,15 +6,18 @@ readout above. The same pieces, colours and pacing as the line's `RunPanels`."""
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, PI, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
+from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
 from manim.constants import CapStyleType
 
 from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse, in_window
 from ..style import palette
 from . import timing
+from .keys import axis_numbers, nice_ticks
 from .scene import DASHES, _dash
+from .trace import TracePanel
 
 IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
+TRACE, TRACE_GAP = 0.3, 0.22  # the trace's height, and its gap below the plane (numbers, names), per unit of side
 DOT = 5.0  # a particle's stroke width: a round dot
 
 
@@ -46,6 +49,10 @@ class PlanePanels:
         self.label = Text(view.name, font_size=font_size + 2, weight="BOLD", color=pal["text"])
         self.axis_names = VGroup(Text("x₁", font_size=14, color=pal["text"]),
                                  Text("x₂", font_size=14, color=pal["text"]).rotate(PI / 2))
+        self.numbers_size = 10 if font_size < 16 else 13
+        self.numbers = VGroup()
+        # the divergence by step, under the plane
+        self.trace = TracePanel(view, size, TRACE * size, self.numbers_size)
 
     def _to(self, xy: np.ndarray) -> np.ndarray:
         """Points of the plane -> scene points."""
@@ -64,9 +71,18 @@ class PlanePanels:
         cap = Text("Hd", font_size=self.label.font_size, weight="BOLD").height
         self.label.align_to(self.image.get_top() + UP * (0.1 + cap), UP).align_to(self.image, LEFT)
         self.readout.anchor(self.label.get_corner(UP + LEFT) + UP * (0.12 + self.readout.descent))
+        (x0, x1), (y0, y1) = self.lims
+        bottom, left = self.image.get_bottom()[1], self.image.get_left()[0]
+        self.numbers = VGroup(
+            axis_numbers(lambda v: [self._to(np.array([[v, y0]]))[0][0], bottom, 0], nice_ticks(x0, x1, 5),
+                         self.numbers_size),
+            axis_numbers(lambda v: [left, self._to(np.array([[x0, v]]))[0][1], 0], nice_ticks(y0, y1, 5),
+                         self.numbers_size, side=LEFT))
         x_name, y_name = self.axis_names
-        x_name.next_to(self.image, DOWN, buff=0.05)
-        y_name.next_to(self.image, LEFT, buff=0.05)
+        x_name.next_to(self.numbers[0], RIGHT, buff=0.1).align_to(self.numbers[0][-1], UP)
+        y_name.next_to(self.numbers[1], LEFT, buff=0.05)
+        gap = TRACE_GAP * self.size
+        self.trace.arrange(self.image.get_bottom() + DOWN * (gap + self.trace.height / 2))
         self.update_to(0)
 
     def _place_stars(self):
@@ -79,10 +95,11 @@ class PlanePanels:
                 self.stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
 
     def still(self):
-        return [self.image, self.frame, self.stars, self.start, self.label, self.axis_names]
+        return [self.image, self.frame, self.stars, self.start, self.label, self.axis_names, self.numbers,
+                *self.trace.still()]
 
     def moving(self):
-        return [self.path, self.q, self.dots, self.marker, self.readout]
+        return [self.path, self.q, self.dots, self.marker, self.readout, *self.trace.moving()]
 
     def step(self) -> int:
         return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
@@ -109,13 +126,14 @@ class PlanePanels:
                 if chosen.any():
                     d.set_points(quads[chosen].reshape(-1, 3))
         self.readout.show(m.readout(t))
+        self.trace.update_to(t)
 
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's mean is drawn at step t, in pixels of a width x height frame."""
-        from manim import config
+        from .scene import pixel
 
-        x, y, _ = self._to(self.view.record["mean"][self.view.member, min(t, self.view.steps)][None])[0]
-        return (x / config.frame_width + 0.5) * width, (0.5 - y / config.frame_height) * height
+        return pixel(self._to(self.view.record["mean"][self.view.member, min(t, self.view.steps)][None])[0],
+                     width, height)
 
     def attach(self) -> None:
         self.path.add_updater(lambda _: self.update_to(self.step()))

@@ -21,6 +21,8 @@ from ..errors import BuildError
 # preset -> (width, height, frames per second); 4k for large halls' projectors
 QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080, 60), "4k": (3840, 2160, 30)}
 QUALITY_HELP = "low 480p15, medium 720p30, high 1080p60, 4k 2160p30"
+# x264's settings (H.264, yuv420p as manim writes it: what PowerPoint, Keynote and browsers play)
+ENCODER = {"crf": "23"}
 DEFAULT_SECONDS = 12.0
 
 
@@ -60,14 +62,38 @@ def remux_faststart(src: Path, dest: Path) -> None:
             out.mux(packet)
 
 
-def poster(video: Path, dest: Path) -> None:
+POSTER_BAND = 0.12  # the poster's title band, as a share of its height
+
+
+def poster(video: Path, dest: Path, title: str) -> None:
+    """What the video shows before it plays: its title in a band along the top,
+    over its final frame (scaled to fit below it), at the video's size."""
     import av
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..style import palette
 
     with av.open(str(video)) as inp:
         last = None
         for frame in inp.decode(video=0):
             last = frame
-    last.to_image().save(dest, format="PNG")
+    final = last.to_image().convert("RGB")
+    W, H = final.size
+    band = round(POSTER_BAND * H)
+    scale = (H - band) / H
+    out = Image.new("RGB", (W, H), "white")
+    shrunk = final.resize((round(W * scale), H - band), Image.LANCZOS)
+    out.paste(shrunk, ((W - shrunk.width) // 2, band))
+    font_file = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight="bold"))
+    size = round(band * 0.5)
+    font = ImageFont.truetype(font_file, size)
+    draw = ImageDraw.Draw(out)
+    while draw.textlength(title, font=font) > 0.94 * W and size > 8:
+        size -= 1
+        font = ImageFont.truetype(font_file, size)
+    draw.text((W / 2, band * 0.55), title, fill=palette()["text"], font=font, anchor="mm")
+    out.save(dest, format="PNG")
 
 
 def render(spec: dict) -> None:
@@ -76,7 +102,7 @@ def render(spec: dict) -> None:
     from manim import config, tempconfig
 
     from .captions import chapters, chapters_file, webvtt
-    from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene
+    from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene, keys_sidecar
 
     width, height, fps = QUALITY[spec["quality"]]
     out = {k: Path(spec[k]) for k in ("video", "poster", "captions", "chapters", "sidecar")}
@@ -86,6 +112,7 @@ def render(spec: dict) -> None:
             "pixel_width": width, "pixel_height": height, "frame_rate": fps, "media_dir": tmp,
             "disable_caching": True, "verbosity": "ERROR", "progress_bar": "none", "renderer": "cairo",
             "output_file": "video", "write_to_movie": True, "format": "mp4",
+            "video_encoder_options": dict(ENCODER),
         }
         with tempconfig(settings):
             scene = DivfitScene({"title": spec["title"], "records": spec["records"], "duration": spec["seconds"]})
@@ -98,6 +125,7 @@ def render(spec: dict) -> None:
                 "step_times": [float(t) for t in panel.times],
                 "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
                 "frame_width_units": config.frame_width,
+                **keys_sidecar(panel, scene.key, width, height),
             }
             views = [p.view for p in scene.panels]
             captions = webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS)
@@ -105,7 +133,7 @@ def render(spec: dict) -> None:
             sidecar["chapters"] = [list(c) for c in marks]  # where `divfit slides` stops
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
-        poster(tmp / "fast.mp4", tmp / "poster.png")
+        poster(tmp / "fast.mp4", tmp / "poster.png", spec["title"])
         (tmp / "sidecar.json").write_text(json.dumps(sidecar))
         (tmp / "captions.vtt").write_text(captions, encoding="utf-8")
         (tmp / "chapters.vtt").write_text(chapters_file(marks), encoding="utf-8")

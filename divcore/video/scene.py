@@ -15,10 +15,13 @@ from manim import (
 from ..render import labels
 from ..render.panels import landscape_rgba
 from ..render.plane import PlaneView, load_view, window
-from ..render.view import DistributionModel, RunView, shared_x_range
+from ..render.plane import legend as plane_legend
+from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
 from .glyphs import GlyphLine
+from .keys import axis_numbers, colour_bar, legend_row, nice_ticks
+from .trace import TracePanel
 
 FONT = "DejaVu Sans"
 READOUT_GAP = "    "
@@ -26,26 +29,31 @@ READOUT_GAP = "    "
 DASHES = {"global": (0.12, 0.08), "local": (0.03, 0.06)}
 TITLE_SECONDS = 2.5
 HOLD_SECONDS = 2.0
+KEY_HEIGHT = 0.45  # the legend's row along the bottom of the frame
 
 
 class RunPanels:
     """One run's distribution axes and landscape, and the updaters that move them."""
 
     def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker,
-                 small: bool = False, xlim: tuple[float, float] | None = None):
+                 small: bool = False, xlim: tuple[float, float] | None = None, bar: bool = True):
         pal = palette()
         self.font_size = 13 if small else 18
+        self.numbers_size = 10 if small else 14
         self.view, self.times, self.tracker = view, times, tracker
         # what the panel shows is computed once for every backend; here it is only drawn
         self.model = m = DistributionModel(view, xlim)
         self.x, self.top = m.x, m.top
         lo, hi = m.xlim
-        dist_w, land_w = 0.6 * width, 0.3 * width
-        self.width, self.dist_w, self.land_w = width, dist_w, land_w
-        self.dist = Axes(x_range=[lo, hi, max(1, round((hi - lo) / 6))], y_range=[m.bottom, m.top, m.top],
+        # distribution | landscape (and its colour bar, where there is room) | the divergence by step
+        self.bar = bar and not view.fixed_std
+        dist_w, land_w = 0.40 * width, 0.22 * width
+        self.width, self.height, self.dist_w, self.land_w = width, height, dist_w, land_w
+        self.dist = Axes(x_range=[lo, hi, hi - lo], y_range=[m.bottom, m.top, m.top],
                          x_length=dist_w, y_length=height, tips=False,
-                         axis_config={"stroke_width": 1.5, "include_ticks": True, "color": "#555555"},
+                         axis_config={"stroke_width": 1.5, "include_ticks": False, "color": "#555555"},
                          y_axis_config={"stroke_opacity": 0, "include_ticks": False})
+        self.trace = TracePanel(view, width * (0.20 if self.bar else 0.21) - 0.1, height, self.numbers_size)
         to_dist = self._affine(self.dist)
         p_curve = VMobject(stroke_color=pal["p_line"], stroke_width=2).set_points_as_corners(to_dist(m.x, m.p))
         p_area = VMobject(fill_color=pal["p_fill"], fill_opacity=1, stroke_width=0)
@@ -93,27 +101,57 @@ class RunPanels:
         self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
                                  Text(xl, font_size=14, color=pal["text"], font=FONT),
                                  Text(yl, font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
+        self.numbers = VGroup()
+        self.colour_bar = Group()
+        if self.bar:
+            self.colour_bar = colour_bar(view.landscape.value, labels.divergence_plain(view.run), height * 0.8,
+                                         self.numbers_size)
         self.update_to(0)
 
     def arrange(self, centre):
-        """Distribution left with the readout above it, landscape right with the run's name above it."""
-        self.static.move_to(centre + LEFT * (self.width - self.dist_w) / 2)
-        Group(self.image, self.land, self.land_curve, self.minima, self.start).move_to(centre + RIGHT * (self.width - self.land_w) / 2)
+        """Distribution left with the readout above it, landscape in the middle
+        with the run's name above it (and its colour bar beside), the divergence
+        by step right; every axis numbered."""
+        left = centre[0] - self.width / 2
+        self.static.move_to([left + self.dist_w / 2, centre[1], 0])
+        Group(self.image, self.land, self.land_curve, self.minima, self.start).move_to(
+            [left + 0.50 * self.width + self.land_w / 2, centre[1], 0])
         self.label.next_to(self.image, UP, buff=0.1).align_to(self.image, LEFT)
+        trace_right = left + self.width
+        self.trace.arrange([trace_right - self.trace.width / 2, centre[1], 0])
+        if self.bar:
+            self.colour_bar.move_to(self.image.get_right() + RIGHT * (0.12 + self.colour_bar.width / 2)).align_to(
+                self.image, UP)
+        self.numbers = self._axis_numbers()
+        # each axis named at its end, beside its numbers: no row of its own
         x_name, l_x, l_y = self.axis_names
-        x_name.next_to(self.dist.x_axis, DOWN, buff=0.05).align_to(self.dist, RIGHT)
-        l_x.next_to(self.image, DOWN, buff=0.05)
-        l_y.next_to(self.image, LEFT, buff=0.05)
+        x_name.next_to(self.dist.x_axis.get_right(), UP, buff=0.06).align_to(self.dist, RIGHT)
+        l_x.next_to(self.numbers[1], RIGHT, buff=0.1).align_to(self.numbers[1][-1], UP)
+        l_y.next_to(self.numbers[2], LEFT, buff=0.04)
         self.readout.anchor(self.dist.get_corner(UP + LEFT) + UP * (0.1 + self.readout.descent))
         self.update_to(0)
 
+    def _axis_numbers(self) -> VGroup:
+        """x under the distribution; the landscape's two coordinates (or, for the
+        fixed-std family, its coordinate and the divergence) beside it."""
+        lo, hi = self.model.xlim
+        y0 = self.dist.c2p(0, 0)[1]
+        dist = axis_numbers(lambda v: [self.dist.c2p(v, 0)[0], y0, 0], nice_ticks(lo, hi, 6), self.numbers_size)
+        (a0, a1), (b0, b1) = self.land.x_range[:2], self.land.y_range[:2]
+        bottom, left = self.image.get_bottom()[1], self.image.get_left()[0]
+        land_x = axis_numbers(lambda v: [self.land.c2p(v, b0)[0], bottom, 0], nice_ticks(a0, a1, 4), self.numbers_size)
+        land_y = axis_numbers(lambda v: [left, self.land.c2p(a0, v)[1], 0], nice_ticks(b0, b1, 4), self.numbers_size,
+                              side=LEFT)
+        return VGroup(dist, land_x, land_y)
+
     def still(self):
         return [self.static, self.image, self.land, self.land_curve, self.minima, self.start, self.label,
-                self.axis_names]
+                self.axis_names, self.numbers, self.colour_bar, *self.trace.still()]
 
     def moving(self):
         weight = [self.weight] if self.weight is not None else []
-        return [self.trail_edge, self.trail, self.marker, *weight, self.q, self.rug, self.readout]
+        return [self.trail_edge, self.trail, self.marker, *weight, self.q, self.rug, self.readout,
+                *self.trace.moving()]
 
     def _surface_panel(self, view: RunView, width: float, height: float) -> None:
         """The divergence over the parameterization as a colour wash (as in the figures)."""
@@ -122,7 +160,8 @@ class RunPanels:
         self.image.stretch_to_fit_width(width).stretch_to_fit_height(height)
         self.land = Axes(x_range=[L.phi0[0], L.phi0[-1], (L.phi0[-1] - L.phi0[0]) / 4],
                          y_range=[L.phi1[0], L.phi1[-1], (L.phi1[-1] - L.phi1[0]) / 4],
-                         x_length=width, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+                         x_length=width, y_length=height, tips=False,
+                         axis_config={"stroke_opacity": 0, "include_ticks": False})  # only places things
         self.land_curve = VGroup()
 
     def _curve_panel(self, view: RunView, width: float, height: float) -> None:
@@ -132,7 +171,8 @@ class RunPanels:
         lo, hi = self.curve_range = view.curve_box  # the figures' range
         self.image = Rectangle(width=width, height=height).set_fill("#FFFFFF", 1).set_stroke("#BBBBBB", 1)
         self.land = Axes(x_range=[phi0[0], phi0[-1], (phi0[-1] - phi0[0]) / 4], y_range=[lo, hi, (hi - lo) / 4],
-                         x_length=width, y_length=height, tips=False, axis_config={"stroke_width": 1, "color": "#555555"})
+                         x_length=width, y_length=height, tips=False,
+                         axis_config={"stroke_opacity": 0, "include_ticks": False})  # only places things
         shown = np.isfinite(value) & (value <= hi)
         self.land_curve = VMobject(stroke_color=palette()["p_line"], stroke_width=2.5).set_points_as_corners(
             [self.land.c2p(a, b) for a, b in zip(phi0[shown], value[shown])])
@@ -147,10 +187,7 @@ class RunPanels:
 
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's marker is drawn at step t, in pixels of a width x height frame."""
-        from manim import config
-
-        x, y, _ = self.land.c2p(*self._land_xy(min(t, self.view.steps)))
-        return (x / config.frame_width + 0.5) * width, (0.5 - y / config.frame_height) * height
+        return pixel(self.land.c2p(*self._land_xy(min(t, self.view.steps))), width, height)
 
     def step(self) -> int:
         return min(timing.step_at(self.times, self.tracker.get_value()), self.view.steps)
@@ -177,6 +214,7 @@ class RunPanels:
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
         self.readout.show(m.readout(t))
+        self.trace.update_to(t)
 
     def _rug(self, t: int, to_dist) -> None:
         """The step's particles as ticks, one VMobject per colour (a shade of the
@@ -203,6 +241,26 @@ class RunPanels:
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
         self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
+
+
+def pixel(point, width: int, height: int) -> tuple[float, float]:
+    """A scene point in pixels of a width x height frame (y down)."""
+    from manim import config
+
+    return (point[0] / config.frame_width + 0.5) * width, (0.5 - point[1] / config.frame_height) * height
+
+
+def keys_sidecar(panel, key, width: int, height: int) -> dict:
+    """Where a panel's numbers, its trace (box, and the cursor at every step) and
+    the legend row are drawn, in pixels: what the tests read frames against."""
+    box = panel.trace.box
+    return {
+        "numbers": [pixel(m.get_center(), width, height) for group in panel.numbers for m in group
+                    if isinstance(m, Text)],
+        "trace_box": [*pixel(box.get_corner(UP + LEFT), width, height), *pixel(box.get_corner(DOWN + RIGHT), width, height)],
+        "trace_cursor_x": [pixel(panel.trace.to(t, 0.0)[0], width, height)[0] for t in range(panel.view.steps + 1)],
+        "legend_box": [*pixel(key.get_corner(UP + LEFT), width, height), *pixel(key.get_corner(DOWN + RIGHT), width, height)],
+    }
 
 
 class ReadoutLine(GlyphLine):
@@ -259,15 +317,17 @@ class DivfitScene(Scene):
         times = timing.step_times([plane_speeds(v) if planar else line_speeds(v) for v in views],
                                   self.spec["duration"])
         panels = (self.lay_out_plane if planar else self.lay_out)(views, times, tracker)
+        key = legend_row((plane_legend if planar else legend)(views), 15, 13.4)
+        key.move_to([0, -4.0 + KEY_HEIGHT / 2 + 0.04, 0])
         # every run's still parts before any moving one: manim redraws each frame
         # from the first mobject with an updater on and caches the rest as a background
-        layers = [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
+        layers = [key] + [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
         self.play(*(FadeIn(m) for m in layers), run_time=0.6)
         for p in panels:
             p.attach()
         self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)
         self.wait(HOLD_SECONDS)
-        self.panels = panels
+        self.panels, self.key = panels, key
 
     def title_card(self, views):
         title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
@@ -288,14 +348,17 @@ class DivfitScene(Scene):
     def lay_out_plane(self, views, times, tracker):
         """Square planes sharing one window, in the columns that make them largest;
         each has room above for its name and readout and beside for its axis names."""
-        from .plane import PlanePanels, density_rgba
+        from .plane import TRACE, TRACE_GAP, PlanePanels, density_rgba
 
         lims = window(views)
         density = density_rgba(views[0], lims)  # one target: one backdrop for every panel
         n = len(views)
 
+        tall = 1 + TRACE + TRACE_GAP  # a plane, then its trace below
+        height = 7.5 - KEY_HEIGHT
+
         def side(cols):
-            return min(13.2 / cols - 0.5, 7.4 / -(-n // cols) - 1.1)
+            return min(13.2 / cols - 0.7, (height / -(-n // cols) - 0.95) / tall)
 
         cols = max(range(1, n + 1), key=side)
         rows, size = -(-n // cols), side(cols)
@@ -303,7 +366,9 @@ class DivfitScene(Scene):
         panels = []
         for i, v in enumerate(views):
             r, c = divmod(i, cols)
-            centre = np.array([(c - (cols - 1) / 2) * 13.2 / cols, 3.7 - (r + 0.5) * 7.4 / rows - 0.3, 0.0])
+            # the plane's centre: its cell's, raised by what the trace below takes
+            cell = 3.75 - (r + 0.5) * height / rows
+            centre = np.array([(c - (cols - 1) / 2) * 13.2 / cols, cell + (tall - 1) * size / 2 - 0.05, 0.0])
             p = PlanePanels(v, size, lims, density, times, tracker, 13 if small else 18,
                             ReadoutLine(13 if small else 16, max_width=13.2 / cols - 0.2))
             p.arrange(centre)
@@ -316,12 +381,15 @@ class DivfitScene(Scene):
         xlim = shared_x_range(views)  # runs share the x-axis, as in the figures and the scrubber
         cols = 1 if len(views) <= 3 else 2
         rows = -(-len(views) // cols)
-        cell_w, cell_h = 13.2 / cols - 0.3 * (cols - 1), 7.5 / rows
+        cell_w, cell_h = 13.2 / cols - 0.3 * (cols - 1), (7.6 - KEY_HEIGHT) / rows
         panels = []
         for i, v in enumerate(views):
             r, c = divmod(i, cols)
-            centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.75 - (r + 0.5) * cell_h - 0.05, 0.0])
-            p = RunPanels(v, cell_w, cell_h - 0.8, times, tracker, small=cols > 1 or rows > 2, xlim=xlim)
+            # room above for the label and readout, below for the numbers and the axis names
+            centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.8 - (r + 0.5) * cell_h + 0.05, 0.0])
+            small = cols > 1 or rows > 2
+            p = RunPanels(v, cell_w, cell_h - (0.75 if small else 0.95), times, tracker, small=small, xlim=xlim,
+                          bar=cols == 1)
             p.arrange(centre)
             panels.append(p)
         return panels
