@@ -173,6 +173,20 @@ def test_frames_show_numbered_axes_and_the_legend(video):
     assert _dark(band).mean() > 0.01  # and the names
 
 
+def test_text_on_white_has_no_grey_halo(video):
+    """Encoding artefacts around text (visible on a projector): on the title
+    card, the pixels 2-8 px from the ink, white as drawn, stay within 3 levels
+    of white but for a few in a thousand."""
+    from scipy import ndimage
+
+    out, side, _ = video
+    (card,) = frames_at(out["video"], [int(1.0 * side["fps"])])
+    ink = _dark(card)
+    near = ndimage.binary_dilation(ink, iterations=8) & ~ndimage.binary_dilation(ink, iterations=2)
+    off = 255 - card[near].min(axis=-1)
+    assert ink.mean() > 0.002 and np.mean(off > 3) < 0.005 and np.percentile(off, 99) <= 3
+
+
 def test_the_poster_says_what_the_video_shows(video):
     """The poster (what a page or a slide shows before the video plays) is the
     title in a band along the top over the final frame."""

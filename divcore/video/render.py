@@ -21,8 +21,11 @@ from ..errors import BuildError
 # preset -> (width, height, frames per second); 4k for large halls' projectors
 QUALITY = {"low": (854, 480, 15), "medium": (1280, 720, 30), "high": (1920, 1080, 60), "4k": (3840, 2160, 30)}
 QUALITY_HELP = "low 480p15, medium 720p30, high 1080p60, 4k 2160p30"
-# x264's settings (H.264, yuv420p as manim writes it: what PowerPoint, Keynote and browsers play)
-ENCODER = {"crf": "23"}
+# x264's settings (H.264, yuv420p as manim writes it: what PowerPoint, Keynote and browsers play).
+# manim's crf 23 leaves grey blocks around text on white (2 % of the pixels 2-8 px from the
+# title's ink more than 3 levels off white, some 5 levels); crf 16 tuned for flat colour: 0.2 %,
+# none past 2 levels in 99 of 100, for 1.5x the bytes and 1.15x the render time at medium
+ENCODER = {"crf": "16", "tune": "animation"}
 DEFAULT_SECONDS = 12.0
 
 

@@ -122,6 +122,11 @@ class RunPanels:
         if self.bar:
             self.colour_bar.move_to(self.image.get_right() + RIGHT * (0.12 + self.colour_bar.width / 2)).align_to(
                 self.image, UP)
+            # the trace's numbers clear the colour bar's: narrow the trace from the left if they would not
+            overlap = self.colour_bar.get_right()[0] + 0.12 - (trace_right - self.trace.width - self.trace.left_margin())
+            if overlap > 0:
+                width = self.trace.width - overlap
+                self.trace.arrange([trace_right - width / 2, centre[1], 0], width)
         self.numbers = self._axis_numbers()
         # each axis named at its end, beside its numbers: no row of its own
         x_name, l_x, l_y = self.axis_names

@@ -40,8 +40,12 @@ class TracePanel:
         v = (np.asarray(y, float) - lo) / (hi - lo) - 0.5
         return self.centre + np.column_stack([u * self.width, v * self.height, np.zeros(np.size(u))])
 
-    def arrange(self, centre) -> None:
+    def arrange(self, centre, width: float | None = None) -> None:
+        """The box centred at `centre` (and `width` wide, if given)."""
         m = self.model
+        if width is not None and width != self.width:
+            self.width = width
+            self.box = Rectangle(width=width, height=self.height).set_stroke("#888888", 1)
         self.centre = np.asarray(centre, float)
         self.box.move_to(self.centre)
         steps = np.unique(np.linspace(0, m.steps, min(POINTS, m.steps + 1)).round().astype(int))
