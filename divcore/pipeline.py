@@ -251,7 +251,7 @@ class Analysis:
     label: str  # e.g. "basins-reverse", for progress and errors
     path: Path
     key: str
-    tasks: Callable  # tasks(*args) -> (parts, join, the record's config): planned only if stale
+    tasks: Callable  # tasks(*args) -> (parts, join, the record's config)
     args: tuple
     weight: float
 
@@ -642,7 +642,7 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
     try:
         while ready or in_flight:
             ready.sort(key=lambda j: rank[id(j)])
-            for job in [j for j in reversed(ready) if room(j)]:
+            for job in list(reversed(ready)):  # the highest rank first
                 if not room(job):
                     continue
                 ready.remove(job)

@@ -17,6 +17,7 @@ from ..core import divergences, landscape, parameterizations
 from ..core.estimators import ESTIMATORS
 from ..core.family import FAMILIES
 from ..core.target import LOG_SQRT_2PI, Mixture
+from ..style import palette
 
 
 def featured_member(run: dict) -> int:
@@ -351,8 +352,6 @@ class LegendEntry(NamedTuple):
 
 def legend(views: list[RunView]) -> list[LegendEntry]:
     """An entry for each kind of thing the distribution panels of `views` show."""
-    from ..style import palette
-
     pal = palette()
     out = [LegendEntry("area", pal["p_fill"], "target p", "target $p$"), LegendEntry("q", pal["q"], "q", r"$q_\phi$")]
     n_star = max((v.optima[0].size for v in views), default=0)
@@ -368,8 +367,6 @@ def legend(views: list[RunView]) -> list[LegendEntry]:
 
 
 def sample_entries(glyph: str) -> list[LegendEntry]:
-    from ..style import palette
-
     pal = palette()
     return [LegendEntry(glyph, pal["positive"], "sample pulls q closer", "sample pulls $q$ closer"),
             LegendEntry(glyph, pal["negative"], "sample pushes q away", "sample pushes $q$ away")]
