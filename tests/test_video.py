@@ -361,3 +361,50 @@ def test_slides_open_offline_from_file_and_stop_at_every_chapter(video, browser,
     assert sorted(p.name for p in index.parent.iterdir()) == sorted(
         ["index.html", out["video"].name, out["poster"].name, out["captions"].name])
     context.close()
+
+
+LAYOUT_SCENES = ["k-sweep", "adam-vs-natural", "alpha-family", "three-modes", "unequal-weights", "fixed-std",
+                 "forward-reverse-kl"]
+
+
+@pytest.mark.parametrize("name", LAYOUT_SCENES)
+def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
+    """Laid out as the video lays them out (1 to 10 runs, one or two columns,
+    every parameterization's axis names, a trace over 30 decades): no two
+    pieces of text, colour bars, landscapes or trace boxes overlap, each
+    landscape has its colour bar, and everything is inside the frame above
+    the legend row."""
+    import itertools
+    from pathlib import Path
+
+    from manim import DL, UR, Text, ValueTracker
+
+    import divcore
+    from divcore.render.plane import view_of
+    from divcore.video.scene import KEY_HEIGHT, DivfitScene, line_speeds
+
+    result = divcore.run(Path(__file__).parent.parent / "scenes" / f"{name}.toml", steps=40)
+    views = [view_of(rec) for rec in result.values()]
+    times = timing.step_times([line_speeds(v) for v in views], 6.0)
+    panels = DivfitScene.lay_out(None, views, times, ValueTracker(0.0))
+
+    def box(m):
+        return np.r_[m.get_corner(DL)[:2], m.get_corner(UR)[:2]]
+
+    pieces = []
+    for i, p in enumerate(panels):
+        assert len(p.colour_bar) > 0 or p.view.fixed_std, p.view.name
+        whole = {"label": p.label, "readout": p.readout, "names": p.axis_names, "bar": p.colour_bar,
+                 "trace name": p.trace.name, "landscape": p.image, "trace": p.trace.box}
+        numbers = {"numbers": p.numbers, "trace numbers": p.trace.numbers}
+        for k, m in whole.items():
+            parts = m.submobjects if k == "names" else [m]
+            pieces += [(f"{p.view.name} {k}", box(part)) for part in parts if part.width > 0]
+        for k, m in numbers.items():
+            pieces += [(f"{p.view.name} {k} {t.text}", box(t)) for t in m.get_family() if isinstance(t, Text)]
+    pad = 0.005  # scene units: touching is not overlapping
+    for (a, ba), (b, bb) in itertools.combinations(pieces, 2):
+        apart = ba[2] - pad <= bb[0] or bb[2] - pad <= ba[0] or ba[3] - pad <= bb[1] or bb[3] - pad <= ba[1]
+        assert apart, (a, b)
+    for a, (x0, y0, x1, y1) in pieces:
+        assert -7.11 <= x0 and x1 <= 7.11 and -4.0 + KEY_HEIGHT <= y0 and y1 <= 4.0, a

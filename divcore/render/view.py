@@ -395,14 +395,26 @@ class TraceModel:
             lo, hi = (lo + hi) / 2 - 0.1, (lo + hi) / 2 + 0.1
         pad = 0.06 * (hi - lo)
         self.ylim = (lo - pad, hi + pad)
-        decades = np.arange(np.ceil(self.ylim[0]), np.floor(self.ylim[1]) + 1)
-        self.ticks = decades if decades.size >= 2 else np.array([lo, hi])
+        self.ticks = decade_ticks(*self.ylim)
+        if self.ticks.size < 2:
+            self.ticks = np.array([lo, hi])
 
     def at(self, t: int) -> float:
         """The trace's height at step t (the last finite one before it, where it is not finite)."""
         y = self.y[: min(t, self.steps) + 1]
         finite = y[np.isfinite(y)]
         return float(finite[-1]) if finite.size else self.ylim[0]
+
+
+def decade_ticks(lo: float, hi: float, most: int = 5) -> np.ndarray:
+    """Whole decades inside [lo, hi] (log10 units), every 1, 2, 5, 10, 20, ... of
+    them so that at most `most` are labelled: a trace from 1 to 1e30 gets 0, 10,
+    20, 30, not thirty-one numbers on top of each other."""
+    for stride in (1, 2, 5, 10, 20, 50, 100, 200, 500):
+        ticks = np.arange(np.ceil(lo / stride), np.floor(hi / stride) + 1) * stride
+        if ticks.size <= most:
+            return ticks
+    return ticks
 
 
 def tick_label(log_value: float) -> str:

@@ -40,23 +40,24 @@ def axis_numbers(to_point, values, font_size: float, labels=None, side=DOWN) -> 
     return out
 
 
-def colour_bar(values: np.ndarray, name: str, height: float, font_size: float) -> Group:
+def colour_bar(values: np.ndarray, name: str, height: float, font_size: float, thin: bool = False) -> Group:
     """The landscape wash's colour scale (log, as `landscape_norm` maps it) as a
-    thin bar with the values at its decades (or its ends) and the divergence's
-    name above it."""
+    narrow bar (narrower if `thin`) with the values at its decades (or its ends)
+    and the divergence's name above it."""
     import matplotlib
 
     pal = palette()
     norm = landscape_norm(values)
     ramp = matplotlib.colormaps[pal["landscape_cmap"]](np.linspace(1.0, 0.0, 256))[:, None, :]
     bar = ImageMobject(np.round(np.repeat(ramp, 4, axis=1) * 255).astype(np.uint8))
-    bar.stretch_to_fit_width(0.14).stretch_to_fit_height(height)
-    edge = Rectangle(width=0.14, height=height).set_stroke("#555555", 1).move_to(bar)
+    width = 0.1 if thin else 0.14
+    bar.stretch_to_fit_width(width).stretch_to_fit_height(height)
+    edge = Rectangle(width=width, height=height).set_stroke("#555555", 1).move_to(bar)
     lo, hi = np.log10(norm.vmin), np.log10(norm.vmax)
     decades = np.arange(np.ceil(lo - 1e-9), np.floor(hi + 1e-9) + 1)
     marks = decades if decades.size >= 2 else np.array([lo, hi])
     labels = [number(10.0**k) for k in marks]
-    at = lambda k: edge.get_bottom() + UP * height * (k - lo) / (hi - lo) + RIGHT * 0.07  # noqa: E731
+    at = lambda k: edge.get_bottom() + UP * height * (k - lo) / (hi - lo) + RIGHT * width / 2  # noqa: E731
     numbers = axis_numbers(at, marks, font_size, labels, side=RIGHT)
     title = Text(name, font_size=font_size, color=pal["text"], font=FONT).next_to(edge, UP, buff=0.08)
     return Group(bar, edge, numbers, title)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject,
-    MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, linear,
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeOut, Group, ImageMobject,
+    MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, config, linear,
 )
 
 from ..render import labels
@@ -36,8 +36,9 @@ class RunPanels:
     """One run's distribution axes and landscape, and the updaters that move them."""
 
     def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker,
-                 small: bool = False, xlim: tuple[float, float] | None = None, bar: bool = True):
+                 small: bool = False, xlim: tuple[float, float] | None = None):
         pal = palette()
+        self.small = small
         self.font_size = 13 if small else 18
         self.numbers_size = 10 if small else 14
         self.view, self.times, self.tracker = view, times, tracker
@@ -45,9 +46,11 @@ class RunPanels:
         self.model = m = DistributionModel(view, xlim)
         self.x, self.top = m.x, m.top
         lo, hi = m.xlim
-        # distribution | landscape (and its colour bar, where there is room) | the divergence by step
-        self.bar = bar and not view.fixed_std
-        dist_w, land_w = 0.40 * width, 0.22 * width
+        # distribution | landscape and its colour bar | the divergence by step
+        self.bar = not view.fixed_std
+        # a small cell gives the landscape's numbers and its colour bar more of its width
+        dist_w, land_w = (0.34 if small else 0.40) * width, (0.21 if small else 0.22) * width
+        self.land_at = 0.44 if small else 0.50
         self.width, self.height, self.dist_w, self.land_w = width, height, dist_w, land_w
         self.dist = Axes(x_range=[lo, hi, hi - lo], y_range=[m.bottom, m.top, m.top],
                          x_length=dist_w, y_length=height, tips=False,
@@ -88,9 +91,9 @@ class RunPanels:
                 self.minima.add(shape.move_to(self.land.c2p(a, b)).set_fill("#FFFFFF", 1).set_stroke("#000000", 1.5))
         self.start = VGroup(Circle(0.07).set_stroke("#000000", 4), Circle(0.07).set_stroke("#FFFFFF", 2))
         self.start.move_to(self.land.c2p(*self._land_xy(0)))
-        # the trail is white on a black edge, as in the figures
-        self.trail_edge = VMobject(stroke_color=pal["trail_edge"], stroke_width=5)
-        self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5)
+        # the trail is white on a black edge, as in the figures: one path, stroked twice
+        self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5,
+                              background_stroke_color=pal["trail_edge"], background_stroke_width=5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
         self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
         if self.label.width > land_w:  # a long name in a small cell would run into the next cell's readout
@@ -105,7 +108,7 @@ class RunPanels:
         self.colour_bar = Group()
         if self.bar:
             self.colour_bar = colour_bar(view.landscape.value, labels.divergence_plain(view.run), height * 0.8,
-                                         self.numbers_size)
+                                         self.numbers_size, thin=small)
         self.update_to(0)
 
     def arrange(self, centre):
@@ -115,12 +118,13 @@ class RunPanels:
         left = centre[0] - self.width / 2
         self.static.move_to([left + self.dist_w / 2, centre[1], 0])
         Group(self.image, self.land, self.land_curve, self.minima, self.start).move_to(
-            [left + 0.50 * self.width + self.land_w / 2, centre[1], 0])
+            [left + self.land_at * self.width + self.land_w / 2, centre[1], 0])
         self.label.next_to(self.image, UP, buff=0.1).align_to(self.image, LEFT)
         trace_right = left + self.width
         self.trace.arrange([trace_right - self.trace.width / 2, centre[1], 0])
         if self.bar:
-            self.colour_bar.move_to(self.image.get_right() + RIGHT * (0.12 + self.colour_bar.width / 2)).align_to(
+            gap = 0.08 if self.small else 0.12
+            self.colour_bar.move_to(self.image.get_right() + RIGHT * (gap + self.colour_bar.width / 2)).align_to(
                 self.image, UP)
             # the trace's numbers clear the colour bar's: narrow the trace from the left if they would not
             overlap = self.colour_bar.get_right()[0] + 0.12 - (trace_right - self.trace.width - self.trace.left_margin())
@@ -130,8 +134,16 @@ class RunPanels:
         self.numbers = self._axis_numbers()
         # each axis named at its end, beside its numbers: no row of its own
         x_name, l_x, l_y = self.axis_names
-        x_name.next_to(self.dist.x_axis.get_right(), UP, buff=0.06).align_to(self.dist, RIGHT)
+        # (in a small cell, under the axis's end, clear of the landscape's names beside it)
+        x_name.next_to(self.dist.x_axis.get_right(), DOWN if self.small else UP, buff=0.06).align_to(self.dist, RIGHT)
         l_x.next_to(self.numbers[1], RIGHT, buff=0.1).align_to(self.numbers[1][-1], UP)
+        room = self.trace.box.get_left()[0] - self.trace.left_margin() - 0.08
+        if self.bar:
+            room = min(room, self.colour_bar.get_left()[0] - 0.04)
+        if l_x.get_right()[0] > room:  # a long name (the natural parameters' η₁ = μ/σ²) goes under the numbers
+            l_x.next_to(self.numbers[1], DOWN, buff=0.04).align_to(self.image, RIGHT)
+        if l_y.height > self.image.height:  # and is no taller than its axis
+            l_y.scale_to_fit_height(self.image.height)
         l_y.next_to(self.numbers[2], LEFT, buff=0.04)
         self.readout.anchor(self.dist.get_corner(UP + LEFT) + UP * (0.1 + self.readout.descent))
         self.update_to(0)
@@ -141,7 +153,10 @@ class RunPanels:
         fixed-std family, its coordinate and the divergence) beside it."""
         lo, hi = self.model.xlim
         y0 = self.dist.c2p(0, 0)[1]
-        dist = axis_numbers(lambda v: [self.dist.c2p(v, 0)[0], y0, 0], nice_ticks(lo, hi, 6), self.numbers_size)
+        ticks = nice_ticks(lo, hi, 6)
+        if self.small:  # the axis's name sits at its end, under it
+            ticks = ticks[ticks <= lo + 0.9 * (hi - lo)]
+        dist = axis_numbers(lambda v: [self.dist.c2p(v, 0)[0], y0, 0], ticks, self.numbers_size)
         (a0, a1), (b0, b1) = self.land.x_range[:2], self.land.y_range[:2]
         bottom, left = self.image.get_bottom()[1], self.image.get_left()[0]
         land_x = axis_numbers(lambda v: [self.land.c2p(v, b0)[0], bottom, 0], nice_ticks(a0, a1, 4), self.numbers_size)
@@ -155,7 +170,7 @@ class RunPanels:
 
     def moving(self):
         weight = [self.weight] if self.weight is not None else []
-        return [self.trail_edge, self.trail, self.marker, *weight, self.q, self.rug, self.readout,
+        return [self.trail, self.marker, *weight, self.q, self.rug, self.readout,
                 *self.trace.moving()]
 
     def _surface_panel(self, view: RunView, width: float, height: float) -> None:
@@ -215,7 +230,6 @@ class RunPanels:
         shown = np.concatenate([phi[:: max(1, len(phi) // 400)], phi[-1:]])
         pts = to_land(shown[:, 0], shown[:, 1])
         self.trail.set_points_as_corners(pts if len(pts) > 1 else np.repeat(pts, 2, axis=0))
-        self.trail_edge.set_points(self.trail.points)
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
         self.readout.show(m.readout(t))
@@ -245,13 +259,11 @@ class RunPanels:
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
-        self.trail_edge.add_updater(lambda m: self.update_to(self.step()))
+        self.trail.add_updater(lambda m: self.update_to(self.step()))
 
 
 def pixel(point, width: int, height: int) -> tuple[float, float]:
     """A scene point in pixels of a width x height frame (y down)."""
-    from manim import config
-
     return (point[0] / config.frame_width + 0.5) * width, (0.5 - point[1] / config.frame_height) * height
 
 
@@ -327,7 +339,11 @@ class DivfitScene(Scene):
         # every run's still parts before any moving one: manim redraws each frame
         # from the first mobject with an updater on and caches the rest as a background
         layers = [key] + [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
-        self.play(*(FadeIn(m) for m in layers), run_time=0.6)
+        # the panels appear from under a white cover that fades: one mobject animated,
+        # where fading every layer in deep-copied each of them (a tenth of a render)
+        cover = Rectangle(width=config.frame_width + 1, height=config.frame_height + 1).set_fill("#FFFFFF", 1)
+        self.add(*layers, cover.set_stroke(width=0))
+        self.play(FadeOut(cover), run_time=0.6)
         for p in panels:
             p.attach()
         self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)
@@ -393,8 +409,7 @@ class DivfitScene(Scene):
             # room above for the label and readout, below for the numbers and the axis names
             centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.8 - (r + 0.5) * cell_h + 0.05, 0.0])
             small = cols > 1 or rows > 2
-            p = RunPanels(v, cell_w, cell_h - (0.75 if small else 0.95), times, tracker, small=small, xlim=xlim,
-                          bar=cols == 1)
+            p = RunPanels(v, cell_w, cell_h - (0.75 if small else 0.95), times, tracker, small=small, xlim=xlim)
             p.arrange(centre)
             panels.append(p)
         return panels

@@ -27,8 +27,9 @@ class TracePanel:
         self.curve = VMobject(stroke_color=pal["history"]["divergence"], stroke_width=2.5)
         self.cursor = Line(UP, DOWN, stroke_width=2, color=pal["text"])
         self.dot = Dot(radius=0.05, color=pal["history"]["divergence"]).set_stroke("#000000", 1)
-        self.name = Text(f"{labels.divergence_plain(view.run)} by step", font_size=font_size, color=pal["text"],
-                         font=FONT)
+        name = labels.divergence_plain(view.run)
+        self.names = [Text(text, font_size=font_size, color=pal["text"], font=FONT) for text in (f"{name} by step", name)]
+        self.name = self.names[0]
         self.numbers = VGroup()
         self.centre = np.zeros(3)
 
@@ -57,6 +58,8 @@ class TracePanel:
             axis_numbers(lambda y: self.to(0, y)[0], list(m.ticks), self.font_size, [tick_label(k) for k in m.ticks],
                          side=LEFT),
         )
+        # the name over the box; in a narrow box only the divergence's (its axis runs 0 to the last step)
+        self.name = next((n for n in self.names if n.width <= self.width), self.names[-1])
         self.name.next_to(self.box, UP, buff=0.06).align_to(self.box, LEFT)
         if self.name.width > self.width:
             self.name.scale_to_fit_width(self.width)
