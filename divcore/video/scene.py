@@ -347,6 +347,8 @@ class DivfitScene(Scene):
         for p in panels:
             p.attach()
         self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)
+        for m in self.mobjects:  # the final state holds still: one frame drawn, then repeated
+            m.clear_updaters()
         self.wait(HOLD_SECONDS)
         self.panels, self.key = panels, key
 
