@@ -374,26 +374,40 @@ def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
     pieces of text, colour bars, landscapes or trace boxes overlap, each
     landscape has its colour bar, and everything is inside the frame above
     the legend row."""
-    import itertools
     from pathlib import Path
 
-    from manim import DL, UR, Text, ValueTracker
+    from manim import ValueTracker
 
     import divcore
     from divcore.render.plane import view_of
-    from divcore.video.scene import KEY_HEIGHT, DivfitScene, line_speeds
+    from divcore.video.scene import DivfitScene, line_speeds
 
     result = divcore.run(Path(__file__).parent.parent / "scenes" / f"{name}.toml", steps=40)
     views = [view_of(rec) for rec in result.values()]
     times = timing.step_times([line_speeds(v) for v in views], 6.0)
     panels = DivfitScene.lay_out(None, views, times, ValueTracker(0.0))
+    for p in panels:
+        assert len(p.colour_bar) > 0 or p.view.fixed_std, p.view.name
+        # the widest readout there can be: it is shrunk to its room
+        p.readout.fit("KL(q‖p) = 8.888e+88    ESS = 888.8 / 888    step 8888 / 8888")
+    apart_and_inside(pieces_of(panels))
+    for step in (20, 40):  # and as it changes
+        for p in panels:
+            p.update_to(step)
+        apart_and_inside(pieces_of(panels))
+
+
+def pieces_of(panels):
+    """(name, [x0, y0, x1, y1]) of every text, bar, landscape and trace box of the panels."""
+    from manim import DL, UR
+
+    from divcore.video.glyphs import GlyphLine
 
     def box(m):
         return np.r_[m.get_corner(DL)[:2], m.get_corner(UR)[:2]]
 
     pieces = []
-    for i, p in enumerate(panels):
-        assert len(p.colour_bar) > 0 or p.view.fixed_std, p.view.name
+    for p in panels:
         whole = {"label": p.label, "readout": p.readout, "names": p.axis_names, "bar": p.colour_bar,
                  "trace name": p.trace.name, "landscape": p.image, "trace": p.trace.box}
         numbers = {"numbers": p.numbers, "trace numbers": p.trace.numbers}
@@ -401,7 +415,15 @@ def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
             parts = m.submobjects if k == "names" else [m]
             pieces += [(f"{p.view.name} {k}", box(part)) for part in parts if part.width > 0]
         for k, m in numbers.items():
-            pieces += [(f"{p.view.name} {k} {t.text}", box(t)) for t in m.get_family() if isinstance(t, Text)]
+            pieces += [(f"{p.view.name} {k} {t.text}", box(t)) for t in m.get_family() if isinstance(t, GlyphLine)]
+    return pieces
+
+
+def apart_and_inside(pieces):
+    import itertools
+
+    from divcore.video.scene import KEY_HEIGHT
+
     pad = 0.005  # scene units: touching is not overlapping
     for (a, ba), (b, bb) in itertools.combinations(pieces, 2):
         apart = ba[2] - pad <= bb[0] or bb[2] - pad <= ba[0] or ba[3] - pad <= bb[1] or bb[3] - pad <= ba[1]

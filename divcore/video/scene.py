@@ -36,7 +36,7 @@ class RunPanels:
     """One run's distribution axes and landscape, and the updaters that move them."""
 
     def __init__(self, view: RunView, width: float, height: float, times: np.ndarray, tracker: ValueTracker,
-                 small: bool = False, xlim: tuple[float, float] | None = None):
+                 small: bool = False, xlim: tuple[float, float] | None = None, step: bool = True):
         pal = palette()
         self.small = small
         self.font_size = 13 if small else 18
@@ -72,7 +72,8 @@ class RunPanels:
         # eight tick layers: the four shades of the positive colour, then of the negative one
         self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
                             for c in shades(pal["positive"]) + shades(pal["negative"])))
-        self.readout = ReadoutLine(self.font_size, max_width=dist_w)
+        # the readout may run on over the gap to the landscape's name (its row has nothing else)
+        self.readout = ReadoutLine(16 if small else 18, max_width=self.land_at * width - 0.2, step=step)
         self.static = VGroup(p_area, p_curve, self.dist, stars)
 
         if view.fixed_std:
@@ -273,23 +274,45 @@ def keys_sidecar(panel, key, width: int, height: int) -> dict:
     box = panel.trace.box
     return {
         "numbers": [pixel(m.get_center(), width, height) for group in panel.numbers for m in group
-                    if isinstance(m, Text)],
+                    if isinstance(m, GlyphLine)],
         "trace_box": [*pixel(box.get_corner(UP + LEFT), width, height), *pixel(box.get_corner(DOWN + RIGHT), width, height)],
         "trace_cursor_x": [pixel(panel.trace.to(t, 0.0)[0], width, height)[0] for t in range(panel.view.steps + 1)],
         "legend_box": [*pixel(key.get_corner(UP + LEFT), width, height), *pixel(key.get_corner(DOWN + RIGHT), width, height)],
     }
 
 
+COUNTER_GAP = 0.5  # between the step counter and the legend
+
+
+class StepCounter(GlyphLine):
+    """'step 120 / 600' for every run at once, left of the legend; `step_of()`
+    is the step on screen. Until placed, it holds its widest text, for the layout."""
+
+    def __init__(self, steps: int, step_of):
+        super().__init__(16, palette()["text"], FONT)
+        self.steps, self.step_of = steps, step_of
+        self.set_text(f"step {steps} / {steps}")
+
+    def show(self) -> None:
+        self.set_text(f"step {min(self.step_of(), self.steps)} / {self.steps}")
+
+    def attach(self) -> None:
+        self.add_updater(lambda m: m.show())
+
+
 class ReadoutLine(GlyphLine):
     """The model's readout on one line, 'KL(q‖p) = 0.6907    ESS = 11.6 / 16    step 120 / 600',
     re-laid out every frame from cached glyphs (see `glyphs`)."""
 
-    def __init__(self, font_size: float, max_width: float):
+    def __init__(self, font_size: float, max_width: float, step: bool = True):
         super().__init__(font_size, palette()["text"], FONT)
-        self.max_width = max_width
+        self.max_width, self.step = max_width, step
 
     def show(self, readout) -> None:
-        self.set_text(READOUT_GAP.join(readout.lines("plain")))
+        self.fit(READOUT_GAP.join(readout.lines("plain", step=self.step)))
+
+    def fit(self, text: str) -> None:
+        self.set_text(text)
         if self.width > self.max_width:  # small cells: shrink the line rather than overrun the landscape
             self.scale(self.max_width / self.width, about_point=self.origin)
 
@@ -333,12 +356,24 @@ class DivfitScene(Scene):
         planar = isinstance(views[0], PlaneView)
         times = timing.step_times([plane_speeds(v) if planar else line_speeds(v) for v in views],
                                   self.spec["duration"])
-        panels = (self.lay_out_plane if planar else self.lay_out)(views, times, tracker)
-        key = legend_row((plane_legend if planar else legend)(views), 15, 13.4)
-        key.move_to([0, -4.0 + KEY_HEIGHT / 2 + 0.04, 0])
+        # four runs or more in step: one step counter beside the legend, so each run's readout
+        # has room to be read
+        shared = len(views) >= 4 and len({v.steps for v in views}) == 1
+        panels = (self.lay_out_plane if planar else self.lay_out)(views, times, tracker, step=not shared)
+        counter = StepCounter(views[0].steps, panels[0].step) if shared else None
+        key = legend_row((plane_legend if planar else legend)(views), 15,
+                         13.4 - (counter.width + COUNTER_GAP if counter else 0))
+        y = -4.0 + KEY_HEIGHT / 2 + 0.04
+        if counter:
+            left = -(counter.width + COUNTER_GAP + key.width) / 2
+            counter.anchor([left, y - 0.09, 0]).show()
+            key.move_to([left + counter.width + COUNTER_GAP + key.width / 2, y, 0])
+        else:
+            key.move_to([0, y, 0])
         # every run's still parts before any moving one: manim redraws each frame
         # from the first mobject with an updater on and caches the rest as a background
         layers = [key] + [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
+        layers += [counter] if counter else []
         # the panels appear from under a white cover that fades: one mobject animated,
         # where fading every layer in deep-copied each of them (a tenth of a render)
         cover = Rectangle(width=config.frame_width + 1, height=config.frame_height + 1).set_fill("#FFFFFF", 1)
@@ -346,6 +381,8 @@ class DivfitScene(Scene):
         self.play(FadeOut(cover), run_time=0.6)
         for p in panels:
             p.attach()
+        if counter:
+            counter.attach()
         self.play(tracker.animate.set_value(float(times[-1])), run_time=float(times[-1]), rate_func=linear)
         for m in self.mobjects:  # the final state holds still: one frame drawn, then repeated
             m.clear_updaters()
@@ -368,7 +405,7 @@ class DivfitScene(Scene):
         self.wait(TITLE_SECONDS - 0.6)
         self.play(FadeOut(card), run_time=0.6)
 
-    def lay_out_plane(self, views, times, tracker):
+    def lay_out_plane(self, views, times, tracker, step: bool = True):
         """Square planes sharing one window, in the columns that make them largest;
         each has room above for its name and readout and beside for its axis names."""
         from .plane import TRACE, TRACE_GAP, PlanePanels, density_rgba
@@ -393,12 +430,12 @@ class DivfitScene(Scene):
             cell = 3.75 - (r + 0.5) * height / rows
             centre = np.array([(c - (cols - 1) / 2) * 13.2 / cols, cell + (tall - 1) * size / 2 - 0.05, 0.0])
             p = PlanePanels(v, size, lims, density, times, tracker, 13 if small else 18,
-                            ReadoutLine(13 if small else 16, max_width=13.2 / cols - 0.2))
+                            ReadoutLine(13 if small else 16, max_width=13.2 / cols - 0.2, step=step))
             p.arrange(centre)
             panels.append(p)
         return panels
 
-    def lay_out(self, views, times, tracker):
+    def lay_out(self, views, times, tracker, step: bool = True):
         """One run per row, in two columns from four runs on; each cell has room
         above for its label and readout and below for its axis names."""
         xlim = shared_x_range(views)  # runs share the x-axis, as in the figures and the scrubber
@@ -411,7 +448,8 @@ class DivfitScene(Scene):
             # room above for the label and readout, below for the numbers and the axis names
             centre = np.array([-6.6 + (c + 0.5) * (13.2 / cols), 3.8 - (r + 0.5) * cell_h + 0.05, 0.0])
             small = cols > 1 or rows > 2
-            p = RunPanels(v, cell_w, cell_h - (0.75 if small else 0.95), times, tracker, small=small, xlim=xlim)
+            p = RunPanels(v, cell_w, cell_h - (0.75 if small else 0.95), times, tracker, small=small, xlim=xlim,
+                          step=step)
             p.arrange(centre)
             panels.append(p)
         return panels

@@ -69,8 +69,9 @@ class TracePanel:
         m = self.model
         t = min(t, m.steps)
         lo, hi = m.ylim
-        self.cursor.put_start_and_end_on(self.to(t, lo)[0], self.to(t, hi)[0])
-        self.dot.move_to(self.to(t, m.at(t))[0])
+        # points set directly: put_start_and_end_on and move_to cost more than the rest of a frame's trace
+        self.cursor.set_points_as_corners(self.to([t, t], [lo, hi]))
+        self.dot.shift(self.to(t, m.at(t))[0] - self.dot.get_center())
 
     def cursor_x(self) -> float:
         return float(self.cursor.get_start()[0])
