@@ -358,6 +358,8 @@ def test_slides_open_offline_from_file_and_stop_at_every_chapter(video, browser,
     page.keyboard.press("ArrowLeft")
     assert page.evaluate(state)[:2] == [str(len(stops) - 2), pytest.approx(stops[-2]["t"], abs=1e-3)]
     assert {u.split(":", 1)[0] for u in requested} == {"file"} and errors == []
+    # the status line, over the video's legend, fades once the presenter stops pressing keys
+    page.wait_for_function("getComputedStyle(document.getElementById('status')).opacity === '0'", timeout=6_000)
     assert sorted(p.name for p in index.parent.iterdir()) == sorted(
         ["index.html", out["video"].name, out["poster"].name, out["captions"].name])
     context.close()
