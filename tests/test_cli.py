@@ -218,3 +218,18 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0 and err == b""
+
+
+@pytest.mark.parametrize("command", ["build", "site", "serve"])
+def test_build_options_are_documented_in_help(command, capsys):
+    """`divfit build --help` (and its aliases) shows every option a user needs,
+    each with what it does."""
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0
+    shared = ("--scenes DIR", "--out DIR", "--content DIR", "--jobs N", "--quality")
+    own = ("--port PORT",) if command == "serve" else ("--executor", "--scheduler ADDRESS")
+    for option in shared + own:
+        assert option in text, option
+    assert "SUPPRESS" not in text and "==SUPPRESS==" not in text
