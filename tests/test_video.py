@@ -397,6 +397,18 @@ def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
         for p in panels:
             p.update_to(step)
         apart_and_inside(pieces_of(panels))
+    # every readout in one type size, at every step
+    from divcore.video.glyphs import GlyphLine
+    from divcore.video.scene import even_readouts
+
+    even_readouts(panels)
+    for step in (0, 20, 40):
+        for p in panels:
+            p.update_to(step)
+            plain = GlyphLine(p.readout._style["font_size"], "#000000", "DejaVu Sans").set_text(p.readout.text)
+            assert p.readout.width / plain.width == pytest.approx(panels[0].readout.factor, rel=1e-9), p.view.name
+            assert p.readout.width <= p.readout.max_width + 1e-9
+        apart_and_inside(pieces_of(panels))
 
 
 def pieces_of(panels):

@@ -57,6 +57,10 @@ class GlyphLine(VMobject):
         self.origin = np.asarray(point, dtype=float)
         return self.set_text(self.text)
 
+    def advance(self, text: str) -> float:
+        """How far `text` would reach along the baseline, unscaled."""
+        return float(sum(self._glyph(ch)[1] for ch in text))
+
     def set_text(self, text: str) -> "GlyphLine":
         parts, x = [], 0.0
         for ch in text:

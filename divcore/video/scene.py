@@ -307,14 +307,34 @@ class ReadoutLine(GlyphLine):
     def __init__(self, font_size: float, max_width: float, step: bool = True):
         super().__init__(font_size, palette()["text"], FONT)
         self.max_width, self.step = max_width, step
+        self.factor = 1.0  # the scene's common type size, relative to font_size (`even_readouts`)
+
+    def text_of(self, readout) -> str:
+        return READOUT_GAP.join(readout.lines("plain", step=self.step))
 
     def show(self, readout) -> None:
-        self.fit(READOUT_GAP.join(readout.lines("plain", step=self.step)))
+        self.fit(self.text_of(readout))
 
     def fit(self, text: str) -> None:
         self.set_text(text)
-        if self.width > self.max_width:  # small cells: shrink the line rather than overrun the landscape
-            self.scale(self.max_width / self.width, about_point=self.origin)
+        # at the common size, and never past its room (glyph advances only estimate the width)
+        factor = min(self.factor, self.max_width / self.width) if self.width > 0 else 1.0
+        if factor != 1.0:
+            self.scale(factor, about_point=self.origin)
+
+
+def even_readouts(panels) -> None:
+    """Every run's readout in one type size: the largest at which each run's
+    widest readout, over all its steps, fits its room. (Shrunk each to its own
+    room, a short readout was set larger than its longer neighbours.)"""
+    factor = 1.0
+    for p in panels:
+        r = p.readout
+        widest = max(r.advance(r.text_of(p.model.readout(t))) for t in range(p.view.steps + 1))
+        factor = min(factor, r.max_width / widest)
+    for p in panels:
+        p.readout.factor = factor
+        p.update_to(0)
 
 
 def line_speeds(view: RunView):
@@ -360,6 +380,7 @@ class DivfitScene(Scene):
         # has room to be read
         shared = len(views) >= 4 and len({v.steps for v in views}) == 1
         panels = (self.lay_out_plane if planar else self.lay_out)(views, times, tracker, step=not shared)
+        even_readouts(panels)
         counter = StepCounter(views[0].steps, panels[0].step) if shared else None
         key = legend_row((plane_legend if planar else legend)(views), 15,
                          13.4 - (counter.width + COUNTER_GAP if counter else 0))
