@@ -97,3 +97,29 @@ def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):
         first = np.asarray(im.convert("RGB"))
         im.seek(im.n_frames - 1)
         assert np.any(np.asarray(im.convert("RGB")) != first)  # q moved
+
+
+def test_a_2d_scene_gets_its_gallery_cell_beside_a_1d_one(tmp_path):
+    """The front page's gallery mixes the dimensions: a 2-D scene's cell is its
+    first run on the plane (p's contours in grey, q's ellipses in q's blue),
+    as wide as a line cell, animated and with its still poster."""
+    from divcore.render.plane import load_view
+    from divcore.style import palette
+
+    files = []
+    for name, text in (("bishop", BISHOP), ("line", LINE)):
+        files.append(tmp_path / f"{name}.toml")
+        files[-1].write_text(text)
+    P, _ = pipeline.build(files, tmp_path / "build", jobs=1, stages=("data",))
+    views = [load_view(P.data_dir / "bishop" / "reverse.npz"), load_view(P.data_dir / "line" / "r.npz")]
+    index = animate.gallery([animate.Cell(views[0], "Bishop"), animate.Cell(views[1], "Line")], tmp_path / "g")
+    assert [c["title"] for c in index] == ["Bishop", "Line"]
+    q = np.array([int(palette()["q"][i : i + 2], 16) for i in (1, 3, 5)])
+    for cell in index:
+        with Image.open(tmp_path / "g" / cell["gif"]) as gif:
+            assert gif.n_frames > 10 and gif.size == (animate.GALLERY_CELL_PX, cell["height"])
+        poster = np.asarray(Image.open(tmp_path / "g" / cell["poster"]).convert("RGB")).astype(int)
+        assert (np.abs(poster - q).sum(-1) < 60).sum() > 50, cell["title"]  # q is drawn
+    plane_poster = np.asarray(Image.open(tmp_path / "g" / index[0]["poster"]).convert("RGB")).astype(int)
+    greys = (np.ptp(plane_poster, axis=-1) < 8) & (plane_poster.mean(-1) > 60) & (plane_poster.mean(-1) < 230)
+    assert greys.mean() > 0.02  # p's filled contours
