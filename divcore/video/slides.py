@@ -36,7 +36,11 @@ def stops(sidecar: dict, title: str) -> list[dict]:
     out += [{"t": round(t0, 3), "name": name} for t0, _, name in sidecar["chapters"][1:]]
     end = sidecar["animation_start"] + sidecar["step_times"][-1]
     if end - out[-1]["t"] > 1.0 / sidecar["fps"]:
-        out.append({"t": round(end, 3), "name": "The final state"})
+        out.append({"t": end, "name": "The final state"})
+    # the last stop half a frame into the closing hold: at `end` itself a player may
+    # still show the frame before the last step's (seen: "step 699 / 700")
+    if len(out) > 1:
+        out[-1]["t"] = round(end + 0.5 / sidecar["fps"], 3)
     return out
 
 
