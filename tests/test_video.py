@@ -337,9 +337,9 @@ def test_slides_open_offline_from_file_and_stop_at_every_chapter(video, browser,
     index = slides.write(out["video"], tmp_path / "slides", "Video test")
     stops = slides.stops(side, "Video test")
     assert [s["name"] for s in stops[:2]] == ["Video test", "The start"] and len(stops) >= 4
-    # the last stop is inside the closing hold, past the frame that shows the last step
+    # the last stop is inside the closing hold, on a frame that shows the last step
     end = side["animation_start"] + side["step_times"][-1]
-    assert end < stops[-1]["t"] < end + 1.0 / side["fps"]
+    assert end + 1.0 / side["fps"] < stops[-1]["t"] < end + 2.0 / side["fps"]
     context = browser.new_context(viewport={"width": 960, "height": 540}, offline=True)
     page = context.new_page()
     requested, errors = [], []

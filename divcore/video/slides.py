@@ -37,10 +37,11 @@ def stops(sidecar: dict, title: str) -> list[dict]:
     end = sidecar["animation_start"] + sidecar["step_times"][-1]
     if end - out[-1]["t"] > 1.0 / sidecar["fps"]:
         out.append({"t": end, "name": "The final state"})
-    # the last stop half a frame into the closing hold: at `end` itself a player may
-    # still show the frame before the last step's (seen: "step 699 / 700")
+    # the last stop in the closing hold, mid-way through its second frame: the frame at
+    # `end` is the animation's last, drawn just before the tracker reaches the last step
+    # (it shows "step 699 / 700"); the hold's frames after it show the final state
     if len(out) > 1:
-        out[-1]["t"] = round(end + 0.5 / sidecar["fps"], 3)
+        out[-1]["t"] = round(end + 1.5 / sidecar["fps"], 3)
     return out
 
 
