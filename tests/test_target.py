@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 from divcore.core.target import Mixture
@@ -49,3 +50,35 @@ def test_sampling_is_exact_in_distribution(three_modes):
 def test_invalid_mixtures_are_refused(bad):
     with pytest.raises(ValueError):
         Mixture.create(**bad)
+
+
+def _plain_logsumexp(p, x):
+    """The textbook expression the in-place passes of Mixture.logpdf_and_dx stand for."""
+    terms = []
+    for m, s, c in zip(p.means, p.stds, p.log_norm):
+        z = (x - m) * (1.0 / s)
+        terms.append((c - 0.5 * z * z, z * (1.0 / s)))
+    top = terms[0][0]
+    for a, _ in terms[1:]:
+        top = np.maximum(top, a)
+    total, slope = np.zeros_like(top), np.zeros_like(top)
+    for a, zs in terms:
+        e = np.exp(np.maximum(a - top, -60.0))
+        total += e
+        slope -= e * zs
+    return top + np.log(total), slope / total
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-10, 10), st.floats(0.05, 3.0), st.floats(0.1, 1.0)), min_size=1, max_size=8),
+       st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=20), st.booleans())
+def test_logpdf_is_bit_for_bit_the_plain_log_sum_exp(components, xs, scalar):
+    p = Mixture.create(*zip(*components))
+    x = np.float64(xs[0]) if scalar else np.array(xs)
+    with np.errstate(all="ignore"):
+        want = _plain_logsumexp(p, np.asarray(x, float))
+        got = p.logpdf_and_dx(x)
+        assert np.array_equal(got[0], want[0], equal_nan=True)
+        assert np.array_equal(got[1], want[1], equal_nan=True)
+        assert np.array_equal(p.logpdf(x), want[0], equal_nan=True)
+    assert np.shape(got[0]) == np.shape(x)

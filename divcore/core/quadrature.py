@@ -27,8 +27,8 @@ therefore, up to b * r, the quadratic Q(x) = a log q(x) + b l_k(x), so:
   (there it is a bump in r).
 
 Edges outside the mass are dropped, so states far from p's features pay only
-for q's own panels. States carry different numbers of panels, so a rule is flat: nodes, weights and
-the state each belongs to.
+for q's own panels. States carry different numbers of panels, so a rule is a
+list of panels: their nodes, weights and the state each belongs to.
 Accuracy is tested against mpmath in tests/test_divergences.py.
 """
 
@@ -123,9 +123,11 @@ def envelope(p: Mixture) -> Envelope:
 
 
 class Rule(NamedTuple):
-    """A quadrature rule for a batch of states, flat: node x, its dx-weight w
-    and the index of the state it belongs to (states own different numbers
-    of nodes, so nothing is padded)."""
+    """A quadrature rule for a batch of states: node x and its dx-weight w,
+    (panels, NODES), and the index of the state each panel belongs to (states
+    own different numbers of panels, so nothing is padded). Per-state values
+    reach the nodes as (panels, 1) columns that broadcast along a panel's
+    nodes: a gather per node would cost more than the integrand."""
 
     x: np.ndarray
     w: np.ndarray
@@ -133,13 +135,14 @@ class Rule(NamedTuple):
     shape: tuple
 
     def of(self, values):
-        """A per-state array (e.g. the states' means) at every node."""
-        return np.broadcast_to(values, self.shape).ravel()[self.state]
+        """A per-state array (e.g. the states' means) at every node, as a column per panel."""
+        return np.broadcast_to(values, self.shape).ravel()[self.state][:, None]
 
     def sum(self, values):
         """The sum of `values` (one per node) over each state's nodes, shaped like the states."""
         n = int(np.prod(self.shape))
-        return np.bincount(self.state, weights=values, minlength=n).reshape(self.shape)
+        values = np.broadcast_to(values, self.x.shape).ravel()
+        return np.bincount(np.repeat(self.state, NODES), weights=values, minlength=n).reshape(self.shape)
 
     def total(self, f):
         """The rule applied to f's values at the nodes: sum(w * f) per state."""
@@ -246,6 +249,6 @@ def _panels(x, shape) -> Rule:
     used = hi > lo  # false for NaN and for repeated edges
     state = np.broadcast_to(np.arange(x.shape[0])[:, None], lo.shape)[used]
     lo, half = lo[used][:, None], 0.5 * (hi[used][:, None] - lo[used][:, None])
-    nodes = (lo + half * (1.0 + _U)).ravel()
-    weights = (half * _W).ravel()
-    return Rule(nodes, weights, np.repeat(state, NODES), shape)
+    nodes = half * (1.0 + _U)
+    nodes += lo
+    return Rule(nodes, half * _W, state, shape)

@@ -7,6 +7,7 @@ components on big arrays is faster than materialising an (..., C) array.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,14 @@ class Mixture:
         """log w_j - log s_j - log sqrt(2 pi): each component's log-density at its mean."""
         return np.log(self.weights) - np.log(self.stds) - LOG_SQRT_2PI
 
+    @functools.cached_property
+    def _log_norm(self) -> np.ndarray:
+        return self.log_norm
+
+    @functools.cached_property
+    def _inv_stds(self) -> np.ndarray:
+        return 1.0 / self.stds
+
     @property
     def max_std(self) -> float:
         return float(self.stds.max())
@@ -68,28 +77,52 @@ class Mixture:
         return float(self.second_moment_about(self.mean()))
 
     def logpdf(self, x):
+        """log p(x) by log-sum-exp."""
         return self.logpdf_and_dx(x, derivative=False)[0]
 
     def logpdf_and_dx(self, x, derivative: bool = True):
-        """log p(x) by log-sum-exp and, optionally, d/dx log p(x)."""
+        """log p(x) by log-sum-exp and, optionally, d/dx log p(x).
+
+        Written as in-place passes over one buffer per component: on the
+        quadrature's million-node batches every temporary numpy allocates is a
+        fresh page-faulted block, and this halves the time of the plain
+        expression (same operations in the same order, so the same bits)."""
         x = np.asarray(x, dtype=float)
-        terms = []
-        for m, inv_s, c in zip(self.means, 1.0 / self.stds, self.log_norm):
-            z = (x - m) * inv_s
-            terms.append((c - 0.5 * z * z, z * inv_s))
-        top = terms[0][0]
-        for a, _ in terms[1:]:
-            top = np.maximum(top, a)
-        total = np.zeros_like(top)
-        slope = np.zeros_like(top) if derivative else None
-        for a, zs in terms:
+        if x.ndim == 0:  # the passes below write into arrays
+            logp, slope = self.logpdf_and_dx(x[None], derivative)
+            return logp[0], None if slope is None else slope[0]
+        logs, slopes = [], []
+        for m, inv_s, c in zip(self.means, self._inv_stds, self._log_norm):
+            z = x - m
+            z *= inv_s
+            if derivative:
+                slopes.append(z * inv_s)
+            z *= z
+            z *= -0.5
+            z += c  # c - z^2 / 2
+            logs.append(z)
+        top = np.maximum(logs[0], logs[1]) if len(logs) > 1 else logs[0].copy()
+        for a in logs[2:]:
+            np.maximum(top, a, out=top)
+        total = slope = None
+        for k, e in enumerate(logs):
             # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
             # raising them to -60 changes the sum (>= 1) by less than its rounding
-            e = np.exp(np.maximum(a - top, _EXP_FLOOR))
-            total += e
+            e -= top
+            np.maximum(e, _EXP_FLOOR, out=e)
+            np.exp(e, out=e)
             if derivative:
-                slope -= e * zs
-        logp = top + np.log(total)
+                slopes[k] *= e
+                if slope is None:
+                    slope = -slopes[k]
+                else:
+                    slope -= slopes[k]
+            if total is None:
+                total = e
+            else:
+                total += e
+        logp = np.log(total)
+        logp += top
         if derivative:
             slope /= total
         return logp, slope
