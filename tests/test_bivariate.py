@@ -319,3 +319,40 @@ def test_minima_are_merged_in_their_own_units(scale):
     near = theta + np.array([1e-6 * scale, -1e-6 * scale, 1e-6, 1e-6 * scale, -1e-6])
     far = theta + np.array([1e-3 * scale, 0.0, 0.0, 0.0, 0.0])
     assert not O._apart(fam, theta, near) and O._apart(fam, theta, far)
+
+
+def _plain_logsumexp(p, x):
+    """The textbook expression the in-place passes of Mixture2.logpdf_and_grad stand for."""
+    x0, x1 = x[..., 0], x[..., 1]
+    terms = []
+    for (m0, m1), ((a, _), (b, c)), cst in zip(p.means, p.chols, p.log_norm):
+        e0 = (x0 - m0) * (1.0 / a)
+        e1 = (x1 - m1 - b * e0) * (1.0 / c)
+        terms.append((cst - 0.5 * (e0 * e0 + e1 * e1), e0, e1, a, b, c))
+    top = terms[0][0]
+    for t in terms[1:]:
+        top = np.maximum(top, t[0])
+    total, g0, g1 = np.zeros_like(top), np.zeros_like(top), np.zeros_like(top)
+    for lk, e0, e1, a, b, c in terms:
+        w = np.exp(np.maximum(lk - top, -60.0))
+        total += w
+        h1 = e1 * (1.0 / c)
+        g1 -= w * h1
+        g0 -= w * ((e0 - b * h1) * (1.0 / a))
+    return top + np.log(total), np.stack([g0 / total, g1 / total], axis=-1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(0.1, 3.0), st.floats(0.1, 3.0),
+                          st.floats(-0.9, 0.9), st.floats(0.1, 1.0)), min_size=1, max_size=8),
+       st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=2, max_size=24), st.booleans())
+def test_logpdf_is_bit_for_bit_the_plain_log_sum_exp(components, xs, one_point):
+    p = Mixture2.create([c[:2] for c in components], [cov(*c[2:5]) for c in components], [c[5] for c in components])
+    x = np.array(xs[: len(xs) // 2 * 2]).reshape(-1, 2)
+    x = x[0] if one_point else x
+    with np.errstate(all="ignore"):
+        want = _plain_logsumexp(p, x)
+        got = p.logpdf_and_grad(x)
+        for ours, plain in [(got[0], want[0]), (got[1], want[1]), (p.logpdf(x), want[0])]:
+            assert np.asarray(ours).tobytes() == np.asarray(plain).tobytes()  # signed zeros too
+    assert np.shape(got[0]) == x.shape[:-1]

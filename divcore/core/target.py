@@ -113,8 +113,8 @@ class Mixture:
             np.exp(e, out=e)
             if derivative:
                 slopes[k] *= e
-                if slope is None:
-                    slope = -slopes[k]
+                if slope is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
+                    slope = np.subtract(0.0, slopes[k], out=slopes[k])
                 else:
                     slope -= slopes[k]
             if total is None:

@@ -89,28 +89,52 @@ class Mixture2:
     def logpdf_and_grad(self, x, gradient: bool = True):
         """log p(x) by log-sum-exp and, optionally, its gradient (..., 2).
         Each component's L^-1 (x - m) is written out per coordinate: the
-        estimators call this on every particle of every step."""
+        estimators call this on every particle of every step. In-place passes
+        (the plain expression's operations in its order, so its bits): the
+        cubature calls it on a million nodes at a time."""
         x = np.asarray(x, dtype=float)
+        if x.ndim == 1:  # one point: the passes below write into arrays
+            logp, grad = self.logpdf_and_grad(x[None], gradient)
+            return logp[0], None if grad is None else grad[0]
         x0, x1 = x[..., 0], x[..., 1]
         terms = []
         for (m0, m1), ((a, _), (b, c)), cst in zip(self.means, self.chols, self.log_norm):
-            e0 = (x0 - m0) * (1.0 / a)
-            e1 = (x1 - m1 - b * e0) * (1.0 / c)
-            terms.append((cst - 0.5 * (e0 * e0 + e1 * e1), e0, e1, a, b, c))
-        top = terms[0][0]
-        for t in terms[1:]:
-            top = np.maximum(top, t[0])
-        total = np.zeros_like(top)
-        g0 = np.zeros_like(top) if gradient else None
-        g1 = np.zeros_like(top) if gradient else None
-        for lk, e0, e1, a, b, c in terms:
-            w = np.exp(np.maximum(lk - top, _EXP_FLOOR))
-            total += w
+            e0 = x0 - m0
+            e0 *= 1.0 / a
+            e1 = x1 - m1
+            e1 -= b * e0
+            e1 *= 1.0 / c
+            lk = e0 * e0
+            lk += e1 * e1
+            lk *= -0.5
+            lk += cst  # cst - (e0^2 + e1^2) / 2
+            terms.append((lk, e0, e1, a, b, c))
+        top = np.maximum(terms[0][0], terms[1][0]) if len(terms) > 1 else terms[0][0].copy()
+        for t in terms[2:]:
+            np.maximum(top, t[0], out=top)
+        total = g0 = g1 = None
+        for w, e0, e1, a, b, c in terms:
+            w -= top
+            np.maximum(w, _EXP_FLOOR, out=w)
+            np.exp(w, out=w)
             if gradient:  # -L^-T e, by back-substitution
-                h1 = e1 * (1.0 / c)
-                g1 -= w * h1
-                g0 -= w * ((e0 - b * h1) * (1.0 / a))
-        logp = top + np.log(total)
+                h1 = e1
+                h1 *= 1.0 / c
+                e0 -= b * h1
+                e0 *= 1.0 / a  # h0
+                h1 *= w
+                e0 *= w
+                if g1 is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
+                    g1, g0 = np.subtract(0.0, h1, out=h1), np.subtract(0.0, e0, out=e0)
+                else:
+                    g1 -= h1
+                    g0 -= e0
+            if total is None:
+                total = w
+            else:
+                total += w
+        logp = np.log(total)
+        logp += top
         if not gradient:
             return logp, None
         return logp, np.stack([g0 / total, g1 / total], axis=-1)
