@@ -157,6 +157,22 @@ def test_decoded_gif_frames_match_the_drawn_frames(views, tmp_path):
         assert np.abs(decoded - frames[k]).mean() < 2.0  # palette quantisation only
 
 
+def test_every_pixel_gets_its_nearest_palette_colour_frame_after_frame():
+    """The remembered table gives what a search of the whole palette gives,
+    for colours first seen in any frame (and never the reserved clear index)."""
+    rng = np.random.default_rng(3)
+    colours = rng.integers(0, 256, (255, 3))
+    nearest = animate._NearestColour(colours)
+    base = rng.integers(0, 256, (12, 3))  # frames share most colours, as drawn frames do
+    for k in range(4):
+        frame = base[rng.integers(0, base.shape[0], (30, 40))].astype(np.uint8)
+        frame[rng.random((30, 40)) < 0.2] = rng.integers(0, 256, 3)
+        frame[k, :5] = rng.integers(0, 256, (5, 3))
+        want = ((frame.astype(int)[..., None, :] - colours) ** 2).sum(-1).argmin(-1)
+        got = nearest(frame)
+        assert np.array_equal(got, want) and got.max() < animate._CLEAR
+
+
 def test_gallery_has_one_cell_per_scenario(views, tmp_path):
     cells = [animate.Cell(v, f"scenario {i}") for i, v in enumerate(views * 2)]
     anim = animate.Animator(cells, 3 * 330, 3, 170, share_x=False)
