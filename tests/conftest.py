@@ -13,6 +13,19 @@ if os.environ.get("CI"):
 from divcore.core.target import Mixture
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _manim_media_per_worker(tmp_path_factory):
+    """manim writes each Text's glyphs to an SVG under config.media_dir (./media
+    by default) and reuses a file that exists: test workers sharing one folder
+    could read another's half-written file (a layout test failed so, once).
+    Each worker gets its own folder."""
+    try:
+        from manim import config
+    except ImportError:  # the base install: nothing draws with manim
+        return
+    config.media_dir = str(tmp_path_factory.getbasetemp() / "manim-media")
+
+
 @pytest.fixture
 def two_modes():
     return Mixture.create([-3.0, 2.0], [0.9, 0.7], [0.5, 0.5])
