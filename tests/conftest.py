@@ -1,4 +1,5 @@
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,15 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 from divcore.core.target import Mixture
+
+# A suite started in the background by a non-interactive shell (`make test &`)
+# inherits SIGINT ignored, and so would every command the Ctrl-C tests start
+# (they would check nothing but that): give the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave it
+        pass
 
 
 @pytest.fixture(scope="session", autouse=True)

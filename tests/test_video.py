@@ -393,6 +393,8 @@ def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
     panels = DivfitScene.lay_out(None, views, times, ValueTracker(0.0))
     for p in panels:
         assert len(p.colour_bar) > 0 or p.view.fixed_std, p.view.name
+        # x's name under its axis: above it, the curves' tails ran through it
+        assert p.axis_names[0].get_top()[1] <= p.dist.x_axis.get_center()[1], p.view.name
         # the widest readout there can be: it is shrunk to its room
         p.readout.fit("KL(q‖p) = 8.888e+88    ESS = 888.8 / 888    step 8888 / 8888")
     apart_and_inside(pieces_of(panels))

@@ -135,8 +135,8 @@ class RunPanels:
         self.numbers = self._axis_numbers()
         # each axis named at its end, beside its numbers: no row of its own
         x_name, l_x, l_y = self.axis_names
-        # (in a small cell, under the axis's end, clear of the landscape's names beside it)
-        x_name.next_to(self.dist.x_axis.get_right(), DOWN if self.small else UP, buff=0.06).align_to(self.dist, RIGHT)
+        # (under the axis's end, in the numbers' row: above it, q's tails and q*'s ran through it)
+        x_name.next_to(self.dist.x_axis.get_right(), DOWN, buff=0.06).align_to(self.dist, RIGHT)
         l_x.next_to(self.numbers[1], RIGHT, buff=0.1).align_to(self.numbers[1][-1], UP)
         room = self.trace.box.get_left()[0] - self.trace.left_margin() - 0.08
         if self.bar:
@@ -155,8 +155,7 @@ class RunPanels:
         lo, hi = self.model.xlim
         y0 = self.dist.c2p(0, 0)[1]
         ticks = nice_ticks(lo, hi, 6)
-        if self.small:  # the axis's name sits at its end, under it
-            ticks = ticks[ticks <= lo + 0.9 * (hi - lo)]
+        ticks = ticks[ticks <= lo + 0.9 * (hi - lo)]  # the axis's name sits at its end, under it
         dist = axis_numbers(lambda v: [self.dist.c2p(v, 0)[0], y0, 0], ticks, self.numbers_size)
         (a0, a1), (b0, b1) = self.land.x_range[:2], self.land.y_range[:2]
         bottom, left = self.image.get_bottom()[1], self.image.get_left()[0]
