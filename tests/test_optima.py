@@ -91,3 +91,18 @@ def test_fixed_std_minima_are_over_the_mean_only(two_modes):
 
 def test_fixed_std_with_an_infinite_divergence_has_no_minima(two_modes):
     assert len(optima.find(two_modes, D.get("chi2", "reverse"), fixed_std=2.0).mean) == 0
+
+
+def test_a_found_optimum_is_remembered_by_value_and_handed_out_as_a_copy():
+    """Runs of a scene share their target and divergence: the second search is a
+    look-up (the same numbers as searching afresh), whatever Mixture object asks,
+    and what one caller does to its arrays does not reach the next."""
+    div = D.get("kl", "reverse")
+    fresh = optima._find(Mixture.create([-3.0, 2.0], [0.9, 0.7]), div, None)
+    first = optima.find(Mixture.create([-3.0, 2.0], [0.9, 0.7]), div)
+    first.mean[:] = 99.0
+    again = optima.find(Mixture.create([-3.0, 2.0], [0.9, 0.7]), div)
+    for a, b in zip(again, fresh):
+        assert a.tobytes() == b.tobytes()
+    other = optima.find(Mixture.create([-3.0, 2.5], [0.9, 0.7]), div)  # another target is searched
+    assert not np.allclose(other.mean[:2], fresh.mean[:2])

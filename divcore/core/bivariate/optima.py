@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from ..optima import Memo
 from .divergences import Divergence2
 from .gaussian import Family2
 from .target import Mixture2
@@ -113,9 +114,14 @@ def _starts(p: Mixture2, div: Divergence2):
     return out
 
 
+_MEMO = Memo()
+
+
 def find(p: Mixture2, div: Divergence2) -> Optima2:
+    key = (p.means.tobytes(), p.covs.tobytes(), p.weights.tobytes(), div.divergence, div.direction,
+           div.family.key, div.alpha)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _find(p, div)
+        return _MEMO(key, lambda: _find(p, div))
 
 
 def _find(p: Mixture2, div: Divergence2) -> Optima2:
