@@ -59,14 +59,7 @@ def _arrays(mean, std):
 def _q_rule(p: Mixture, mean, std) -> quadrature.Rule:
     """A rule whose weights carry q, so rule.total(f) ~= E_q[f]."""
     r = quadrature.rule(p, mean, std, (1.0, 0.0))
-    # q's log density at the nodes in place: the arithmetic of family.logpdf,
-    # without its temporaries (a rule has hundreds of nodes per state)
-    w = r.x - r.of(mean)
-    w /= r.of(std)
-    w *= w
-    w *= -0.5
-    w -= r.of(np.log(std))
-    w -= LOG_SQRT_2PI
+    w = q_logpdf(r.x, r.of(mean), r.of(std))
     np.exp(w, out=w)
     w *= r.w
     return r._replace(w=w)

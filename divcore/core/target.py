@@ -47,14 +47,12 @@ class Mixture:
     def size(self) -> int:
         return self.means.size
 
-    @property
+    @functools.cached_property
     def log_norm(self) -> np.ndarray:
         """log w_j - log s_j - log sqrt(2 pi): each component's log-density at its mean."""
-        return np.log(self.weights) - np.log(self.stds) - LOG_SQRT_2PI
-
-    @functools.cached_property
-    def _log_norm(self) -> np.ndarray:
-        return self.log_norm
+        out = np.log(self.weights) - np.log(self.stds) - LOG_SQRT_2PI
+        out.setflags(write=False)
+        return out
 
     @functools.cached_property
     def _inv_stds(self) -> np.ndarray:
@@ -92,7 +90,7 @@ class Mixture:
             logp, slope = self.logpdf_and_dx(x[None], derivative)
             return logp[0], None if slope is None else slope[0]
         logs, slopes = [], []
-        for m, inv_s, c in zip(self.means, self._inv_stds, self._log_norm):
+        for m, inv_s, c in zip(self.means, self._inv_stds, self.log_norm):
             z = x - m
             z *= inv_s
             if derivative:
@@ -101,26 +99,14 @@ class Mixture:
             z *= -0.5
             z += c  # c - z^2 / 2
             logs.append(z)
-        top = np.maximum(logs[0], logs[1]) if len(logs) > 1 else logs[0].copy()
-        for a in logs[2:]:
-            np.maximum(top, a, out=top)
-        total = slope = None
-        for k, e in enumerate(logs):
-            # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
-            # raising them to -60 changes the sum (>= 1) by less than its rounding
-            e -= top
-            np.maximum(e, _EXP_FLOOR, out=e)
-            np.exp(e, out=e)
-            if derivative:
-                slopes[k] *= e
-                if slope is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
-                    slope = np.subtract(0.0, slopes[k], out=slopes[k])
-                else:
-                    slope -= slopes[k]
-            if total is None:
-                total = e
+        top, total = weigh_in_place(logs)
+        slope = None
+        for e, zs in zip(logs, slopes):
+            zs *= e
+            if slope is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
+                slope = np.subtract(0.0, zs, out=zs)
             else:
-                total += e
+                slope -= zs
         logp = np.log(total)
         logp += top
         if derivative:
@@ -132,3 +118,26 @@ class Mixture:
         edges = np.cumsum(self.weights)[:-1]
         comp = np.searchsorted(edges, uniforms, side="right")
         return self.means[comp] + self.stds[comp] * normals
+
+
+def weigh_in_place(logs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The log-sum-exp's middle, shared by the line's and the plane's mixtures:
+    each component's log density (a buffer of its own, overwritten) becomes
+    its weight exp(l_k - top), floored at exp(-60); returns top = max_k l_k
+    and the weights' sum, so log p = top + log(sum). The plain expression's
+    operations in its order: its bits."""
+    top = np.maximum(logs[0], logs[1]) if len(logs) > 1 else logs[0].copy()
+    for a in logs[2:]:
+        np.maximum(top, a, out=top)
+    for e in logs:
+        # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
+        # raising them to -60 changes the sum (>= 1) by less than its rounding
+        e -= top
+        np.maximum(e, _EXP_FLOOR, out=e)
+        np.exp(e, out=e)
+    if len(logs) == 1:
+        return top, logs[0]
+    total = logs[0] + logs[1]
+    for e in logs[2:]:
+        total += e
+    return top, total

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..target import weigh_in_place
+
 LOG_2PI = np.log(2.0 * np.pi)
-_EXP_FLOOR = -60.0  # see target.Mixture: exp below -708 is slow and adds nothing here
 
 
 def solve_lower(L, d):
@@ -109,30 +110,20 @@ class Mixture2:
             lk *= -0.5
             lk += cst  # cst - (e0^2 + e1^2) / 2
             terms.append((lk, e0, e1, a, b, c))
-        top = np.maximum(terms[0][0], terms[1][0]) if len(terms) > 1 else terms[0][0].copy()
-        for t in terms[2:]:
-            np.maximum(top, t[0], out=top)
-        total = g0 = g1 = None
-        for w, e0, e1, a, b, c in terms:
-            w -= top
-            np.maximum(w, _EXP_FLOOR, out=w)
-            np.exp(w, out=w)
-            if gradient:  # -L^-T e, by back-substitution
-                h1 = e1
-                h1 *= 1.0 / c
-                e0 -= b * h1
-                e0 *= 1.0 / a  # h0
-                h1 *= w
-                e0 *= w
-                if g1 is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
-                    g1, g0 = np.subtract(0.0, h1, out=h1), np.subtract(0.0, e0, out=e0)
-                else:
-                    g1 -= h1
-                    g0 -= e0
-            if total is None:
-                total = w
+        top, total = weigh_in_place([t[0] for t in terms])
+        g0 = g1 = None
+        for w, e0, e1, a, b, c in terms if gradient else ():  # -L^-T e, by back-substitution
+            h1 = e1
+            h1 *= 1.0 / c
+            e0 -= b * h1
+            e0 *= 1.0 / a  # h0
+            h1 *= w
+            e0 *= w
+            if g1 is None:  # 0 - v, as from zeros: -v would turn +0.0 into -0.0
+                g1, g0 = np.subtract(0.0, h1, out=h1), np.subtract(0.0, e0, out=e0)
             else:
-                total += w
+                g1 -= h1
+                g0 -= e0
         logp = np.log(total)
         logp += top
         if not gradient:
