@@ -157,6 +157,24 @@ def test_decoded_gif_frames_match_the_drawn_frames(views, tmp_path):
         assert np.abs(decoded - frames[k]).mean() < 2.0  # palette quantisation only
 
 
+def test_gif_readouts_are_plain_text_and_figure_readouts_mathtext(views):
+    """A GIF's readout changes every frame, and mathtext parses each new string
+    anew (a third of a GIF's time): the GIFs print what the videos and the
+    scrubber print, plain Unicode; the figures keep mathtext."""
+    anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190)
+    for t in (0, 7, 60):
+        anim.frame(t)
+        for (dist, _land), v in zip(anim.panels, views):
+            text = dist.text.get_text()
+            assert text == "\n".join(dist.model.readout(t).lines("plain")) and "$" not in text
+            assert not dist.text._preprocess_math(text)[1]  # drawn without the mathtext parser
+    plt.close(anim.fig)
+    fig = figures.small_multiples("S", views, (0.0, 0.5, 1.0))
+    readouts = [t.get_text() for ax in fig.axes for t in ax.texts if "=" in t.get_text()]
+    assert readouts and all(r.startswith("$") for r in readouts)
+    plt.close(fig)
+
+
 def test_every_pixel_gets_its_nearest_palette_colour_frame_after_frame():
     """The remembered table gives what a search of the whole palette gives,
     for colours first seen in any frame (and never the reserved clear index)."""

@@ -84,11 +84,11 @@ class Animator:
                 if is_plane:
                     ax = self.fig.add_subplot(grid[r, per_cell * c: per_cell * (c + 1)])
                     ax.set_title(cell.label, fontsize=7, loc="left", fontweight="bold")
-                    self.panels.append((plane.PlanePanel(ax, cell.view, lims or plane.window([cell.view])),))
+                    self.panels.append((plane.PlanePanel(ax, cell.view, lims or plane.window([cell.view]), notation="plain"),))
                     continue
                 ax_d = self.fig.add_subplot(grid[r, 2 * c])
                 ax_l = self.fig.add_subplot(grid[r, 2 * c + 1])
-                dist = DistributionPanel(ax_d, cell.view, xlim=xlim)
+                dist = DistributionPanel(ax_d, cell.view, xlim=xlim, notation="plain")
                 land = LandscapePanel(ax_l, cell.view)
                 ax_l.xaxis.label.set_size(6)
                 ax_l.yaxis.label.set_size(6)

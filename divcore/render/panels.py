@@ -81,11 +81,14 @@ class DistributionPanel:
     """p shaded, q solid, q* dashed (global) / dotted (local), the importance-weight
     curve (IS runs, scaled to the axes), the particle rug coloured by the sign of
     each particle's coefficient and shaded by its magnitude, and a readout; every
-    number from the run's `DistributionModel`."""
+    number from the run's `DistributionModel`. The readout is in `notation`:
+    mathtext for figures, plain Unicode for the GIFs, whose readout changes every
+    frame (mathtext would parse each new string anew: a third of a GIF's time)."""
 
-    def __init__(self, ax, view: RunView, readout: bool = True, show_step: bool = True, xlim=None):
+    def __init__(self, ax, view: RunView, readout: bool = True, show_step: bool = True, xlim=None,
+                 notation: str = "tex"):
         pal = palette()
-        self.ax, self.view, self.show_step = ax, view, show_step
+        self.ax, self.view, self.show_step, self.notation = ax, view, show_step, notation
         self.model = m = DistributionModel(view, xlim)
         self.x, self.top = m.x, m.top
         ax.fill_between(m.x, m.p, color=pal["p_fill"], lw=0, label="target $p$")
@@ -136,7 +139,7 @@ class DistributionPanel:
                 self.rug.set_edgecolors(rgba)
             moved.append(self.rug)
         if self.text is not None:
-            self.text.set_text("\n".join(m.readout(t).lines("tex", step=self.show_step)))
+            self.text.set_text("\n".join(m.readout(t).lines(self.notation, step=self.show_step)))
             moved.append(self.text)
         return moved
 

@@ -178,9 +178,9 @@ def load_view(path) -> RunView:
 
 
 class PlanePanel:
-    def __init__(self, ax, view: PlaneView, lims, show_step: bool = True):
+    def __init__(self, ax, view: PlaneView, lims, show_step: bool = True, notation: str = "tex"):
         pal = palette()
-        self.ax, self.view, self.show_step = ax, view, show_step
+        self.ax, self.view, self.show_step, self.notation = ax, view, show_step, notation
         self.model = m = PlaneModel(view, lims)
         draw_density(ax, m)
         for o in m.optima:
@@ -223,7 +223,8 @@ class PlanePanel:
                 self.dots.set_offsets(z)
                 self.dots.set_facecolors([self.rgb[bool(ci >= 0)] for ci in c])
         value = self.view.values[min(t, self.view.steps)]
-        lines = [f"{labels.divergence(self.view.run)} = {labels.fmt(value)}"]
+        formula = labels.divergence if self.notation == "tex" else labels.divergence_plain
+        lines = [f"{formula(self.view.run)} = {labels.fmt(value)}"]
         if self.show_step:
             lines.insert(0, f"step {min(t, self.view.steps)}")
         self.text.set_text("\n".join(lines))
