@@ -97,6 +97,11 @@ def test_figures_of_a_2d_scene_show_bishops_picture(tmp_path, capsys):
         first = np.asarray(im.convert("RGB"))
         im.seek(im.n_frames - 1)
         assert np.any(np.asarray(im.convert("RGB")) != first)  # q moved
+    # the plane's GIF readouts in plain text too (see test_render's readout test)
+    anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190)
+    anim.frame(5)
+    texts = [panel.text.get_text() for (panel,) in anim.panels]
+    assert all("$" not in t and " = " in t for t in texts)
 
 
 def test_a_2d_scene_gets_its_gallery_cell_beside_a_1d_one(tmp_path):

@@ -164,11 +164,10 @@ def test_gif_readouts_are_plain_text_and_figure_readouts_mathtext(views):
     anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190)
     for t in (0, 7, 60):
         anim.frame(t)
-        for (dist, _land), v in zip(anim.panels, views):
+        for dist, _land in anim.panels:
             text = dist.text.get_text()
             assert text == "\n".join(dist.model.readout(t).lines("plain")) and "$" not in text
             assert not dist.text._preprocess_math(text)[1]  # drawn without the mathtext parser
-    plt.close(anim.fig)
     fig = figures.small_multiples("S", views, (0.0, 0.5, 1.0))
     readouts = [t.get_text() for ax in fig.axes for t in ax.texts if "=" in t.get_text()]
     assert readouts and all(r.startswith("$") for r in readouts)

@@ -36,6 +36,11 @@ def divergence_plain(run: dict) -> str:
     return _formula(run, "plain")
 
 
+def divergence_in(run: dict, notation: str) -> str:
+    """The readouts' formula in `notation`: "tex" (mathtext, the figures) or "plain"."""
+    return divergence(run) if notation == "tex" else divergence_plain(run)
+
+
 def divergence_markup(run: dict) -> str:
     """Pango markup, e.g. KL(q<sub>φ</sub> ‖ p) with a real subscript."""
     return _formula(run, "markup")

@@ -223,8 +223,7 @@ class PlanePanel:
                 self.dots.set_offsets(z)
                 self.dots.set_facecolors([self.rgb[bool(ci >= 0)] for ci in c])
         value = self.view.values[min(t, self.view.steps)]
-        formula = labels.divergence if self.notation == "tex" else labels.divergence_plain
-        lines = [f"{formula(self.view.run)} = {labels.fmt(value)}"]
+        lines = [f"{labels.divergence_in(self.view.run, self.notation)} = {labels.fmt(value)}"]
         if self.show_step:
             lines.insert(0, f"step {min(t, self.view.steps)}")
         self.text.set_text("\n".join(lines))

@@ -255,8 +255,7 @@ class Readout(NamedTuple):
     steps: int
 
     def lines(self, notation: str = "plain", step: bool = True) -> list[str]:
-        formula = labels.divergence(self.run) if notation == "tex" else labels.divergence_plain(self.run)
-        out = [f"{formula} = {labels.fmt(self.value)}"]
+        out = [f"{labels.divergence_in(self.run, notation)} = {labels.fmt(self.value)}"]
         if self.ess is not None:
             out.append(f"ESS = {self.ess:.1f} / {self.samples}")
         if step:
