@@ -121,6 +121,29 @@ def test_figures_are_the_same_bytes_every_time(views, tmp_path):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes(), ext
 
 
+def test_later_formats_keep_the_first_formats_layout_without_a_second_draw(views, tmp_path):
+    """`save` solves the layout once, for the first format, and keeps it: the
+    later formats are the bytes matplotlib's own placeholder engine gives (which
+    draws the whole figure once more before printing), and the figure is left
+    with no layout engine."""
+    fig = figures.small_multiples("S", views)
+    figures.save(fig, tmp_path / "all")
+    assert fig.get_layout_engine() is None
+    reference = figures.small_multiples("S", views)
+    assert (tmp_path / "all.pdf").read_bytes() == figures.to_bytes(reference, "pdf")
+    reference.set_layout_engine("none")
+    for ext in ("svg", "png"):
+        assert (tmp_path / f"all.{ext}").read_bytes() == figures.to_bytes(reference, ext), ext
+
+
+def test_freezing_the_layout_ignores_the_callers_rc(views):
+    with plt.rc_context({"figure.constrained_layout.use": True}):
+        fig = figures.small_multiples("S", views)
+        figures.to_bytes(fig, "png")
+        figures.freeze_layout(fig)
+    assert fig.get_layout_engine() is None
+
+
 def test_small_multiples_draw_the_chosen_fractions(views):
     fig = figures.small_multiples("S", views, (0.0, 0.5, 1.0))
     titles = [ax.get_title(loc="left") for ax in fig.axes]

@@ -245,6 +245,48 @@ def test_glyph_line_lays_text_out_as_pango_does(text):
     assert not np.array_equal(before, line.points) or "1" not in text
 
 
+def _drawn(mobject) -> np.ndarray:
+    """`mobject` drawn alone by the video's camera, as a grey image."""
+    from manim import tempconfig
+
+    from divcore.video.camera import LineCamera
+
+    with tempconfig({"pixel_width": 320, "pixel_height": 180, "background_color": "#FFFFFF"}):
+        camera = LineCamera()
+        camera.capture_mobject(mobject)
+        return camera.pixel_array[..., :3].mean(axis=-1)
+
+
+def test_the_line_camera_draws_straight_paths_as_manim_draws_their_curves():
+    """A polyline, a closed polygon and separate ticks: the same pixels (to
+    antialiasing) drawn from their anchors as lines as from manim's curves."""
+    from manim import VGroup, VMobject
+
+    from divcore.video.camera import Polyline, Ticks
+
+    t = np.linspace(-3, 3, 300)
+    wave = np.column_stack([t, np.sin(3 * t), np.zeros_like(t)])
+    angle = np.linspace(0, 2 * np.pi, 7)
+    hexagon = np.column_stack([2 * np.cos(angle), 1.5 * np.sin(angle), np.zeros_like(angle)])
+    starts = np.column_stack([np.linspace(-3, 3, 9), np.full(9, -2.0), np.zeros(9)])
+    ends = starts + [0.0, 0.6, 0.0]
+    plain = VGroup(VMobject().set_points_as_corners(wave), VMobject().set_points_as_corners(hexagon),
+                   VGroup(*(VMobject().set_points_as_corners([a, b]) for a, b in zip(starts, ends))))
+    lines = VGroup(Polyline().set_points_as_corners(wave), Polyline().set_points_as_corners(hexagon),
+                   Ticks().set_segments(starts, ends))
+    for group in (plain, lines):
+        group.set_stroke("#000000", 6)
+    a, b = _drawn(plain), _drawn(lines)
+    assert (a < 128).sum() > 500  # something was drawn
+    assert np.abs(a - b).max() <= 64 and (np.abs(a - b) > 16).mean() < 0.002
+    # the hexagon is closed: its first corner is joined, not two butt ends
+    corner = np.round([160 + 2 * 180 / 8, 90]).astype(int)  # (x, y) in pixels of (2, 0)
+    assert np.abs(a[corner[1] - 3:corner[1] + 4, corner[0]:corner[0] + 4] -
+                  b[corner[1] - 3:corner[1] + 4, corner[0]:corner[0] + 4]).max() <= 64
+    empty = Ticks().set_segments(starts[:0], ends[:0])
+    assert len(empty.points) == 0 and (_drawn(empty) == 255).all()
+
+
 # ------------------------------------------------------------ captions
 
 _CUE = r"(\d+)\n(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})\n([^\n]+)\n"

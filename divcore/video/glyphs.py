@@ -11,7 +11,7 @@ Kerning between letters is lost, which a short readout does not show.
 from __future__ import annotations
 
 import numpy as np
-from manim import RIGHT, Text, VMobject
+from manim import Text, VMobject
 
 
 # outlines by (font size, font, character), shared by every line of the process:
@@ -61,13 +61,20 @@ class GlyphLine(VMobject):
         """How far `text` would reach along the baseline, unscaled."""
         return float(sum(self._glyph(ch)[1] for ch in text))
 
-    def set_text(self, text: str) -> "GlyphLine":
-        parts, x = [], 0.0
-        for ch in text:
-            points, advance = self._glyph(ch)
-            if len(points):
-                parts.append(points + self.origin + RIGHT * x)
-            x += advance
+    def layout(self, text: str) -> np.ndarray:
+        """`text`'s outline points relative to the line's origin, unscaled."""
+        glyphs = [self._glyph(ch) for ch in text]
+        if not glyphs:
+            return np.zeros((0, 3))
+        advances = np.array([advance for _, advance in glyphs])
+        counts = [len(points) for points, _ in glyphs]
+        local = np.concatenate([points for points, _ in glyphs])  # a new array: the cache stays as it was
+        local[:, 0] += np.repeat(np.cumsum(advances) - advances, counts)
+        return local
+
+    def set_text(self, text: str, local: np.ndarray | None = None, scale: float = 1.0) -> "GlyphLine":
+        """Show `text` (laid out as `local`, if given), scaled by `scale` about the origin."""
+        local = self.layout(text) if local is None else local
         self.text = text
-        self.set_points(np.concatenate(parts) if parts else np.zeros((0, 3)))
+        self.set_points(self.origin + scale * local)
         return self

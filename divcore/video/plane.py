@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
-from manim.constants import CapStyleType
+from manim.constants import CapStyleType, LineJointType
 
 from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse, in_window
 from ..style import palette
 from . import timing
 from .keys import axis_numbers, nice_ticks
 from .scene import DASHES, _dash
+from .camera import Polyline, Ticks
 from .trace import TracePanel
 
 IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
@@ -39,11 +40,11 @@ class PlanePanels:
         self.lims, self.centre = lims, np.zeros(3)  # the plane's window and where its centre is drawn
         self.frame = Rectangle(width=size, height=size).set_stroke("#888888", 1)
         self.stars = VGroup()  # the optima, drawn once the plane is placed (arrange)
-        self.q = VGroup(*(VMobject(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
-        self.path = VMobject(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8)
+        self.q = VGroup(*(Polyline(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
+        self.path = Polyline(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8, joint_type=LineJointType.ROUND)
         self.start = Circle(0.06).set_fill("#FFFFFF", 1).set_stroke(pal["q"], 2.5)
         self.marker = Dot(radius=0.07, color=pal["marker"]).set_stroke("#000000", 1.5)
-        self.dots = VGroup(*(VMobject(stroke_color=pal[c], stroke_width=DOT).set_cap_style(CapStyleType.ROUND)
+        self.dots = VGroup(*(Ticks(stroke_color=pal[c], stroke_width=DOT).set_cap_style(CapStyleType.ROUND)
                              for c in ("positive", "negative")))
         self.readout = readout_line
         self.label = Text(view.name, font_size=font_size + 2, weight="BOLD", color=pal["text"])
@@ -112,19 +113,14 @@ class PlanePanels:
         for line, e in zip(self.q, m.q_ellipses(t)):
             line.set_points_as_corners(self._to(e))
         self.marker.move_to(path[-1])
-        for d in self.dots:
-            d.clear_points()
         parts = m.particles(t)
-        if parts is not None and parts[0].size:
-            z, c = parts
-            inside = in_window(z, self.lims)
-            at = self._to(z[inside])
-            # a dot: a segment too short to see, drawn with round caps
-            ends = at + np.array([1e-4, 0, 0])
-            quads = np.stack([at, (2 * at + ends) / 3, (at + 2 * ends) / 3, ends], axis=1)
-            for d, chosen in zip(self.dots, (c[inside] >= 0, c[inside] < 0)):
-                if chosen.any():
-                    d.set_points(quads[chosen].reshape(-1, 3))
+        z, c = parts if parts is not None else (np.zeros((0, 2)), np.zeros(0))
+        inside = in_window(z, self.lims)
+        at, c = self._to(z[inside]), c[inside]
+        # a dot: a segment too short to see, drawn with round caps
+        ends = at + np.array([1e-4, 0, 0])
+        for d, chosen in zip(self.dots, (c >= 0, c < 0)):
+            d.set_segments(at[chosen], ends[chosen])
         self.readout.show(m.readout(t))
         self.trace.update_to(t)
 

@@ -12,6 +12,8 @@ from manim import (
     MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, config, linear,
 )
 
+from manim.constants import LineJointType
+
 from ..render import labels
 from ..render.panels import landscape_rgba
 from ..render.plane import PlaneView, load_view, window
@@ -19,6 +21,7 @@ from ..render.plane import legend as plane_legend
 from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
+from .camera import LineCamera, Polyline, Ticks
 from .glyphs import GlyphLine
 from .keys import axis_numbers, colour_bar, legend_row, nice_ticks
 from .trace import TracePanel
@@ -67,10 +70,10 @@ class RunPanels:
             curve = VMobject().set_points_as_corners(to_dist(m.x, np.minimum(m.star(o), m.top)))
             dash, gap = DASHES[o.role]
             stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
-        self.q = VMobject(stroke_color=pal["q"], stroke_width=4)
-        self.weight = VMobject(stroke_color=pal["weight"], stroke_width=2.5) if m.weight_exponent is not None else None
+        self.q = Polyline(stroke_color=pal["q"], stroke_width=4)
+        self.weight = Polyline(stroke_color=pal["weight"], stroke_width=2.5) if m.weight_exponent is not None else None
         # eight tick layers: the four shades of the positive colour, then of the negative one
-        self.rug = VGroup(*(VMobject(stroke_color=c, stroke_width=2)
+        self.rug = VGroup(*(Ticks(stroke_color=c, stroke_width=2)
                             for c in shades(pal["positive"]) + shades(pal["negative"])))
         # the readout may run on over the gap to the landscape's name (its row has nothing else)
         self.readout = ReadoutLine(16 if small else 18, max_width=self.land_at * width - 0.2, step=step)
@@ -80,6 +83,7 @@ class RunPanels:
             self._curve_panel(view, land_w, height)
         else:
             self._surface_panel(view, land_w, height)
+        self.maps = to_dist, self._affine(self.land)
         self.minima = VGroup()
         om, os_, _ = view.optima
         if om.size:
@@ -93,7 +97,7 @@ class RunPanels:
         self.start = VGroup(Circle(0.07).set_stroke("#000000", 4), Circle(0.07).set_stroke("#FFFFFF", 2))
         self.start.move_to(self.land.c2p(*self._land_xy(0)))
         # the trail is white on a black edge, as in the figures: one path, stroked twice
-        self.trail = VMobject(stroke_color=pal["trail"], stroke_width=2.5,
+        self.trail = Polyline(stroke_color=pal["trail"], stroke_width=2.5, joint_type=LineJointType.ROUND,
                               background_stroke_color=pal["trail_edge"], background_stroke_width=5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
         self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
@@ -147,6 +151,8 @@ class RunPanels:
             l_y.scale_to_fit_height(self.image.height)
         l_y.next_to(self.numbers[2], LEFT, buff=0.04)
         self.readout.anchor(self.dist.get_corner(UP + LEFT) + UP * (0.1 + self.readout.descent))
+        # coords -> scene points, fixed from here on
+        self.maps = self._affine(self.dist), self._affine(self.land)
         self.update_to(0)
 
     def _axis_numbers(self) -> VGroup:
@@ -221,7 +227,7 @@ class RunPanels:
 
     def update_to(self, t: int) -> None:
         m = self.model
-        to_dist, to_land = self._affine(self.dist), self._affine(self.land)
+        to_dist, to_land = self.maps
         self.q.set_points_as_corners(to_dist(m.x, np.minimum(m.q(t), m.top)))
         if self.weight is not None:
             # cut at the panel's edge, as the figures' axes cut it
@@ -249,13 +255,10 @@ class RunPanels:
         level = rug_level(c)
         low, high = self.model.rug_band
         bottom, top = to_dist(z, np.full_like(z, low)), to_dist(z, np.full_like(z, high))
-        # a straight tick as manim's cubic Bezier: anchors at its ends, handles a third of the way
-        ticks = np.stack([bottom, (2 * bottom + top) / 3, (bottom + 2 * top) / 3, top], axis=1)
         for i, tick in enumerate(self.rug):
             sign, lvl = divmod(i, RUG_LEVELS)
             chosen = ((c >= 0) == (sign == 0)) & (level == lvl)
-            if chosen.any():
-                tick.set_points(ticks[chosen].reshape(-1, 3))
+            tick.set_segments(bottom[chosen], top[chosen])
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
@@ -315,11 +318,10 @@ class ReadoutLine(GlyphLine):
         self.fit(self.text_of(readout))
 
     def fit(self, text: str) -> None:
-        self.set_text(text)
+        local = self.layout(text)
+        width = float(np.ptp(local[:, 0])) if len(local) else 0.0
         # at the common size, and never past its room (glyph advances only estimate the width)
-        factor = min(self.factor, self.max_width / self.width) if self.width > 0 else 1.0
-        if factor != 1.0:
-            self.scale(factor, about_point=self.origin)
+        self.set_text(text, local, min(self.factor, self.max_width / width) if width > 0 else 1.0)
 
 
 def even_readouts(panels) -> None:
@@ -364,7 +366,7 @@ class DivfitScene(Scene):
 
     def __init__(self, spec: dict, **kwargs):
         self.spec = spec
-        super().__init__(**kwargs)
+        super().__init__(camera_class=LineCamera, **kwargs)
 
     def construct(self):
         self.camera.background_color = "#FFFFFF"

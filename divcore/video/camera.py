@@ -1,0 +1,61 @@
+"""Straight paths drawn as straight lines.
+
+manim stores every path as cubic Bézier curves and hands Cairo one `curve_to`
+per curve, with Python bookkeeping around each (subpath splits, closing tests).
+A video's moving curves (q, the weight curve, the trail, the particles' ticks)
+are polylines of hundreds of vertices redrawn at every frame: as curves they
+were most of a frame's drawing. `Polyline` and `Ticks` keep manim's points
+(bounds, moves and styles work as for any VMobject); `LineCamera` draws them
+from their anchors with `line_to`, one straight segment each, the same shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import VMobject
+from manim.camera.camera import Camera
+
+
+class Polyline(VMobject):
+    """One open path through its vertices: `Polyline(...).set_points_as_corners(vertices)`."""
+
+
+class Ticks(VMobject):
+    """Separate straight segments, one cubic curve (4 points) each."""
+
+    def set_segments(self, starts: np.ndarray, ends: np.ndarray) -> "Ticks":
+        """Segments from `starts` to `ends` (n x 3 scene points each); none if n is 0."""
+        if len(starts) == 0:
+            self.clear_points()
+            return self
+        # a straight segment as manim's cubic Bézier: handles a third of the way along
+        curves = np.stack([starts, (2 * starts + ends) / 3, (starts + 2 * ends) / 3, ends], axis=1)
+        return self.set_points(curves.reshape(-1, 3))
+
+
+class LineCamera(Camera):
+    """manim's Cairo camera, drawing `Polyline` and `Ticks` paths with lines."""
+
+    def set_cairo_context_path(self, ctx, vmobject):
+        if not isinstance(vmobject, (Polyline, Ticks)):
+            return super().set_cairo_context_path(ctx, vmobject)
+        points = self.transform_points_pre_display(vmobject, vmobject.points)
+        ctx.new_path()
+        if len(points) < 4:
+            return self
+        # a curve's anchors are its 1st and 4th points; its handles lie on the segment between them
+        if isinstance(vmobject, Ticks):
+            ends = points[: len(points) // 4 * 4, :2].reshape(-1, 4, 2)[:, ::3].reshape(-1, 4).tolist()
+            for x0, y0, x1, y1 in ends:
+                ctx.move_to(x0, y0)
+                ctx.line_to(x1, y1)
+        else:
+            xy = np.concatenate([points[0::4, :2], points[-1:, :2]]).tolist()
+            ctx.move_to(*xy[0])
+            line_to = ctx.line_to
+            for x, y in xy[1:]:
+                line_to(x, y)
+            (x0, y0), (x1, y1) = xy[0], xy[-1]
+            if abs(x1 - x0) + abs(y1 - y0) < 1e-6:  # an ellipse: joined all round, as manim closes it
+                ctx.close_path()
+        return self
