@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .core import basins, estimators, optimizers, space
+from .core import basins, estimators, optimizers, space, weights
 from .core.bivariate.target import Mixture2
 from .core.target import Mixture
 from .scenario.model import Basins, Basins2, RunConfig, Start, Start2, Target
@@ -35,6 +35,7 @@ STATUS = {
 CONVERGENCE_TOL = 1e-9
 _NOISE_CHUNK = 64  # steps of noise drawn at a time; any size gives the same numbers
 _BLOCK_ELEMENTS = 8192  # members x samples advanced together (see `simulate`)
+_ESS_ELEMENTS = 4 * _BLOCK_ELEMENTS  # log weights turned into ESS together (see `Recorder`)
 _EXACT_WIDTH = 256  # about the quadrature nodes per member of an exact gradient
 
 
@@ -138,8 +139,8 @@ def kernel(p: Mixture | Mixture2, cfg: RunConfig, sp=None) -> Kernel:
             g = np.where(free, g, 0.0)
         info = StepInfo(g, est)
 
-        finite = np.isfinite(g).all(axis=1)
-        if not finite.all():
+        if not np.isfinite(g).all():
+            finite = np.isfinite(g).all(axis=1)
             active, status, steps_taken = _stop(active, status, steps_taken, ~finite, NON_FINITE_GRADIENT, t)
             g = np.where(finite[:, None], g, 0.0)
         if not mc:
@@ -180,6 +181,12 @@ class Recorder:
         self.phi[:, 0] = state.phi
         self.grad = np.full((B, S, P), np.nan)  # nan: steps never taken (the run stopped early)
         self.ess = np.full((B, S), np.nan) if self.mc else None
+        # each step's log weights, until a chunk of them is turned into ESS at
+        # once: a chunk of steps for a few members, a step for a block of many
+        # (the ESS's temporaries of a bigger chunk fall out of cache)
+        chunk = max(1, min(S, _NOISE_CHUNK, _ESS_ELEMENTS // max(B * K, 1)))
+        self.logw = np.empty((B, chunk, K)) if self.mc else None
+        self.ess_done = 0  # steps whose ESS is in self.ess
         self.z = np.full((B, S, K) + sp.noise_shape, np.nan) if self.particles else None
         self.c = np.full((B, S, K), np.nan) if self.particles else None
 
@@ -189,13 +196,26 @@ class Recorder:
         t = state.t - 1
         self.grad[:, t] = info.grad
         if self.mc:
-            self.ess[:, t] = info.estimate.ess
+            self.logw[:, t - self.ess_done] = info.estimate.logw
+            if t + 1 - self.ess_done == self.logw.shape[1]:
+                self._flush_ess(t + 1)
         if self.particles:
             self.z[:, t] = info.estimate.particles
             self.c[:, t] = info.estimate.coef
         self.phi[:, t + 1] = state.phi
 
+    def _flush_ess(self, t: int) -> None:
+        """The ESS of steps ess_done .. t - 1 from their log weights, as one
+        array of rows: for a single trajectory this is one set of numpy calls
+        per chunk instead of one per step (the same numbers, row by row)."""
+        lo, (B, _, K) = self.ess_done, self.logw.shape
+        n = t - lo
+        self.ess[:, lo:t] = weights.ess(self.logw[:, :n].reshape(B * n, K)).reshape(B, n)
+        self.ess_done = t
+
     def finish(self, state: RunState) -> dict[str, np.ndarray]:
+        if self.mc and state.t > self.ess_done:
+            self._flush_ess(state.t)
         self.phi[:, state.t + 1 :] = state.phi[:, None]  # all members stopped early: frozen from there on
         S = self.grad.shape[1]
         after = np.arange(S) > state.steps_taken[:, None]  # steps after a member stopped
@@ -277,11 +297,12 @@ def _simulate_block(p, cfg: RunConfig, sp, q0, seeds, progress, recorder) -> dic
                 normal, uniform = noise.draw(min(_NOISE_CHUNK, S - t))
             i = t % _NOISE_CHUNK
             step_noise = estimators.Noise(normal[i], None if uniform is None else uniform[i])
+        active = state.active
         state, info = k.step(state, step_noise)
         rec.record(state, info)
         if progress is not None:
             progress(t + 1, S)
-        if not state.active.any():
+        if state.active is not active and not state.active.any():  # a new array only when a member stopped
             break
     return rec.finish(state)
 

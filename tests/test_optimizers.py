@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from divcore.core import optimizers as O
 from divcore.core import parameterizations
@@ -104,3 +105,30 @@ def test_natural_gradient_stays_exact_where_the_fisher_matrix_is_ill_conditioned
     g0, g1 = Q(0.3), Q(-1.1)
     exact = [(F[1][1] * g0 - F[0][1] * g1) / det, (F[0][0] * g1 - F[0][1] * g0) / det]
     np.testing.assert_allclose(d_phi[0], [float(x) for x in exact], rtol=1e-9)
+
+
+def _clip_reference(g, max_norm):
+    """The clip's definition, for every member: g * min(1, max_norm / |g|)."""
+    big = np.abs(g).max(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        norm = big * np.sqrt(((g / big) ** 2).sum(-1, keepdims=True))
+        return g * np.where(norm > max_norm, max_norm / norm, 1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)), min_size=1, max_size=6),
+       st.sampled_from([1e-3, 0.3, 1.0, 5.0, 1e3]))
+def test_clip_is_its_definition_bit_for_bit(rows, max_norm):
+    """Whether or not the clip takes its shortcut (no entry large enough for any
+    norm to exceed the bound), the result is the definition's, bit for bit."""
+    g = np.array(rows)
+    out, _ = O.clip_by_norm(max_norm).update(g, (), g)
+    np.testing.assert_array_equal(out, _clip_reference(g, max_norm))
+    assert np.all(np.hypot(out[:, 0], out[:, 1]) <= max_norm * (1 + 1e-12))
+
+
+def test_clip_at_its_bound_and_just_above_it():
+    for g in (np.array([[3.0, 4.0]]), np.array([[5.0, 0.0]]), np.array([[5.0 / np.sqrt(2)] * 2]),
+              np.array([[np.nextafter(5.0, 6.0), 0.0]]), np.array([[np.nan, 1.0]])):
+        out, _ = O.clip_by_norm(5.0).update(g, (), g)
+        np.testing.assert_array_equal(out, _clip_reference(g, 5.0))

@@ -82,3 +82,13 @@ def test_constraints():
 def test_unknown_name():
     with pytest.raises(ValueError, match="allowed"):
         parameterizations.get("polar")
+
+
+def test_the_family_refuses_non_finite_and_out_of_bounds_states_without_a_warning():
+    from divcore.core import family
+
+    mean = np.array([0.0, np.nan, np.inf, -np.inf, 2e6, 1.0, 1.0, 1.0, 1.0, 1.0])
+    std = np.array([1.0, 1.0, 1.0, 1.0, 1.0, np.nan, np.inf, 1e-7, 2e6, 1e6])
+    with np.errstate(all="raise"):
+        ok = family.in_family(mean, std)
+    assert ok.tolist() == [True] + [False] * 8 + [True]

@@ -141,3 +141,32 @@ def test_noise_does_not_depend_on_how_it_is_chunked(monkeypatch):
     a = runner.simulate(P, cfg)["particles"]
     monkeypatch.setattr(runner, "_NOISE_CHUNK", 7)
     np.testing.assert_array_equal(runner.simulate(P, cfg)["particles"], a)
+
+
+@pytest.mark.parametrize("estimator,direction", [("is", "forward"), ("reinforce", "reverse"), ("reparam", "reverse")])
+def test_the_recorded_ess_is_each_steps_own_estimate_of_it(estimator, direction):
+    """The recorder turns a chunk of steps' log weights into ESS at once; each
+    value is the ESS of that step's own samples, bit for bit, and a member that
+    stopped records none after it stopped (here steps = 150: chunks of 64, 64, 22)."""
+    cfg = run_config(estimator=estimator, direction=direction, steps=150, repeat=2, lr=0.05,
+                     starts=(Start(0.5, 1.0), Start(-1.0, 0.6)))
+    rec = runner.simulate(P, cfg)
+    sp = runner.space.for_run(cfg, 1)
+    k = runner.kernel(P, cfg, sp)
+    q0, seeds = runner._members(cfg, sp)
+    state = k.init(q0)
+    noise = runner._Noise(seeds, cfg.samples, False)
+    normal, _ = noise.draw(cfg.steps)
+    for t in range(cfg.steps):
+        state, info = k.step(state, runner.estimators.Noise(normal[t]))
+        np.testing.assert_array_equal(rec["ess"][:, t], info.estimate.ess, err_msg=f"step {t}")
+
+
+def test_a_stopped_members_ess_is_blank_from_the_step_after_it_stopped():
+    # plain SGD with a huge rate throws the first member's sigma below zero
+    cfg = run_config(optimizer="sgd", parameterization="mu-sigma", lr=50.0, clip=0.0, steps=100,
+                     estimator="reparam", starts=(Start(0.0, 0.5), Start(-3.0, 0.9)))
+    rec = runner.simulate(P, cfg)
+    t = rec["steps_taken"][0]
+    assert rec["status"][0] == runner.LEFT_FAMILY and t < 99
+    assert np.all(np.isfinite(rec["ess"][0, : t + 1])) and np.all(np.isnan(rec["ess"][0, t + 1 :]))

@@ -51,7 +51,14 @@ class Estimate(NamedTuple):
     parts: tuple[np.ndarray, np.ndarray]  # per-sample terms of d/dmean and d/dlog std, each (B, K)
     particles: np.ndarray  # (B, K)
     coef: np.ndarray  # (B, K)
-    ess: np.ndarray  # (B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles
+    logw: np.ndarray  # (B, K) log p/q at the particles, up to a constant per row
+
+    @property
+    def ess(self) -> np.ndarray:
+        """(B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles. Not computed by the
+        step itself: nothing moves by it, so the recorder takes it for a chunk of
+        steps at once (`weights.ess` of the rows of logw)."""
+        return _ess(self.logw)
 
     @property
     def terms(self) -> np.ndarray:
@@ -59,11 +66,14 @@ class Estimate(NamedTuple):
         return np.stack(self.parts, axis=-1)
 
 
+_MINUS_HALF = np.array(-0.5)  # a 0-d array: a cheaper operand than a scalar (see `target._EXP_FLOOR`)
+
+
 def _q_draw(mean, std, eps):
     """Particles z ~ q and log q(z), reusing eps."""
     s = std[:, None]
     z = mean[:, None] + s * eps
-    logq = (-0.5 * eps) * eps - (np.log(std) + LOG_SQRT_2PI)[:, None]
+    logq = (_MINUS_HALF * eps) * eps - (np.log(std) + LOG_SQRT_2PI)[:, None]
     return z, logq
 
 
@@ -74,9 +84,12 @@ def _score_parts(c, eps, std):
 
 
 def _finish(parts, z, coef, logw):
-    K = z.shape[1]
-    grad = np.stack([parts[0].sum(axis=1), parts[1].sum(axis=1)], axis=-1) / K
-    return Estimate(grad, parts, z, coef, _ess(logw))
+    B, K = z.shape
+    grad = np.empty((B, 2))
+    parts[0].sum(axis=1, out=grad[:, 0])
+    parts[1].sum(axis=1, out=grad[:, 1])
+    grad /= K
+    return Estimate(grad, parts, z, coef, logw)
 
 
 def kl_forward_is(p: Mixture, mean, std, noise: Noise) -> Estimate:
@@ -104,7 +117,7 @@ def kl_forward_data(p: Mixture, mean, std, noise: Noise) -> Estimate:
     x = p.sample(eps, noise.uniform)
     m, s = mean[:, None], std[:, None]
     e = (x - m) / s
-    logq = -0.5 * e * e - np.log(s) - LOG_SQRT_2PI
+    logq = _MINUS_HALF * e * e - np.log(s) - LOG_SQRT_2PI
     K = eps.shape[1]
     return _finish(_score_parts(-np.ones_like(e), e, std), x, np.full_like(e, 1.0 / K), p.logpdf(x) - logq)
 

@@ -15,6 +15,7 @@ clipping (optional), then adam / momentum / sgd, then lr / (1 + lr_decay * t).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -70,9 +71,15 @@ def clip_by_norm(max_norm: float) -> Transform:
     """Rescale each member's vector to norm <= max_norm."""
 
     def clip(g, phi):
+        # no member can exceed the bound when the largest entry times sqrt(P)
+        # does not (the margin covers the rounding of the norm below): most
+        # steps of most runs, for two numpy calls
+        bound = np.maximum.reduce(np.abs(g), axis=None, initial=0.0) * math.sqrt(g.shape[-1])
+        if bound * (1.0 + 1e-12) <= max_norm:
+            return g
         # scaled first: the squares of a huge (noisy, finite) gradient would overflow
         big = np.abs(g).max(-1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # tiny rows: max_norm / norm is inf, unused
             norm = big * np.sqrt(((g / big) ** 2).sum(-1, keepdims=True))
             factor = np.where(norm > max_norm, max_norm / norm, 1.0)
         return g * factor
@@ -89,13 +96,16 @@ class AdamState(NamedTuple):
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
     """Adam's direction m_hat / (sqrt(v_hat) + eps), bias-corrected."""
 
+    # 0-d arrays: cheaper operands than scalars (see `core.target._EXP_FLOOR`)
+    b1_, c1_, b2_, c2_ = map(np.array, (b1, 1 - b1, b2, 1 - b2))
+
     def init(phi):
         return AdamState(0, np.zeros_like(phi), np.zeros_like(phi))
 
     def update(g, state, phi):
         count = state.count + 1
-        m = b1 * state.m + (1 - b1) * g
-        v = b2 * state.v + (1 - b2) * g * g
+        m = b1_ * state.m + c1_ * g
+        v = b2_ * state.v + c2_ * g * g
         m_hat = m / (1 - b1**count)
         v_hat = v / (1 - b2**count)
         return m_hat / (np.sqrt(v_hat) + eps), AdamState(count, m, v)

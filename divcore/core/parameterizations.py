@@ -46,6 +46,7 @@ class Parameterization:
     jacobian_entries: Callable
     feasible: Callable  # phi -> bool: inside the constraint
     constraint: str
+    is_theta: bool = False  # phi is theta itself, so the chain rule is the identity
 
     def jacobian(self, phi):
         """J = d(mean, log std)/d phi, shape (..., 2, 2)."""
@@ -55,9 +56,17 @@ class Parameterization:
 
     def grad_phi(self, phi, grad_theta):
         """Chain rule: grad_phi = J^T grad_theta."""
+        if self.is_theta:
+            return grad_theta
         a, b, c = self.jacobian_entries(phi)
         g0, g1 = grad_theta[..., 0], grad_theta[..., 1]
-        return np.stack(np.broadcast_arrays(a * g0, b * g0 + c * g1), axis=-1)
+        shape = np.shape(grad_theta)
+        if np.shape(phi) != shape:
+            shape = np.broadcast_shapes(np.shape(phi), shape)
+        out = np.empty(shape)
+        out[..., 0] = a * g0
+        out[..., 1] = b * g0 + c * g1
+        return out
 
     def fisher(self, phi):
         """q's Fisher information in phi: F_phi = J^T F_theta J, F_theta = diag(1/std^2, 2)."""
@@ -107,6 +116,7 @@ def _mu_logsigma():
         jacobian_entries=lambda p: (1.0, 0.0, 1.0),
         feasible=lambda p: np.isfinite(p[..., 1]),
         constraint="none (log std is any real)",
+        is_theta=True,
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+_FLOOR = np.array(-60.0)  # a 0-d array: a cheaper operand than a scalar (see `target._EXP_FLOOR`)
+
 
 def normalised(logw):
     """w_i / sum_j w_j along the samples axis (1) from log weights (B, K)."""
     # the floor keeps exp out of its slow subnormal range; a relative weight of
     # e^-60 instead of something smaller is zero for every purpose here
-    w = np.exp(np.maximum(logw - logw.max(axis=1, keepdims=True), -60.0))
-    return w / w.sum(axis=1, keepdims=True)
+    w = np.exp(np.maximum(logw - logw.max(axis=1, keepdims=True), _FLOOR))
+    w /= w.sum(axis=1, keepdims=True)
+    return w
 
 
 def ess(logw):

@@ -32,7 +32,12 @@ class Estimate2(NamedTuple):
     terms: np.ndarray  # (B, K, P) per-sample terms
     particles: np.ndarray  # (B, K, 2)
     coef: np.ndarray  # (B, K)
-    ess: np.ndarray  # (B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles
+    logw: np.ndarray  # (B, K) log p/q at the particles, up to a constant per row
+
+    @property
+    def ess(self) -> np.ndarray:
+        """(B,) 1 / sum(wbar^2), wbar ∝ p/q at the particles (see `Estimate.ess`)."""
+        return ess(self.logw)
 
 
 def _log_q(eps, L):
@@ -51,7 +56,7 @@ def _draw(mean, L, eps):
 
 
 def _finish(terms, z, coef, logw):
-    return Estimate2(terms.mean(axis=1), terms, z, coef, ess(logw))
+    return Estimate2(terms.mean(axis=1), terms, z, coef, logw)
 
 
 def _reach(eps, Lk, slope):
