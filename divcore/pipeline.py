@@ -28,7 +28,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import runner, trajectory
+from .core import landscape, space
 from .core.divergences import DIVERGENCES
+from .core.family import FAMILIES
 from .atomic import atomic_write
 from .errors import BuildError
 from .executors import Local, Task
@@ -142,13 +144,39 @@ def _save(path: Path, config: dict, record: dict) -> None:
 RUN_BLOCK = 512  # members per task of a run with many (starts x repeat); any size gives the same bytes
 
 
+def _drawn_over_a_landscape(target, run: RunConfig) -> bool:
+    return target.dim == 1 and not FAMILIES[run.family].fixed_std
+
+
+def _join_run(target, run: RunConfig, blocks: list[dict]) -> tuple[dict, landscape.Landscape | None]:
+    """The record from its blocks and, for a run drawn over a landscape, that
+    landscape (`render.view.drawn_landscape`'s grid and values): evaluated once
+    here, where the figures, the GIF, the video and the scrubber would each
+    evaluate it again."""
+    record = runner.run_join(target, run, blocks)
+    if not _drawn_over_a_landscape(target, run):
+        return record, None
+    p, sp = runner.mixture(target), space.for_run(run, 1)
+    grid = landscape.grid_for(p, sp.param, record["phi"], record["optima_mean"], record["optima_std"])
+    return record, landscape.evaluate(p, sp.div, sp.param, *grid)
+
+
+def _save_run(path: Path, config: dict, joined: tuple[dict, landscape.Landscape | None]) -> None:
+    record, land = joined
+    trajectory.save(path, record, config)
+    if land is not None:
+        trajectory.save_landscape(path, land, config)
+
+
 def _record_job(label: str, key: str, key_path: Path, scn: Scenario, run: RunConfig, path: Path) -> Job:
-    """A run's record: its members in blocks, the optima in the join."""
+    """A run's record: its members in blocks, the optima (and the landscape it
+    is drawn over) in the join."""
     blocks = runner.member_blocks(run, RUN_BLOCK)
-    return Job("data", label, key, key_path, [path],
+    kept = [trajectory.landscape_path(path)] if _drawn_over_a_landscape(scn.target, run) else []
+    return Job("data", label, key, key_path, [path, *kept],
                tuple(Task(runner.run_block, (scn.target, run, sl)) for sl in blocks),
                weight=run.batch_size * run.steps * max(run.samples, 8),
-               join=Task(runner.run_join, (scn.target, run)), save=functools.partial(_save, path, scn.run_dict(run)),
+               join=Task(_join_run, (scn.target, run)), save=functools.partial(_save_run, path, scn.run_dict(run)),
                local=False)
 
 

@@ -81,3 +81,40 @@ def load(path: Path) -> dict:
         out = {k: data[k] for k in data.files}
     out["config"] = json.loads(str(out["config"]))
     return out
+
+
+# ---------------------------------------------------------------- landscapes kept beside records
+# A 1-D run is drawn over its divergence on a grid (`core.landscape.grid_for`),
+# which the figures, the GIF, the video and the scrubber each need: a build's
+# data stage evaluates it once and keeps it in `.landscape/` beside the record
+# (outside the `<run>.npz` names the record layout reserves).
+
+
+def landscape_path(record_path: Path) -> Path:
+    record_path = Path(record_path)
+    return record_path.parent / ".landscape" / record_path.name
+
+
+def save_landscape(record_path: Path, landscape, config: dict) -> Path:
+    """Keep `landscape` (phi0, phi1, value) for the record at `record_path`,
+    tagged with the record's config, atomically."""
+    path = landscape_path(record_path)
+    arrays = {"phi0": landscape.phi0, "phi1": landscape.phi1, "value": landscape.value}
+    with Staged() as out:
+        return out.save(path, arrays, config)
+
+
+def load_landscape(record_path: Path, config: dict, grid: tuple[np.ndarray, np.ndarray]):
+    """The landscape kept for the record at `record_path`, if it was kept for a
+    record of this `config` on exactly this `grid`; else None."""
+    from .core.landscape import Landscape
+
+    path = landscape_path(record_path)
+    try:
+        kept = load(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    same_grid = all(np.array_equal(kept[k], g) for k, g in zip(("phi0", "phi1"), grid))
+    if kept["config"] != config or not same_grid:
+        return None
+    return Landscape(kept["phi0"], kept["phi1"], kept["value"])

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from divcore import pipeline
@@ -101,6 +102,39 @@ def test_a_steps_edit_rebuilds_that_scenarios_data_and_media_only(tiny):
     report = _build(tiny)
     assert built(report) == {"data": 1, "video": 1, "figures": 1, "gif": 1, "gallery": 1, "assets": 1, "site": 1}
     assert snapshot(tiny / "build/media/beta") == beta_before
+
+
+def test_the_data_stage_keeps_each_runs_landscape_and_the_renderers_read_it(tiny, monkeypatch):
+    """The landscape a 1-D run is drawn over is evaluated once, by the data
+    stage, beside the record (outside its `*.npz` names); a view reads it back
+    bit for bit what it would evaluate itself, and evaluates nothing."""
+    from divcore.core import landscape
+    from divcore.render.plane import load_view
+    from divcore.render.view import drawn_landscape
+
+    record = tiny / "build/data/alpha/rev.npz"
+    assert sorted(p.name for p in record.parent.glob("*.npz")) == ["rev.npz"]
+    fresh = drawn_landscape(load_view(record).record)  # no path: evaluated here
+    monkeypatch.setattr(landscape, "evaluate", lambda *a: pytest.fail("evaluated a kept landscape again"))
+    kept = load_view(record).landscape
+    for got, want in zip(kept, fresh):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_kept_landscape_of_another_record_is_not_used(tiny, monkeypatch):
+    from divcore import trajectory
+    from divcore.render.plane import load_view
+
+    alpha, beta = tiny / "build/data/alpha/rev.npz", tiny / "build/data/beta/rev.npz"
+    shutil.copy(trajectory.landscape_path(beta), trajectory.landscape_path(alpha))  # beta's config, not alpha's
+    view = load_view(alpha)
+    grid = view.landscape.phi0, view.landscape.phi1
+    assert trajectory.load_landscape(alpha, view.config, grid) is None
+    beta_config = load_view(beta).config
+    assert trajectory.load_landscape(beta, beta_config, grid) is not None
+    assert trajectory.load_landscape(beta, beta_config, (grid[0] + 1e-12, grid[1])) is None  # another box
+    trajectory.landscape_path(alpha).write_bytes(b"not a zip")
+    assert load_view(alpha).landscape.value.shape == (120, 120)
 
 
 def test_a_broken_scenario_fails_in_one_line_and_leaves_the_site_whole(tiny, capsys):

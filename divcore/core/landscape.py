@@ -45,6 +45,22 @@ def evaluate(p: Mixture, div: Divergence, param: Parameterization, phi0, phi1) -
     return Landscape(phi0, phi1, value)
 
 
+GRID = 120  # points per axis of the landscape a run is drawn over
+
+
+def grid_for(p: Mixture, param: Parameterization, phi, optima_mean, optima_std, n: int = GRID):
+    """The (phi0, phi1) grid a run is drawn over: a box holding every state in
+    `phi` (..., 2), the optima and p's components (as Gaussians), with a margin."""
+    trails = np.asarray(phi, float).reshape(-1, 2)
+    pts = [trails[np.isfinite(trails).all(axis=1)], param.to_phi(p.means, p.stds)]
+    if np.size(optima_mean):
+        pts.append(param.to_phi(optima_mean, optima_std))
+    pts = np.concatenate(pts)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.12 * (hi - lo) + 0.05 * np.maximum(np.abs(hi), 1e-3)
+    return np.linspace(lo[0] - pad[0], hi[0] + pad[0], n), np.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
+
+
 def default(p: Mixture, div: Divergence, param: Parameterization, n: int = 60) -> Landscape:
     """The landscape over `default_box`, on an n x n grid of phi."""
     (a0, b0), (a1, b1) = extent(param, *default_box(p))

@@ -204,21 +204,24 @@ class RunView:
     @cached_property
     def landscape(self) -> landscape.Landscape:
         """The divergence over a phi-box holding every member's trail, the optima
-        and the components of p (as Gaussians), with a margin."""
-        p = self.target
-        om, os_, _ = self.optima
-        trails = self.record["phi"].reshape(-1, 2)
-        pts = [trails[np.isfinite(trails).all(axis=1)], self.param.to_phi(p.means, p.stds)]
-        if om.size:
-            pts.append(self.param.to_phi(om, os_))
-        pts = np.concatenate(pts)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        pad = 0.12 * (hi - lo) + 0.05 * np.maximum(np.abs(hi), 1e-3)
-        n = 120
-        return landscape.evaluate(
-            p, self.divergence, self.param,
-            np.linspace(lo[0] - pad[0], hi[0] + pad[0], n), np.linspace(lo[1] - pad[1], hi[1] + pad[1], n),
-        )
+        and the components of p (as Gaussians), with a margin: the one a build's
+        data stage kept beside the record (`trajectory.save_landscape`) when it
+        is this record's, else evaluated here."""
+        return drawn_landscape(self.record, self.path)
+
+
+def drawn_landscape(record: dict, path: Path | None = None) -> landscape.Landscape:
+    """The landscape a 1-D run's record is drawn over (see `RunView.landscape`):
+    read from beside `path` when kept there for this very record and grid."""
+    run, t = record["config"]["run"], record["config"]["target"]
+    p = Mixture.create(t["means"], t["stds"], t["weights"])
+    param = parameterizations.get(run["parameterization"])
+    grid = landscape.grid_for(p, param, record["phi"], record["optima_mean"], record["optima_std"])
+    kept = trajectory.load_landscape(path, record["config"], grid) if path is not None else None
+    if kept is not None:
+        return kept
+    div = divergences.get(run["divergence"], run["direction"], run.get("alpha"))
+    return landscape.evaluate(p, div, param, *grid)
 
 
 def shared_x_range(views: list[RunView]) -> tuple[float, float]:
