@@ -44,7 +44,6 @@ def main() -> int:
         for s in steps:
             anim.frame(int(s))
         fps = len(steps) / (time.perf_counter() - t)
-        anim.close()
         print(f"  one frame, distribution + landscape with particles, {w} x {h}: {fps:,.0f} frames/s (aim >= 40)")
 
         for stage in ("figures", "gif", "gallery"):
