@@ -76,6 +76,8 @@ def run_files(paths: Iterable[Path], out_dir: Path, progress_factory=None) -> li
                 bar = progress_factory(f"{scn.name}/{run.name}", run.steps) if progress_factory else None
                 record, config = run_one(scn, run, bar)
                 written.append(staged.save(record_path(out_dir, scn, run), record, config))
+    for path in written:  # a landscape a build kept beside an earlier record is not this one's
+        trajectory.landscape_path(path).unlink(missing_ok=True)
     return written
 
 
@@ -156,16 +158,13 @@ def _join_run(target, run: RunConfig, blocks: list[dict]) -> tuple[dict, landsca
     record = runner.run_join(target, run, blocks)
     if not _drawn_over_a_landscape(target, run):
         return record, None
-    p, sp = runner.mixture(target), space.for_run(run, 1)
-    grid = landscape.grid_for(p, sp.param, record["phi"], record["optima_mean"], record["optima_std"])
-    return record, landscape.evaluate(p, sp.div, sp.param, *grid)
+    sp = space.for_run(run, 1)
+    return record, landscape.for_record(runner.mixture(target), sp.div, sp.param, record)
 
 
 def _save_run(path: Path, config: dict, joined: tuple[dict, landscape.Landscape | None]) -> None:
     record, land = joined
-    trajectory.save(path, record, config)
-    if land is not None:
-        trajectory.save_landscape(path, land, config)
+    trajectory.save_with_landscape(path, record, config, land)
 
 
 def _record_job(label: str, key: str, key_path: Path, scn: Scenario, run: RunConfig, path: Path) -> Job:

@@ -95,26 +95,32 @@ def landscape_path(record_path: Path) -> Path:
     return record_path.parent / ".landscape" / record_path.name
 
 
-def save_landscape(record_path: Path, landscape, config: dict) -> Path:
-    """Keep `landscape` (phi0, phi1, value) for the record at `record_path`,
-    tagged with the record's config, atomically."""
-    path = landscape_path(record_path)
-    arrays = {"phi0": landscape.phi0, "phi1": landscape.phi1, "value": landscape.value}
+def save_with_landscape(path: Path, record: dict[str, np.ndarray], config: dict, landscape=None) -> Path:
+    """Write `record` (as `save`) and, if given, the landscape (phi0, phi1,
+    value) it is drawn over, tagged with the same config: both files are
+    replaced together or neither is. Without a landscape, one kept from an
+    earlier record at `path` is removed (it would be another record's)."""
     with Staged() as out:
-        return out.save(path, arrays, config)
+        out.save(path, record, config)
+        if landscape is not None:
+            arrays = {"phi0": landscape.phi0, "phi1": landscape.phi1, "value": landscape.value}
+            out.save(landscape_path(path), arrays, config)
+    if landscape is None:
+        landscape_path(path).unlink(missing_ok=True)
+    return Path(path)
 
 
 def load_landscape(record_path: Path, config: dict, grid: tuple[np.ndarray, np.ndarray]):
     """The landscape kept for the record at `record_path`, if it was kept for a
-    record of this `config` on exactly this `grid`; else None."""
+    record of this `config` on exactly this `grid`; else None (also for a
+    missing or unreadable file)."""
     from .core.landscape import Landscape
 
-    path = landscape_path(record_path)
     try:
-        kept = load(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        kept = load(landscape_path(record_path))
+        same_grid = all(np.array_equal(kept[k], g) for k, g in zip(("phi0", "phi1"), grid))
+        if kept["config"] != config or not same_grid:
+            return None
+        return Landscape(kept["phi0"], kept["phi1"], kept["value"])
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         return None
-    same_grid = all(np.array_equal(kept[k], g) for k, g in zip(("phi0", "phi1"), grid))
-    if kept["config"] != config or not same_grid:
-        return None
-    return Landscape(kept["phi0"], kept["phi1"], kept["value"])

@@ -133,8 +133,20 @@ def test_a_kept_landscape_of_another_record_is_not_used(tiny, monkeypatch):
     beta_config = load_view(beta).config
     assert trajectory.load_landscape(beta, beta_config, grid) is not None
     assert trajectory.load_landscape(beta, beta_config, (grid[0] + 1e-12, grid[1])) is None  # another box
-    trajectory.landscape_path(alpha).write_bytes(b"not a zip")
-    assert load_view(alpha).landscape.value.shape == (120, 120)
+    for broken in (b"not a zip", b""):
+        trajectory.landscape_path(alpha).write_bytes(broken)
+        assert load_view(alpha).landscape.value.shape == (120, 120)
+    trajectory.save_with_landscape(trajectory.landscape_path(alpha), {"phi0": grid[0]}, view.config)  # no value
+    assert trajectory.load_landscape(alpha, view.config, grid) is None
+
+
+def test_divfit_run_over_a_builds_records_drops_the_landscapes_kept_for_them(tiny):
+    from divcore import trajectory
+
+    record = tiny / "build/data/alpha/rev.npz"
+    assert trajectory.landscape_path(record).exists()
+    assert pipeline.run_files([tiny / "scenes/alpha.toml"], tiny / "build/data") == [record]
+    assert not trajectory.landscape_path(record).exists()
 
 
 def test_a_broken_scenario_fails_in_one_line_and_leaves_the_site_whole(tiny, capsys):

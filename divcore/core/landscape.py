@@ -61,6 +61,12 @@ def grid_for(p: Mixture, param: Parameterization, phi, optima_mean, optima_std, 
     return np.linspace(lo[0] - pad[0], hi[0] + pad[0], n), np.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
 
 
+def for_record(p: Mixture, div: Divergence, param: Parameterization, record: dict) -> Landscape:
+    """The landscape a 1-D run's record (its `phi` and optima) is drawn over."""
+    grid = grid_for(p, param, record["phi"], record["optima_mean"], record["optima_std"])
+    return evaluate(p, div, param, *grid)
+
+
 def default(p: Mixture, div: Divergence, param: Parameterization, n: int = 60) -> Landscape:
     """The landscape over `default_box`, on an n x n grid of phi."""
     (a0, b0), (a1, b1) = extent(param, *default_box(p))

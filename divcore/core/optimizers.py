@@ -68,7 +68,8 @@ def natural_gradient(param: Parameterization, free: np.ndarray) -> Transform:
 
 
 def clip_by_norm(max_norm: float) -> Transform:
-    """Rescale each member's vector to norm <= max_norm."""
+    """Rescale each member's vector to norm <= max_norm (the vector itself when
+    none exceeds it: transforms never write their input in place)."""
 
     def clip(g, phi):
         # no member can exceed the bound when the largest entry times sqrt(P)

@@ -55,7 +55,8 @@ class Parameterization:
         return np.stack([np.stack([a, b], -1), np.stack([zero, c], -1)], -2)
 
     def grad_phi(self, phi, grad_theta):
-        """Chain rule: grad_phi = J^T grad_theta."""
+        """Chain rule: grad_phi = J^T grad_theta (grad_theta itself where phi is
+        theta: not to be written in place)."""
         if self.is_theta:
             return grad_theta
         a, b, c = self.jacobian_entries(phi)

@@ -205,7 +205,7 @@ class RunView:
     def landscape(self) -> landscape.Landscape:
         """The divergence over a phi-box holding every member's trail, the optima
         and the components of p (as Gaussians), with a margin: the one a build's
-        data stage kept beside the record (`trajectory.save_landscape`) when it
+        data stage kept beside the record (`trajectory.save_with_landscape`) when it
         is this record's, else evaluated here."""
         return drawn_landscape(self.record, self.path)
 
