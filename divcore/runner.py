@@ -81,6 +81,7 @@ class RunState(NamedTuple):
     status: np.ndarray  # (B,) int8 status code, RAN_ALL_STEPS while active
     steps_taken: np.ndarray  # (B,) int64 the step a member stopped at (S while active)
     t: int
+    q: tuple | None = None  # q's state at phi, where the last step computed it already
 
 
 class StepInfo(NamedTuple):
@@ -123,7 +124,7 @@ def kernel(p: Mixture | Mixture2, cfg: RunConfig, sp=None) -> Kernel:
     def step(state: RunState, noise: estimators.Noise | None) -> tuple[RunState, StepInfo]:
         phi, active, t = state.phi, state.active, state.t
         status, steps_taken = state.status, state.steps_taken
-        q = sp.q(phi)
+        q = sp.q(phi) if state.q is None else state.q
         est = None
         if mc:
             est = sp.estimate(p, q, noise)
@@ -153,10 +154,13 @@ def kernel(p: Mixture | Mixture2, cfg: RunConfig, sp=None) -> Kernel:
         update, opt_state = opt.update(g_phi, state.opt, phi)
         new_phi = phi + update
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ok = param.feasible(new_phi) & sp.in_family(sp.q(new_phi))
+            new_q = sp.q(new_phi)
+            ok = param.feasible(new_phi) & sp.in_family(new_q)
         if not ok.all():
             active, status, steps_taken = _stop(active, status, steps_taken, ~ok, LEFT_FAMILY, t)
-        phi = new_phi if active.all() else np.where(active[:, None], new_phi, phi)
+        if active.all():
+            return RunState(new_phi, opt_state, active, status, steps_taken, t + 1, new_q), info
+        phi = np.where(active[:, None], new_phi, phi)
         return RunState(phi, opt_state, active, status, steps_taken, t + 1), info
 
     return Kernel(init, step)

@@ -98,7 +98,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
     """Adam's direction m_hat / (sqrt(v_hat) + eps), bias-corrected."""
 
     # 0-d arrays: cheaper operands than scalars (see `core.target._EXP_FLOOR`)
-    b1_, c1_, b2_, c2_ = map(np.array, (b1, 1 - b1, b2, 1 - b2))
+    b1_, c1_, b2_, c2_, eps_ = map(np.array, (b1, 1 - b1, b2, 1 - b2, eps))
 
     def init(phi):
         return AdamState(0, np.zeros_like(phi), np.zeros_like(phi))
@@ -109,7 +109,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
         v = b2_ * state.v + c2_ * g * g
         m_hat = m / (1 - b1**count)
         v_hat = v / (1 - b2**count)
-        return m_hat / (np.sqrt(v_hat) + eps), AdamState(count, m, v)
+        return m_hat / (np.sqrt(v_hat) + eps_), AdamState(count, m, v)
 
     return Transform(init, update)
 

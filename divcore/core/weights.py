@@ -11,8 +11,9 @@ def normalised(logw):
     """w_i / sum_j w_j along the samples axis (1) from log weights (B, K)."""
     # the floor keeps exp out of its slow subnormal range; a relative weight of
     # e^-60 instead of something smaller is zero for every purpose here
-    w = np.exp(np.maximum(logw - logw.max(axis=1, keepdims=True), _FLOOR))
-    w /= w.sum(axis=1, keepdims=True)
+    # the ufuncs' reduce, not the methods: the same sums without a Python wrapper
+    w = np.exp(np.maximum(logw - np.maximum.reduce(logw, axis=1, keepdims=True), _FLOOR))
+    w /= np.add.reduce(w, axis=1, keepdims=True)
     return w
 
 
