@@ -152,7 +152,7 @@ def _drawn_over_a_landscape(target, run: RunConfig) -> bool:
 
 def _join_run(target, run: RunConfig, blocks: list[dict]) -> tuple[dict, landscape.Landscape | None]:
     """The record from its blocks and, for a run drawn over a landscape, that
-    landscape (`render.view.drawn_landscape`'s grid and values): evaluated once
+    landscape (`RunView.landscape`'s grid and values): evaluated once
     here, where the figures, the GIF, the video and the scrubber would each
     evaluate it again."""
     record = runner.run_join(target, run, blocks)

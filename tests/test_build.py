@@ -110,11 +110,11 @@ def test_the_data_stage_keeps_each_runs_landscape_and_the_renderers_read_it(tiny
     bit for bit what it would evaluate itself, and evaluates nothing."""
     from divcore.core import landscape
     from divcore.render.plane import load_view
-    from divcore.render.view import drawn_landscape
 
     record = tiny / "build/data/alpha/rev.npz"
     assert sorted(p.name for p in record.parent.glob("*.npz")) == ["rev.npz"]
-    fresh = drawn_landscape(load_view(record).record)  # no path: evaluated here
+    view = load_view(record)
+    fresh = landscape.for_record(view.target, view.divergence, view.param, view.record)
     monkeypatch.setattr(landscape, "evaluate", lambda *a: pytest.fail("evaluated a kept landscape again"))
     kept = load_view(record).landscape
     for got, want in zip(kept, fresh):

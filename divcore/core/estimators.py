@@ -35,7 +35,7 @@ from . import divergences
 from .bivariate import estimators as planar
 from .baselines import BASELINE, advantage
 from .registry import Option, Registry
-from .target import LOG_SQRT_2PI, Mixture
+from .target import LOG_SQRT_2PI, MINUS_HALF, Mixture
 from .weights import ess as _ess, normalised as _normalised
 
 
@@ -66,14 +66,11 @@ class Estimate(NamedTuple):
         return np.stack(self.parts, axis=-1)
 
 
-_MINUS_HALF = np.array(-0.5)  # a 0-d array: a cheaper operand than a scalar (see `target._EXP_FLOOR`)
-
-
 def _q_draw(mean, std, eps):
     """Particles z ~ q and log q(z), reusing eps."""
     s = std[:, None]
     z = mean[:, None] + s * eps
-    logq = (_MINUS_HALF * eps) * eps - (np.log(std) + LOG_SQRT_2PI)[:, None]
+    logq = (MINUS_HALF * eps) * eps - (np.log(std) + LOG_SQRT_2PI)[:, None]
     return z, logq
 
 
@@ -117,7 +114,7 @@ def kl_forward_data(p: Mixture, mean, std, noise: Noise) -> Estimate:
     x = p.sample(eps, noise.uniform)
     m, s = mean[:, None], std[:, None]
     e = (x - m) / s
-    logq = _MINUS_HALF * e * e - np.log(s) - LOG_SQRT_2PI
+    logq = MINUS_HALF * e * e - np.log(s) - LOG_SQRT_2PI
     K = eps.shape[1]
     # the score terms with c = -1: (-e / std, 1 - e^2), the bits of _score_parts(-1, e, std)
     minus_e = -e

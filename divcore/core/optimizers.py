@@ -97,7 +97,7 @@ class AdamState(NamedTuple):
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
     """Adam's direction m_hat / (sqrt(v_hat) + eps), bias-corrected."""
 
-    # 0-d arrays: cheaper operands than scalars (see `core.target._EXP_FLOOR`)
+    # 0-d arrays: cheaper operands than scalars (see `core.target.EXP_FLOOR`)
     b1_, c1_, b2_, c2_, eps_ = map(np.array, (b1, 1 - b1, b2, 1 - b2, eps))
 
     def init(phi):

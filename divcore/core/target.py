@@ -16,8 +16,8 @@ LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 # Constants of the hot loops are 0-d arrays: numpy converts a Python or numpy
 # scalar operand on every call (about 0.2 us, as much as the arithmetic on the
 # 64 samples of a single trajectory's step), a 0-d array not. Same bits.
-_EXP_FLOOR = np.array(-60.0)
-_MINUS_HALF = np.array(-0.5)
+EXP_FLOOR = np.array(-60.0)
+MINUS_HALF = np.array(-0.5)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +65,7 @@ class Mixture:
 
     @functools.cached_property
     def _terms(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
-        """(mean, 1 / std, log_norm) of each component, as 0-d arrays (see `_EXP_FLOOR`)."""
+        """(mean, 1 / std, log_norm) of each component, as 0-d arrays (see `EXP_FLOOR`)."""
         columns = (self.means, 1.0 / self.stds, self.log_norm)
         return tuple(tuple(map(np.array, t)) for t in zip(*(c.tolist() for c in columns)))
 
@@ -107,7 +107,7 @@ class Mixture:
             if derivative:
                 slopes.append(z * inv_s)
             z *= z
-            z *= _MINUS_HALF
+            z *= MINUS_HALF
             z += c  # c - z^2 / 2
             logs.append(z)
         top, total = weigh_in_place(logs)
@@ -143,7 +143,7 @@ def weigh_in_place(logs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
         # raising them to -60 changes the sum (>= 1) by less than its rounding
         e -= top
-        np.maximum(e, _EXP_FLOOR, out=e)
+        np.maximum(e, EXP_FLOOR, out=e)
         np.exp(e, out=e)
     if len(logs) == 1:
         return top, logs[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_FLOOR = np.array(-60.0)  # a 0-d array: a cheaper operand than a scalar (see `target._EXP_FLOOR`)
+from .target import EXP_FLOOR
 
 
 def normalised(logw):
@@ -12,7 +12,7 @@ def normalised(logw):
     # the floor keeps exp out of its slow subnormal range; a relative weight of
     # e^-60 instead of something smaller is zero for every purpose here
     # the ufuncs' reduce, not the methods: the same sums without a Python wrapper
-    w = np.exp(np.maximum(logw - np.maximum.reduce(logw, axis=1, keepdims=True), _FLOOR))
+    w = np.exp(np.maximum(logw - np.maximum.reduce(logw, axis=1, keepdims=True), EXP_FLOOR))
     w /= np.add.reduce(w, axis=1, keepdims=True)
     return w
 

@@ -206,22 +206,11 @@ class RunView:
         """The divergence over a phi-box holding every member's trail, the optima
         and the components of p (as Gaussians), with a margin: the one a build's
         data stage kept beside the record (`trajectory.save_with_landscape`) when it
-        is this record's, else evaluated here."""
-        return drawn_landscape(self.record, self.path)
-
-
-def drawn_landscape(record: dict, path: Path | None = None) -> landscape.Landscape:
-    """The landscape a 1-D run's record is drawn over (see `RunView.landscape`):
-    read from beside `path` when kept there for this very record and grid."""
-    run, t = record["config"]["run"], record["config"]["target"]
-    p = Mixture.create(t["means"], t["stds"], t["weights"])
-    param = parameterizations.get(run["parameterization"])
-    grid = landscape.grid_for(p, param, record["phi"], record["optima_mean"], record["optima_std"])
-    kept = trajectory.load_landscape(path, record["config"], grid) if path is not None else None
-    if kept is not None:
-        return kept
-    div = divergences.get(run["divergence"], run["direction"], run.get("alpha"))
-    return landscape.evaluate(p, div, param, *grid)
+        is this record's, else evaluated here (`core.landscape.for_record`)."""
+        om, os_, _ = self.optima
+        grid = landscape.grid_for(self.target, self.param, self.record["phi"], om, os_)
+        kept = trajectory.load_landscape(self.path, self.config, grid) if self.path is not None else None
+        return kept if kept is not None else landscape.evaluate(self.target, self.divergence, self.param, *grid)
 
 
 def shared_x_range(views: list[RunView]) -> tuple[float, float]:
