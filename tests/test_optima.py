@@ -106,3 +106,19 @@ def test_a_found_optimum_is_remembered_by_value_and_handed_out_as_a_copy():
         assert a.tobytes() == b.tobytes()
     other = optima.find(Mixture.create([-3.0, 2.5], [0.9, 0.7]), div)  # another target is searched
     assert not np.allclose(other.mean[:2], fresh.mean[:2])
+
+
+@pytest.mark.parametrize("key", [("kl", "reverse"), ("chi2", "reverse")])
+def test_every_start_descends_in_the_batch_as_it_would_alone(key, three_modes):
+    """The starts share each evaluation but nothing else: a start's descent is
+    its own, whichever others are in the batch (and some stop early)."""
+    div = D.get(*key)
+    lo, hi = optima._log_std_bounds(three_modes, div)
+    starts = np.array(optima._starts(three_modes, lo, hi, None))
+    box = (-100.0, 100.0), (lo, hi)
+    together = optima._descend(three_modes, div, starts, None, *box)
+    for k in range(0, len(starts), 7):
+        alone = optima._descend(three_modes, div, starts[k : k + 1], None, *box)
+        np.testing.assert_allclose([a[0] for a in alone], [t[k] for t in together], rtol=1e-9, atol=1e-12)
+    reached = optima._distinct(*together)
+    assert len(reached) < len(starts) and all(div.finite(three_modes, np.exp(ls)) for _, ls in reached)

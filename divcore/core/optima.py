@@ -2,8 +2,8 @@
 
 Forward KL is convex in the natural parameters and its minimum is moment
 matching. Everything else is found by multi-start local optimisation
-(L-BFGS-B with exact gradients, from a grid over the target's range and
-scales and from each component, then a few Newton steps), and each candidate
+(BFGS with exact gradients, every start at once, from a grid over the
+target's range and scales and from each component, then a few Newton steps), and each candidate
 is kept only if it is stationary and a strict minimum: the gradient in
 (mean / std, log std), where q's Fisher information is scale-free, has norm
 <= 1e-6 * max(1, |D|), and the Hessian there (central differences of the
@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from .divergences import Divergence
@@ -76,7 +75,8 @@ def hessian(p: Mixture, div: Divergence, mean: float, log_std: float, h: float =
     sd = float(np.exp(log_std))
     pts = np.array([[mean + h * sd, log_std], [mean - h * sd, log_std], [mean, log_std + h], [mean, log_std - h]])
     g = scaled_grad(p, div, pts[:, 0], pts[:, 1], scale=sd)
-    H = np.stack([(g[0] - g[1]) / (2 * h), (g[2] - g[3]) / (2 * h)])
+    with np.errstate(invalid="ignore"):  # inf - inf near an infinite divergence: nan, which callers refuse
+        H = np.stack([(g[0] - g[1]) / (2 * h), (g[2] - g[3]) / (2 * h)])
     return 0.5 * (H + H.T)
 
 
@@ -104,8 +104,8 @@ def find(p: Mixture, div: Divergence, fixed_std: float | None = None) -> Optima:
     """All local minima over the family (fixed_std given: over the mean only)."""
     key = (p.means.tobytes(), p.stds.tobytes(), p.weights.tobytes(), div.divergence, div.direction,
            div.alpha, fixed_std)
-    # L-BFGS-B calls BLAS on 2-vectors; a multi-threaded BLAS then spin-waits for
-    # a second core, and is ~8x slower whenever that core is busy (parallel builds)
+    # the search's linear algebra is on 2-vectors: a multi-threaded BLAS would
+    # spin-wait for a second core, ~8x slower whenever that core is busy (parallel builds)
     with threadpool_limits(limits=1, user_api="blas"):
         return _MEMO(key, lambda: _find(p, div, fixed_std))
 
@@ -124,8 +124,7 @@ def _find(p: Mixture, div: Divergence, fixed_std: float | None) -> Optima:
     mean_bounds = (p.means.min() - 10 * span, p.means.max() + 10 * span)
 
     found = []
-    for m0, s0 in _starts(p, lo, hi, fixed):
-        m, ls = _descend(p, div, m0, s0, fixed, mean_bounds, (lo, hi))
+    for m, ls in _distinct(*_descend(p, div, np.array(_starts(p, lo, hi, fixed)), fixed, mean_bounds, (lo, hi))):
         m, ls = _polish(p, div, m, ls, fixed is not None)
         if _is_minimum(p, div, m, ls, fixed is not None):
             found.append((float(div.value(p, m, np.exp(ls))), m, ls))
@@ -139,35 +138,87 @@ def _find(p: Mixture, div: Divergence, fixed_std: float | None) -> Optima:
     return Optima(arr[:, 1], np.exp(arr[:, 2]), arr[:, 0])
 
 
-def _descend(p, div, m0, ls0, fixed, mean_bounds, ls_bounds):
-    """L-BFGS-B on log(1 + D) (the same minima, but chi-square's exponential walls
-    become quadratic) in coordinates whitened at the start: ((mean - m0) / s0, log std)."""
-    s0 = float(np.exp(ls0))
+def _descend(p, div, starts, fixed, mean_bounds, ls_bounds, max_iter: int = 500):
+    """BFGS from every start at once, projected onto the bounds, on log(1 + D)
+    (the same minima, but chi-square's exponential walls become quadratic) in
+    coordinates whitened at each start: ((mean - m0) / s0, log std). One
+    batched evaluation serves every start still descending: a state costs
+    about a ninth of what it does alone. Returns the (mean, log std) reached."""
+    m0, ls0 = starts[:, 0], starts[:, 1]
+    s0 = np.exp(ls0)
+    n, dim = len(starts), 1 if fixed is not None else 2
+    x = np.zeros((n, dim))
+    lower = np.tile([mean_bounds[0], ls_bounds[0]][:dim], (n, 1))
+    upper = np.tile([mean_bounds[1], ls_bounds[1]][:dim], (n, 1))
+    lower[:, 0], upper[:, 0] = (lower[:, 0] - m0) / s0, (upper[:, 0] - m0) / s0
+    if dim == 2:
+        x[:, 1] = ls0
 
-    def unpack(x):
-        return m0 + s0 * x[0], (fixed if fixed is not None else x[1])
+    def unpack(x, i):
+        return m0[i] + s0[i] * x[:, 0], (np.full(len(i), fixed) if dim == 1 else x[:, 1])
 
-    def fun(x):
-        m, ls = unpack(x)
-        v = float(div.value(p, m, np.exp(ls)))
-        g = scaled_grad(p, div, m, ls, scale=s0)
-        if not (np.isfinite(v) and np.all(np.isfinite(g))):
-            return _WALL, np.zeros_like(x)
-        g = g / (1.0 + v)
-        return float(np.log1p(v)), (g[:1] if fixed is not None else g)
+    def objective(x, i):
+        m, ls = unpack(x, i)
+        with np.errstate(invalid="ignore", over="ignore"):
+            v = np.asarray(div.value(p, m, np.exp(ls)), float)
+            g = scaled_grad(p, div, m, ls, scale=s0[i])[:, :dim] / (1.0 + v)[:, None]
+        bad = ~(np.isfinite(v) & np.isfinite(g).all(axis=1))
+        return np.where(bad, _WALL, np.log1p(np.where(bad, 0.0, v))), np.where(bad[:, None], 0.0, g)
 
-    bounds = [((mean_bounds[0] - m0) / s0, (mean_bounds[1] - m0) / s0)]
-    if fixed is None:
-        bounds.append(ls_bounds)
-    x0 = np.array([0.0] if fixed is not None else [0.0, ls0])
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 2000})
-    return unpack(res.x)
+    def projected(x, g, i):
+        """The gradient less its components pushing out at a bound."""
+        return np.where(((x <= lower[i]) & (g > 0)) | ((x >= upper[i]) & (g < 0)), 0.0, g)
+
+    f, g = objective(x, np.arange(n))
+    inv_h = np.tile(np.eye(dim), (n, 1, 1))
+    active = np.abs(projected(x, g, np.arange(n))).max(axis=1) > 0
+    for _ in range(max_iter):
+        i = np.flatnonzero(active)
+        if not i.size:
+            break
+        step = -np.einsum("nij,nj->ni", inv_h[i], g[i])
+        downhill = (step * g[i]).sum(axis=1) < 0
+        step[~downhill], inv_h[i[~downhill]] = -g[i[~downhill]], np.eye(dim)
+        new_x, new_f, new_g = x[i].copy(), f[i].copy(), g[i].copy()
+        t, pending = np.ones(i.size), np.ones(i.size, dtype=bool)
+        for _ in range(60):  # backtracking to the Armijo condition
+            j = np.flatnonzero(pending)
+            if not j.size:
+                break
+            trial = np.clip(x[i[j]] + t[j, None] * step[j], lower[i[j]], upper[i[j]])
+            ft, gt = objective(trial, i[j])
+            ok = ft <= f[i[j]] + 1e-4 * ((trial - x[i[j]]) * g[i[j]]).sum(axis=1)
+            new_x[j[ok]], new_f[j[ok]], new_g[j[ok]] = trial[ok], ft[ok], gt[ok]
+            pending[j[ok]] = False
+            t[j[~ok]] *= 0.5
+        s, y = new_x - x[i], new_g - g[i]
+        sy = (s * y).sum(axis=1)
+        curved = sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1)
+        k = np.flatnonzero(curved)
+        if k.size:  # H <- (I - rho s y') H (I - rho y s') + rho s s'
+            rho = 1.0 / sy[k]
+            eye = np.eye(dim)
+            a = eye - rho[:, None, None] * s[k, :, None] * y[k, None, :]
+            inv_h[i[k]] = a @ inv_h[i[k]] @ a.transpose(0, 2, 1) + rho[:, None, None] * s[k, :, None] * s[k, None, :]
+        still = (~pending & (f[i] - new_f > 1e-15 * np.maximum(1.0, np.abs(new_f)))
+                 & (np.abs(projected(new_x, new_g, i)).max(axis=1) > 1e-12))
+        x[i], f[i], g[i] = new_x, new_f, new_g
+        active[i] = still
+    return unpack(x, np.arange(n))
+
+
+def _distinct(means, log_stds, tol: float = 1e-8):
+    """The points reached, each once (within tol of another's std and log std)."""
+    kept: list[tuple[float, float]] = []
+    for m, ls in zip(means.tolist(), log_stds.tolist()):
+        if all(abs(m - km) > tol * np.exp(kls) or abs(ls - kls) > tol for km, kls in kept):
+            kept.append((m, ls))
+    return kept
 
 
 def _polish(p, div, m, ls, mean_only: bool, iterations: int = 8):
     """A few Newton steps in (mean / std, log std), taken only while they lower D:
-    L-BFGS-B's last digits are not always a stationary point to 1e-6."""
+    a descent's last digits are not always a stationary point to 1e-6."""
     v = float(div.value(p, m, np.exp(ls)))
     for _ in range(iterations):
         if not np.isfinite(v):
