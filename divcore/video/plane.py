@@ -6,7 +6,7 @@ readout above. The same pieces, colours and pacing as the line's `RunPanels`."""
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup, VMobject
+from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup
 from manim.constants import CapStyleType, LineJointType
 
 from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse, in_window
@@ -91,9 +91,9 @@ class PlanePanels:
         self.stars.submobjects = []
         for o in self.model.optima:
             for k in SIGMAS:
-                curve = VMobject().set_points_as_corners(self._to(ellipse(o.mean, o.cov, k)))
                 dash, gap = DASHES[o.role]
-                self.stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
+                self.stars.add(_dash(self._to(ellipse(o.mean, o.cov, k)), dash, gap)
+                               .set_stroke(pal[f"q_star_{o.role}"], 2))
 
     def still(self):
         return [self.image, self.frame, self.stars, self.start, self.label, self.axis_names, self.numbers,

@@ -68,20 +68,16 @@ def remux_faststart(src: Path, dest: Path) -> None:
 POSTER_BAND = 0.12  # the poster's title band, as a share of its height
 
 
-def poster(video: Path, dest: Path, title: str) -> None:
+def poster(final, dest: Path, title: str) -> None:
     """What the video shows before it plays: its title in a band along the top,
-    over its final frame (scaled to fit below it), at the video's size."""
-    import av
+    over its final frame (`final`, a PIL image, scaled to fit below it), at the
+    video's size."""
     from matplotlib import font_manager
     from PIL import Image, ImageDraw, ImageFont
 
     from ..style import palette
 
-    with av.open(str(video)) as inp:
-        last = None
-        for frame in inp.decode(video=0):
-            last = frame
-    final = last.to_image().convert("RGB")
+    final = final.convert("RGB")
     W, H = final.size
     band = round(POSTER_BAND * H)
     scale = (H - band) / H
@@ -103,6 +99,7 @@ def render(spec: dict) -> None:
     """Render `spec` (title, records, seconds, snapshots, quality, and where to
     write the video, poster, captions, chapters and sidecar) in this process."""
     from manim import config, tempconfig
+    from PIL import Image
 
     from .captions import chapters, chapters_file, webvtt
     from .scene import HOLD_SECONDS, TITLE_SECONDS, DivfitScene, keys_sidecar
@@ -121,6 +118,8 @@ def render(spec: dict) -> None:
             scene = DivfitScene({"title": spec["title"], "records": spec["records"], "duration": spec["seconds"]})
             scene.render()
             produced = Path(scene.renderer.file_writer.movie_file_path)
+            # the camera still holds the last frame written: no need to decode the video for it
+            final = Image.fromarray(scene.renderer.get_frame())
             panel = scene.panels[0]
             start = TITLE_SECONDS + 0.6  # title card, then the panels fade in
             sidecar = {
@@ -136,7 +135,7 @@ def render(spec: dict) -> None:
             sidecar["chapters"] = [list(c) for c in marks]  # where `divfit slides` stops
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
-        poster(tmp / "fast.mp4", tmp / "poster.png", spec["title"])
+        poster(final, tmp / "poster.png", spec["title"])
         (tmp / "sidecar.json").write_text(json.dumps(sidecar))
         (tmp / "captions.vtt").write_text(captions, encoding="utf-8")
         (tmp / "chapters.vtt").write_text(chapters_file(marks), encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeOut, Group, ImageMobject,
+    DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject,
     MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, config, linear,
 )
 
@@ -67,9 +67,9 @@ class RunPanels:
         p_area.set_points_as_corners(np.concatenate([to_dist(m.x, m.p), edge, to_dist(m.x[:1], m.p[:1])]))
         stars = VGroup()
         for o in m.optima:
-            curve = VMobject().set_points_as_corners(to_dist(m.x, np.minimum(m.star(o), m.top)))
             dash, gap = DASHES[o.role]
-            stars.add(_dash(curve, dash, gap).set_stroke(pal[f"q_star_{o.role}"], 2))
+            stars.add(_dash(to_dist(m.x, np.minimum(m.star(o), m.top)), dash, gap)
+                      .set_stroke(pal[f"q_star_{o.role}"], 2))
         self.q = Polyline(stroke_color=pal["q"], stroke_width=4)
         self.weight = Polyline(stroke_color=pal["weight"], stroke_width=2.5) if m.weight_exponent is not None else None
         # eight tick layers: the four shades of the positive colour, then of the negative one
@@ -354,11 +354,28 @@ def title_lines(views: list[RunView]) -> list[str]:
     return [f"{f}: {', '.join(names)}" for f, names in groups.items()]
 
 
-def _dash(curve: VMobject, dash: float, gap: float) -> VMobject:
-    from manim import DashedVMobject
-
-    n = max(4, int(curve.get_arc_length() / (dash + gap)))
-    return DashedVMobject(curve, num_dashes=n, dashed_ratio=dash / (dash + gap))
+def _dash(corners: np.ndarray, dash: float, gap: float) -> VMobject:
+    """The polyline through `corners` drawn dashed, as manim's DashedVMobject
+    lays the dashes out (equal lengths, about dash + gap apart along it; on an
+    open curve a dash at each end), but cut from the polyline
+    directly: one path of many pieces, where DashedVMobject takes a Bezier
+    subcurve per dash (a twentieth of a scene's set-up, in the K sweep)."""
+    seg = np.linalg.norm(np.diff(corners, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(seg)])
+    total = along[-1]
+    n = max(4, int(total / (dash + gap)))
+    r = dash / (dash + gap)
+    closed = np.allclose(corners[0], corners[-1])  # as many gaps as dashes, else one fewer
+    period = 1.0 / n if closed else r / n + (1 - r) / (n - 1)
+    out = VMobject()
+    for start in np.arange(n) * period:
+        lo, hi = start * total, min(start + r / n, 1.0) * total
+        inner = (along > lo) & (along < hi)
+        s = np.concatenate([[lo], along[inner], [hi]])
+        pts = np.stack([np.interp(s, along, corners[:, k]) for k in range(corners.shape[1])], axis=1)
+        out.start_new_path(pts[0])
+        out.add_points_as_corners(pts[1:])
+    return out
 
 
 class DivfitScene(Scene):
@@ -372,7 +389,7 @@ class DivfitScene(Scene):
         self.camera.background_color = "#FFFFFF"
         Text.set_default(font=FONT)  # this process renders only this scene
         views = [load_view(p) for p in self.spec["records"]]
-        self.title_card(views)
+        card = self.title_card(views)
         tracker = ValueTracker(0.0)
         planar = isinstance(views[0], PlaneView)
         times = timing.step_times([plane_speeds(v) if planar else line_speeds(v) for v in views],
@@ -396,10 +413,16 @@ class DivfitScene(Scene):
         # from the first mobject with an updater on and caches the rest as a background
         layers = [key] + [m for p in panels for m in p.still()] + [m for p in panels for m in p.moving()]
         layers += [counter] if counter else []
-        # the panels appear from under a white cover that fades: one mobject animated,
-        # where fading every layer in deep-copied each of them (a tenth of a render)
-        cover = Rectangle(width=config.frame_width + 1, height=config.frame_height + 1).set_fill("#FFFFFF", 1)
-        self.add(*layers, cover.set_stroke(width=0))
+        # the title card fades out under a white cover and the panels in from under
+        # it: one mobject animated, where fading the card out and every layer in
+        # deep-copied each of them (a tenth of a render). Blending towards white by
+        # the cover's opacity is blending by the card's own: the same frames
+        cover = Rectangle(width=config.frame_width + 1, height=config.frame_height + 1)
+        cover.set_fill("#FFFFFF", 1).set_stroke(width=0)
+        self.play(FadeIn(cover), run_time=0.6)
+        self.remove(card)
+        self.add(*layers)
+        self.bring_to_front(cover)
         self.play(FadeOut(cover), run_time=0.6)
         for p in panels:
             p.attach()
@@ -425,7 +448,7 @@ class DivfitScene(Scene):
         # before it plays, not a white rectangle
         self.add(card)
         self.wait(TITLE_SECONDS - 0.6)
-        self.play(FadeOut(card), run_time=0.6)
+        return card
 
     def lay_out_plane(self, views, times, tracker, step: bool = True):
         """Square planes sharing one window, in the columns that make them largest;
