@@ -197,6 +197,26 @@ def test_gif_readouts_are_plain_text_and_figure_readouts_mathtext(views):
     plt.close(fig)
 
 
+def test_kept_glyph_bitmaps_draw_the_frames_a_plain_canvas_draws(views, monkeypatch):
+    """A GIF's canvas keeps each glyph's bitmap by its sub-pixel position; the
+    frames are the bytes matplotlib's own canvas draws, readouts, titles, tick
+    labels and rotated axis names included."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from divcore.render import glyphs
+
+    def frames():
+        anim = animate.Animator([animate.Cell(v, v.name) for v in views], 640, 1, 190, title="Σ glyphs ‖ q")
+        return anim, [anim.frame(int(t)) for t in animate.frame_steps(60)]
+
+    kept, ours = frames()
+    if glyphs._PER_GLYPH:  # else the canvas is matplotlib's and there is nothing to compare
+        assert isinstance(kept.fig.canvas.get_renderer(), glyphs._Renderer) and kept.fig.canvas.get_renderer()._glyphs
+    monkeypatch.setattr(animate, "GlyphCanvas", FigureCanvasAgg)
+    _, theirs = frames()
+    assert len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
 def test_every_pixel_gets_its_nearest_palette_colour_frame_after_frame():
     """The remembered table gives what a search of the whole palette gives,
     for colours first seen in any frame (and never the reserved clear index)."""

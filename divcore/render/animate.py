@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 import matplotlib.style
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
 from ..atomic import atomic_write
 from ..style import MPLSTYLE_FILE, all_colours
 from . import labels, plane
+from .glyphs import GlyphCanvas
 from .panels import DistributionPanel, LandscapePanel
 from .view import RunView, shared_x_range
 
@@ -62,7 +62,7 @@ class Animator:
         with matplotlib.style.context(MPLSTYLE_FILE), matplotlib.rc_context(
                 {"font.size": 7, "xtick.labelsize": 6, "ytick.labelsize": 6, "axes.labelsize": 7}):
             self.fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
-            FigureCanvasAgg(self.fig)
+            GlyphCanvas(self.fig)
             # room above each cell for its label and below the last row for tick labels
             top = 1.0 - (title_px + 24) / height_px
             kinds = [isinstance(c.view, plane.PlaneView) for c in cells]
