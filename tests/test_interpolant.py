@@ -2,6 +2,7 @@
 the quadrature state by state (which tests/test_divergences.py holds to a
 50-digit reference), from a small share of its evaluations."""
 
+import dataclasses
 import zlib
 
 import numpy as np
@@ -128,3 +129,41 @@ def test_fixed_std_identical_and_odd_states(two_modes):
     _compare(div, two_modes, np.full(3000, 0.25), np.full(3000, 1.3))  # one state
     mean[17] = np.nan  # a state that is not one is the quadrature's business, and spoils no box
     _compare(div, two_modes, mean, np.full_like(mean, 0.7))
+
+
+def test_a_narrow_component_between_the_nodes_is_not_interpolated_over():
+    # p's narrow spike at 3 is a feature of width ~q's std in the mean; away
+    # from it the value is a polynomial in the mean that a coarse grid fits
+    # exactly, so only the grid's resolution keeps the spike from being missed
+    p = Mixture.create([0.0, 3.0], [1.0, 0.01], [0.999, 0.001])
+    rng = np.random.default_rng(0)
+    mean = np.concatenate([rng.uniform(-5, 5, 4000), 3.0 + rng.uniform(-0.01, 0.01, 10)])
+    std = rng.uniform(0.01, 0.02, mean.size)
+    _compare(D.get("kl", "reverse"), p, mean, std)
+
+
+def test_repeated_states_cost_one_quadrature_each():
+    # members that have converged repeat their last state, here a hundred times
+    rng = np.random.default_rng(1)
+    mean, std = np.repeat(rng.uniform(-8, 8, 1000), 100), np.repeat(rng.uniform(0.05, 0.1, 1000), 100)
+    evaluated = []
+    kl = D.get("kl", "reverse")
+
+    def counting(p, m, s):
+        evaluated.append(np.size(m))
+        return kl.value_fn(p, m, s)
+
+    got = dataclasses.replace(kl, value_fn=counting).value(P, mean, std)
+    np.testing.assert_allclose(got, kl._direct(P, mean, std), rtol=AGREE)
+    assert sum(evaluated) <= 1.15 * 1000
+
+
+def test_states_on_adjacent_floats_end_the_halving():
+    # two means one ulp apart, where halving cannot separate them, and every fit rejected
+    p = Mixture.create([-4.0, 0.0, 5.0], [0.5, 1.0, 0.7], [0.3, 0.4, 0.3])
+    lo = -14.9
+    while 0.5 * (lo + np.nextafter(lo, np.inf)) != np.nextafter(lo, np.inf):
+        lo = np.nextafter(lo, np.inf)
+    mean = np.where(np.arange(20_000) % 2 == 0, lo, np.nextafter(lo, np.inf))
+    got = interpolant.values(lambda m, s: D.get("chi2", "reverse").value_fn(p, m, s), mean, np.full(mean.size, 1.3))
+    assert np.isinf(got).all()

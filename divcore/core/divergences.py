@@ -300,7 +300,9 @@ class Divergence:
             flat_m, flat_s = mean.ravel(), std.ravel()
             out = np.full(flat_m.shape, np.inf)
             ok = np.asarray(self.finite(p, flat_s))
-            out[ok] = interpolant.values(functools.partial(self._direct, p), flat_m[ok], flat_s[ok])
+            # each distinct state once: a member that has converged repeats its last one
+            states, inverse = np.unique(flat_m[ok] + 1j * flat_s[ok], return_inverse=True, equal_nan=False)
+            out[ok] = interpolant.values(functools.partial(self._direct, p), states.real, states.imag)[inverse]
             out = out.reshape(mean.shape)
         # a divergence is >= 0; rounding near q = p can give -1e-11
         return np.maximum(out, 0.0)

@@ -10,6 +10,9 @@ Chebyshev interpolant of modest degree, sampled at (n+1)^2 states: for a run's
 
 Nothing is taken on trust. A box's interpolant is accepted only when
 
+* its grid is fine enough that no feature of a divergence fits between its
+  nodes (`_resolves`: in the mean, half of q's smallest std in the box),
+
 * every sample is finite and its last n/8 + 1 Chebyshev coefficients in
   either variable sum to at most `RTOL` times the smallest sample (the
   interpolant keeps them all: where the coefficients decay, its error is
@@ -39,6 +42,8 @@ DEGREES = (8, 16, 32)  # nested Chebyshev-Lobatto grids, tried in turn
 SHARE = 3  # a box is sampled at degree n only if it holds SHARE (n+1)^2 states or more
 WASTE = 0.1  # samples of rejected interpolants stop being drawn past this share of the states
 CHECKS = 3
+FEATURE_MEAN = 0.5  # the narrowest feature in the mean, in units of the box's smallest std
+FEATURE_LOG_STD = 0.5  # ... in log std
 _EVAL_CHUNK = 1 << 16  # states per evaluation of the interpolant (its (N, n+1) matrices)
 
 Direct = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -82,6 +87,9 @@ def _fill(direct: Direct, u, v, idx, out, budget) -> None:
         out[idx] = direct(uu, np.exp(vv))
         return
     left = coord <= 0.5 * (lo + hi)
+    if left.all() or not left.any():  # lo and hi adjacent floats: halving cannot separate them
+        out[idx] = direct(uu, np.exp(vv))
+        return
     _fill(direct, u, v, idx[left], out, budget)
     _fill(direct, u, v, idx[~left], out, budget)
 
@@ -108,6 +116,8 @@ def _fit(direct: Direct, box, count: int):
     for n in DEGREES:
         if count < SHARE * (n + 1) ** (2 - sum(flat)):
             break
+        if not _resolves(box, n):
+            continue
         deg = [0 if f else n for f in flat]
         samples = _sample(direct, box, deg, samples)
         if not np.isfinite(samples).all():
@@ -123,6 +133,20 @@ def _fit(direct: Direct, box, count: int):
             break
         last = tail
     return coef, False, 0 if samples is None else samples.size
+
+
+def _resolves(box, n: int) -> bool:
+    """Whether the degree-n grid is fine enough that nothing can hide between
+    its nodes: a divergence is a Gaussian average over q, so nothing in it is
+    narrower in the mean than about q's std (half of it for chi-square(q‖p),
+    whose q^2 is a Gaussian of std/√2). A feature that wide is seen by the
+    nodes, and its coefficients do not decay; a narrower one could fall
+    between them with the coefficients none the wiser. Along log std a
+    divergence turns (a component comes into q's reach) rather than bumps, and
+    a turn is seen from both sides: half a unit between nodes is asked."""
+    (u0, u1), (v0, v1) = box
+    spacing = np.pi / (2 * n)  # the widest gap between Lobatto nodes, per unit of the box's width
+    return spacing * (u1 - u0) <= FEATURE_MEAN * np.exp(v0) and spacing * (v1 - v0) <= FEATURE_LOG_STD
 
 
 def _tail(coef: np.ndarray, axis: int) -> float:

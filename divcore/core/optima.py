@@ -200,6 +200,11 @@ def _descend(p, div, starts, fixed, mean_bounds, ls_bounds, max_iter: int = 500)
             eye = np.eye(dim)
             a = eye - rho[:, None, None] * s[k, :, None] * y[k, None, :]
             inv_h[i[k]] = a @ inv_h[i[k]] @ a.transpose(0, 2, 1) + rho[:, None, None] * s[k, :, None] * s[k, None, :]
+        # where the step went uphill in curvature (s'y <= 0: log(1 + D) is concave
+        # there) no update is made; a full step accepted there may double, or a
+        # start far out in such a region crawls at its first step's length
+        grow = ~curved & ~pending & (t == 1.0)
+        inv_h[i[grow]] *= 2.0
         still = (~pending & (f[i] - new_f > 1e-15 * np.maximum(1.0, np.abs(new_f)))
                  & (np.abs(projected(new_x, new_g, i)).max(axis=1) > 1e-12))
         x[i], f[i], g[i] = new_x, new_f, new_g
