@@ -120,5 +120,5 @@ def test_every_start_descends_in_the_batch_as_it_would_alone(key, three_modes):
     for k in range(0, len(starts), 7):
         alone = optima._descend(three_modes, div, starts[k : k + 1], None, *box)
         np.testing.assert_allclose([a[0] for a in alone], [t[k] for t in together], rtol=1e-9, atol=1e-12)
-    reached = optima._distinct(*together)
+    reached = optima._distinct(zip(*(a.tolist() for a in together)), 1e-8)
     assert len(reached) < len(starts) and all(div.finite(three_modes, np.exp(ls)) for _, ls in reached)

@@ -48,6 +48,13 @@ from .target import LOG_SQRT_2PI, Mixture
 _CHUNK = 1024  # states per quadrature batch in Divergence.value
 
 
+def _distinct(mean, std):
+    """The distinct (mean, std) states of flat arrays, and where each state is
+    among them: a member that has converged repeats its last state."""
+    states, inverse = np.unique(mean + 1j * std, return_inverse=True, equal_nan=False)
+    return states.real, states.imag, inverse
+
+
 def _arrays(mean, std):
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
     return mean, std
@@ -300,25 +307,24 @@ class Divergence:
             flat_m, flat_s = mean.ravel(), std.ravel()
             out = np.full(flat_m.shape, np.inf)
             ok = np.asarray(self.finite(p, flat_s))
-            # each distinct state once: a member that has converged repeats its last one
-            states, inverse = np.unique(flat_m[ok] + 1j * flat_s[ok], return_inverse=True, equal_nan=False)
-            out[ok] = interpolant.values(functools.partial(self._direct, p), states.real, states.imag)[inverse]
+            m, s, inverse = _distinct(flat_m[ok], flat_s[ok])
+            out[ok] = interpolant.values(functools.partial(self._chunked, p), m, s)[inverse]
             out = out.reshape(mean.shape)
         # a divergence is >= 0; rounding near q = p can give -1e-11
         return np.maximum(out, 0.0)
 
     def _direct(self, p: Mixture, mean, std):
-        """value_fn at every state of flat arrays: each distinct state once (a
-        member that has converged repeats its last one), a chunk at a time so
-        the quadrature's arrays stay small."""
-        if mean.size <= _CHUNK:
-            return np.asarray(self.value_fn(p, mean, std), float)
-        states, inverse = np.unique(np.stack([mean, std], axis=1), axis=0, return_inverse=True)
-        flat_m, flat_s = states[:, 0].copy(), states[:, 1].copy()
-        out = np.empty(flat_m.shape)
-        for i in range(0, flat_m.size, _CHUNK):
-            out[i : i + _CHUNK] = self.value_fn(p, flat_m[i : i + _CHUNK], flat_s[i : i + _CHUNK])
-        return out[inverse.ravel()]
+        """value_fn at every state of flat arrays, each distinct state once."""
+        m, s, inverse = _distinct(mean, std)
+        return self._chunked(p, m, s)[inverse]
+
+    def _chunked(self, p: Mixture, mean, std):
+        """value_fn at every state of flat arrays, a chunk at a time so the
+        quadrature's arrays stay small."""
+        out = np.empty(mean.shape)
+        for i in range(0, mean.size, _CHUNK):
+            out[i : i + _CHUNK] = self.value_fn(p, mean[i : i + _CHUNK], std[i : i + _CHUNK])
+        return out
 
     def grad(self, p: Mixture, mean, std):
         return self.grad_fn(p, mean, std)

@@ -83,11 +83,8 @@ def _fill(direct: Direct, u, v, idx, out, budget) -> None:
     split = _split_axis(box, fit)
     coord = (uu, vv)[split]
     lo, hi = box[split]
-    if not hi > lo:  # nothing left to halve: a single point, evaluate it
-        out[idx] = direct(uu, np.exp(vv))
-        return
     left = coord <= 0.5 * (lo + hi)
-    if left.all() or not left.any():  # lo and hi adjacent floats: halving cannot separate them
+    if left.all() or not left.any():  # one value, or two adjacent floats: halving cannot separate them
         out[idx] = direct(uu, np.exp(vv))
         return
     _fill(direct, u, v, idx[left], out, budget)

@@ -123,18 +123,14 @@ def _find(p: Mixture, div: Divergence, fixed_std: float | None) -> Optima:
     span = p.means.max() - p.means.min() + p.stds.max()
     mean_bounds = (p.means.min() - 10 * span, p.means.max() + 10 * span)
 
+    reached = _descend(p, div, np.array(_starts(p, lo, hi, fixed)), fixed, mean_bounds, (lo, hi))
     found = []
-    for m, ls in _distinct(*_descend(p, div, np.array(_starts(p, lo, hi, fixed)), fixed, mean_bounds, (lo, hi))):
+    for m, ls in _distinct(zip(*(a.tolist() for a in reached)), 1e-8):
         m, ls = _polish(p, div, m, ls, fixed is not None)
         if _is_minimum(p, div, m, ls, fixed is not None):
             found.append((float(div.value(p, m, np.exp(ls))), m, ls))
 
-    found.sort()
-    kept: list[tuple[float, float, float]] = []
-    for v, m, ls in found:
-        if all(abs(m - km) > _MERGE * np.exp(kls) or abs(ls - kls) > _MERGE for _, km, kls in kept):
-            kept.append((v, m, ls))
-    arr = np.array(kept, dtype=float).reshape(-1, 3)
+    arr = np.array(_distinct(sorted(found), _MERGE), dtype=float).reshape(-1, 3)
     return Optima(arr[:, 1], np.exp(arr[:, 2]), arr[:, 0])
 
 
@@ -212,12 +208,14 @@ def _descend(p, div, starts, fixed, mean_bounds, ls_bounds, max_iter: int = 500)
     return unpack(x, np.arange(n))
 
 
-def _distinct(means, log_stds, tol: float = 1e-8):
-    """The points reached, each once (within tol of another's std and log std)."""
-    kept: list[tuple[float, float]] = []
-    for m, ls in zip(means.tolist(), log_stds.tolist()):
-        if all(abs(m - km) > tol * np.exp(kls) or abs(ls - kls) > tol for km, kls in kept):
-            kept.append((m, ls))
+def _distinct(points, tol: float) -> list[tuple]:
+    """`points` (tuples ending in mean, log std) each once: a point within tol
+    of an earlier one's std in the mean and within tol in log std is dropped."""
+    kept: list[tuple] = []
+    for point in points:
+        m, ls = point[-2:]
+        if all(abs(m - km) > tol * np.exp(kls) or abs(ls - kls) > tol for *_, km, kls in kept):
+            kept.append(point)
     return kept
 
 
