@@ -491,3 +491,28 @@ def apart_and_inside(pieces):
         assert apart, (a, b)
     for a, (x0, y0, x1, y1) in pieces:
         assert -7.11 <= x0 and x1 <= 7.11 and -4.0 + KEY_HEIGHT <= y0 and y1 <= 4.0, a
+
+
+def test_a_set_text_is_typeset_once_and_each_copy_moves_alone():
+    from manim import Text
+
+    from divcore.video.glyphs import _TEXTS, text
+
+    def outline(m):
+        return np.concatenate([f.points for f in m.family_members_with_points()])
+
+    style = {"font_size": 14, "color": "#222222", "font": "DejaVu Sans"}
+    first = text("KL(q‖p) by step", **style)
+    typeset = len(_TEXTS)
+    moved = text("KL(q‖p) by step", **style).shift([1.0, 2.0, 0.0])
+    assert len(_TEXTS) == typeset  # from the cache
+    assert np.allclose(outline(first) + [1.0, 2.0, 0.0], outline(moved))
+    assert np.array_equal(outline(text("KL(q‖p) by step", **style)), outline(Text("KL(q‖p) by step", **style)))
+
+
+def test_a_render_in_the_builds_process_leaves_manims_settings_as_they_were(video):
+    """The build renders in its own processes (the fixture's, here: one job)."""
+    from manim import config
+
+    out, side, _ = video
+    assert (config.pixel_width, config.frame_rate) != (side["width"], side["fps"])

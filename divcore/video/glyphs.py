@@ -11,13 +11,25 @@ Kerning between letters is lost, which a short readout does not show.
 from __future__ import annotations
 
 import numpy as np
-from manim import Text, VMobject
+from manim import MarkupText, Text, VMobject
 
 
 # outlines by (font size, font, character), shared by every line of the process:
 # a video's runs each have their own readout, all in the same few fonts
 _GLYPHS: dict[tuple[float, str, str], tuple[np.ndarray, float]] = {}
 _ZERO_ADVANCES: dict[tuple[float, str], float] = {}
+# set texts by their string and style, shared the same way: names, axis names and
+# legend entries recur from video to video (a copy costs a fifth of typesetting)
+_TEXTS: dict[tuple, VMobject] = {}
+
+
+def text(string: str, markup: bool = False, **style) -> VMobject:
+    """manim's `Text` of `string` (`MarkupText` if `markup`) in `style`,
+    typeset once per process: a copy of the first, free to be moved."""
+    key = (markup, string, tuple(sorted(style.items())))
+    if key not in _TEXTS:
+        _TEXTS[key] = (MarkupText if markup else Text)(string, **style)
+    return _TEXTS[key].copy()
 
 
 class GlyphLine(VMobject):

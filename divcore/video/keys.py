@@ -5,11 +5,11 @@ colour bar and the legend, drawn from the same models as the figures'
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, DashedLine, Dot, Group, ImageMobject, Line, Rectangle, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, DashedLine, Dot, Group, ImageMobject, Line, Rectangle, VGroup
 
 from ..render.panels import landscape_norm
 from ..style import palette
-from .glyphs import GlyphLine
+from .glyphs import GlyphLine, text
 
 FONT = "DejaVu Sans"
 TICK = 0.06  # a tick's length, scene units
@@ -61,7 +61,7 @@ def colour_bar(values: np.ndarray, name: str, height: float, font_size: float, t
     labels = [number(10.0**k) for k in marks]
     at = lambda k: edge.get_bottom() + UP * height * (k - lo) / (hi - lo) + RIGHT * width / 2  # noqa: E731
     numbers = axis_numbers(at, marks, font_size, labels, side=RIGHT)
-    title = Text(name, font_size=font_size, color=pal["text"], font=FONT).next_to(edge, UP, buff=0.08)
+    title = text(name, font_size=font_size, color=pal["text"], font=FONT).next_to(edge, UP, buff=0.08)
     return Group(bar, edge, numbers, title)
 
 
@@ -71,7 +71,7 @@ def legend_row(entries, font_size: float, width: float) -> VGroup:
     items = VGroup()
     for e in entries:
         swatch = _swatch(e, pal)
-        name = Text(e.plain, font_size=font_size, color=pal["text"], font=FONT)
+        name = text(e.plain, font_size=font_size, color=pal["text"], font=FONT)
         items.add(VGroup(swatch, name.next_to(swatch, RIGHT, buff=0.1)))
     items.arrange(RIGHT, buff=0.35)
     if items.width > width:

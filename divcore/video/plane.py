@@ -6,15 +6,16 @@ readout above. The same pieces, colours and pacing as the line's `RunPanels`."""
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, Text, ValueTracker, VGroup
+from manim import DOWN, LEFT, PI, RIGHT, UP, Circle, Dot, ImageMobject, Rectangle, ValueTracker, VGroup
 from manim.constants import CapStyleType, LineJointType
 
 from ..render.plane import SIGMAS, PlaneModel, PlaneView, density_image, ellipse, in_window
 from ..style import palette
 from . import timing
-from .keys import axis_numbers, nice_ticks
+from .keys import FONT, axis_numbers, nice_ticks
 from .scene import DASHES, _dash
 from .camera import Polyline, Ticks
+from .glyphs import text
 from .trace import TracePanel
 
 IMAGE_PX = 720  # p's contours; the panel is at most about half the frame's height
@@ -47,9 +48,9 @@ class PlanePanels:
         self.dots = VGroup(*(Ticks(stroke_color=pal[c], stroke_width=DOT).set_cap_style(CapStyleType.ROUND)
                              for c in ("positive", "negative")))
         self.readout = readout_line
-        self.label = Text(view.name, font_size=font_size + 2, weight="BOLD", color=pal["text"])
-        self.axis_names = VGroup(Text("x₁", font_size=14, color=pal["text"]),
-                                 Text("x₂", font_size=14, color=pal["text"]).rotate(PI / 2))
+        self.label = text(view.name, font_size=font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
+        self.axis_names = VGroup(text("x₁", font_size=14, color=pal["text"], font=FONT),
+                                 text("x₂", font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
         self.numbers_size = 10 if font_size < 16 else 13
         self.numbers = VGroup()
         # the divergence by step, under the plane
@@ -69,7 +70,7 @@ class PlanePanels:
         self._place_stars()
         self.start.move_to(self._to(self.view.mean_path[:1])[0])
         # names aligned by their tops, so a descender does not lift one above its neighbours
-        cap = Text("Hd", font_size=self.label.font_size, weight="BOLD").height
+        cap = text("Hd", font_size=self.label.font_size, weight="BOLD", font=FONT).height
         self.label.align_to(self.image.get_top() + UP * (0.1 + cap), UP).align_to(self.image, LEFT)
         self.readout.anchor(self.label.get_corner(UP + LEFT) + UP * (0.12 + self.readout.descent))
         (x0, x1), (y0, y1) = self.lims
@@ -108,8 +109,7 @@ class PlanePanels:
     def update_to(self, t: int) -> None:
         m = self.model
         path = self._to(m.path(t))
-        shown = np.concatenate([path[:: max(1, len(path) // 400)], path[-1:]])
-        self.path.set_points_as_corners(shown if len(shown) > 1 else np.repeat(shown, 2, axis=0))
+        self.path.set_trail(path)
         for line, e in zip(self.q, m.q_ellipses(t)):
             line.set_points_as_corners(self._to(e))
         self.marker.move_to(path[-1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from manim import (
     DOWN, LEFT, PI, RIGHT, UP, Axes, Circle, Dot, FadeIn, FadeOut, Group, ImageMobject,
-    MarkupText, Rectangle, Scene, Square, Star, Text, ValueTracker, VGroup, VMobject, config, linear,
+    Rectangle, Scene, Square, Star, ValueTracker, VGroup, VMobject, config, linear,
 )
 
 from manim.constants import LineJointType
@@ -22,11 +22,10 @@ from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
 from .camera import LineCamera, Polyline, Ticks
-from .glyphs import GlyphLine
-from .keys import axis_numbers, colour_bar, legend_row, nice_ticks
+from .glyphs import GlyphLine, text
+from .keys import FONT, axis_numbers, colour_bar, legend_row, nice_ticks
 from .trace import TracePanel
 
-FONT = "DejaVu Sans"
 READOUT_GAP = "    "
 # (dash, gap) lengths of an optimum's q* curve by its role, as the style's dashes in the figures
 DASHES = {"global": (0.12, 0.08), "local": (0.03, 0.06)}
@@ -100,15 +99,15 @@ class RunPanels:
         self.trail = Polyline(stroke_color=pal["trail"], stroke_width=2.5, joint_type=LineJointType.ROUND,
                               background_stroke_color=pal["trail_edge"], background_stroke_width=5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
-        self.label = Text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
+        self.label = text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
         if self.label.width > land_w:  # a long name in a small cell would run into the next cell's readout
             self.label.scale_to_fit_width(land_w)
         xl, yl = labels.axes_plain(view.run)
         if view.fixed_std:
             yl = f"{labels.divergence_plain(view.run)}, σ = {view.state(0)[1]:g}"
-        self.axis_names = VGroup(Text("x", font_size=16, color=pal["text"], font=FONT),
-                                 Text(xl, font_size=14, color=pal["text"], font=FONT),
-                                 Text(yl, font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
+        self.axis_names = VGroup(text("x", font_size=16, color=pal["text"], font=FONT),
+                                 text(xl, font_size=14, color=pal["text"], font=FONT),
+                                 text(yl, font_size=14, color=pal["text"], font=FONT).rotate(PI / 2))
         self.numbers = VGroup()
         self.colour_bar = Group()
         if self.bar:
@@ -233,9 +232,8 @@ class RunPanels:
             # cut at the panel's edge, as the figures' axes cut it
             self.weight.set_points_as_corners(to_dist(m.x, np.minimum(m.weight(t), m.top)))
         phi = self._land_xy(slice(0, t + 1))
-        shown = np.concatenate([phi[:: max(1, len(phi) // 400)], phi[-1:]])
-        pts = to_land(shown[:, 0], shown[:, 1])
-        self.trail.set_points_as_corners(pts if len(pts) > 1 else np.repeat(pts, 2, axis=0))
+        pts = to_land(phi[:, 0], phi[:, 1])
+        self.trail.set_trail(pts)
         self.marker.move_to(pts[-1])
         self._rug(t, to_dist)
         self.readout.show(m.readout(t))
@@ -387,7 +385,6 @@ class DivfitScene(Scene):
 
     def construct(self):
         self.camera.background_color = "#FFFFFF"
-        Text.set_default(font=FONT)  # this process renders only this scene
         views = [load_view(p) for p in self.spec["records"]]
         card = self.title_card(views)
         tracker = ValueTracker(0.0)
@@ -434,11 +431,18 @@ class DivfitScene(Scene):
         self.wait(HOLD_SECONDS)
         self.panels, self.key = panels, key
 
+    def update_mobjects(self, dt: float) -> None:
+        # every updater sits on a layer of its own (the panels' `attach`, the counter's):
+        # manim's walk through every submobject of every layer, every frame, found no more
+        for m in self.mobjects:
+            if m.updaters:
+                m.update(dt, recursive=False)
+
     def title_card(self, views):
-        title = Text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
+        title = text(self.spec["title"], font_size=44, weight="BOLD", color=palette()["text"], font=FONT)
         if title.width > 13.0:  # the frame is 14.2 units wide
             title.scale_to_fit_width(13.0)
-        formulas = VGroup(*(MarkupText(line, font_size=30, color=palette()["text"], font=FONT)
+        formulas = VGroup(*(text(line, markup=True, font_size=30, color=palette()["text"], font=FONT)
                             for line in title_lines(views)))
         if formulas.width > 13.0:
             formulas.scale_to_fit_width(13.0)

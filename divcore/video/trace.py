@@ -5,11 +5,12 @@ screen: what a lecturer points at ("now it settles"). The numbers come from
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, UP, Dot, Line, Rectangle, Text, VGroup, VMobject
+from manim import DOWN, LEFT, UP, Dot, Line, Rectangle, VGroup, VMobject
 
 from ..render import labels
 from ..render.view import TraceModel, tick_label
 from ..style import palette
+from .glyphs import text
 from .keys import FONT, axis_numbers
 
 POINTS = 400  # the curve's vertices at most: finer than any panel's pixels
@@ -28,7 +29,7 @@ class TracePanel:
         self.cursor = Line(UP, DOWN, stroke_width=2, color=pal["text"])
         self.dot = Dot(radius=0.05, color=pal["history"]["divergence"]).set_stroke("#000000", 1)
         name = labels.divergence_plain(view.run)
-        self.names = [Text(text, font_size=font_size, color=pal["text"], font=FONT) for text in (f"{name} by step", name)]
+        self.names = [text(s, font_size=font_size, color=pal["text"], font=FONT) for s in (f"{name} by step", name)]
         self.name = self.names[0]
         self.numbers = VGroup()
         self.centre = np.zeros(3)
