@@ -334,16 +334,17 @@ def _make_gallery(cells: list[tuple[str, Path]], out_dir: Path) -> None:
     animate.gallery([animate.Cell(load_view(p), title) for title, p in cells], out_dir)
 
 
-def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]]) -> None:
+def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]],
+                 figures: dict[str, Path], poster: Path | None) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir, analyses)
+    assets.make(name, title, paths, out_dir, analyses, figures, poster)
 
 
-def _make_site(media: list, site_dir: Path, cache: Path, gallery: Path | None, content: Path, site: Site) -> None:
+def _make_site(media: list, site_dir: Path, gallery: Path | None, content: Path, site: Site) -> None:
     from .site import pages
 
-    pages.render_site(media, site_dir, cache, gallery, content, site)
+    pages.render_site(media, site_dir, gallery, content, site)
 
 
 @dataclass
@@ -446,15 +447,20 @@ def _plan_gif(P: Plan, s: Scene, code: str) -> list[Job]:
                 [gif], (Task(_make_gif, (scn, s.paths, gif)),), weight=2 * len(scn.runs))]
 
 
-def _plan_assets(P: Plan, s: Scene, code: str) -> list[Job]:
+def _plan_assets(P: Plan, s: Scene, code: str, media: dict[str, list[Job]]) -> list[Job]:
+    """`media`: the scenario's figures and video jobs, where planned: their
+    figures and poster are previewed with the assets."""
     from .site import assets
 
     scn = s.scn
-    key = _hash(code, s.runs_key, s.analyses_key, "assets", scn.title)
+    figures = {base: s.media / f"{base}.png" for base in ("summary", *s.analysis_paths())} if "figures" in media else {}
+    poster = video_outputs(s.media, scn)["poster"] if "video" in media else None
+    key = _hash(code, s.runs_key, s.analyses_key, "assets", scn.title, *(j.key for jobs in media.values() for j in jobs))
     out = s.media / "site"
     return [Job("assets", scn.name, key, _cache(P, "media", scn.name, "assets.key"),
-                assets.outputs(out, [r.name for r in scn.runs], s.analysis_paths()),
-                (Task(_make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths())),), weight=len(scn.runs))]
+                assets.outputs(out, [r.name for r in scn.runs], s.analysis_paths(), figures, poster is not None),
+                (Task(_make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths(), figures, poster)),),
+                weight=len(scn.runs))]
 
 
 GALLERY_CELLS = 6  # the front page's animated grid: the first scenarios the article tells
@@ -488,7 +494,7 @@ def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path
                            video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
     gallery = P.media_dir / GALLERY_DIR if "gallery" in stages else None
     return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"],
-                (Task(_make_site, (media, P.site_dir, _cache(P, "previews"), gallery, content, site)),))]
+                (Task(_make_site, (media, P.site_dir, gallery, content, site)),))]
 
 
 def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str = "medium",
@@ -507,7 +513,6 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         "video": lambda s: _plan_video(P, s, code["video"], quality),
         "figures": lambda s: _plan_figures(P, s, code["media"], figure or FigureStyle()),
         "gif": lambda s: _plan_gif(P, s, code["media"]),
-        "assets": lambda s: _plan_assets(P, s, code["assets"]),
     }
     headlines = {}
     for s in scenes:
@@ -515,10 +520,16 @@ def plan(scenarios: list[Scenario], build_dir: Path, stages=STAGES, quality: str
         P.stages["data"] += data
         records = data[: len(s.scn.runs)]  # then the analyses
         headlines[s.scn.name] = records[[r.name for r in s.scn.runs].index(s.scn.media.headline)]
-        needs = {"video": records, "gif": records, "figures": data, "assets": data}
+        needs = {"video": records, "gif": records, "figures": data}
+        media = {}
         for stage, planner in per_scene.items():
             if stage in stages:
-                P.stages[stage] += [_needing(job, needs[stage]) for job in planner(s)]
+                media[stage] = [_needing(job, needs[stage]) for job in planner(s)]
+                P.stages[stage] += media[stage]
+        if "assets" in stages:
+            previewed = {k: media[k] for k in ("figures", "video") if k in media}
+            P.stages["assets"] += [_needing(job, data + [j for jobs in previewed.values() for j in jobs])
+                                   for job in _plan_assets(P, s, code["assets"], previewed)]
     content = Path(content or CONTENT)
     if "gallery" in stages and scenes:
         P.stages["gallery"] += _plan_gallery(P, scenes, code["media"], content, headlines)

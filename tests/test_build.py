@@ -104,6 +104,34 @@ def test_a_steps_edit_rebuilds_that_scenarios_data_and_media_only(tiny):
     assert snapshot(tiny / "build/media/beta") == beta_before
 
 
+def test_a_scenarios_previews_are_made_with_its_assets_not_by_the_pages(tiny, monkeypatch):
+    """The figure preview and the poster a page shows come from the scenario's
+    assets job, which waits for its figures and video: the pages, which wait
+    for every scenario, only link them."""
+    from PIL import Image
+
+    from divcore.site import assets
+
+    scenes = sorted((tiny / "scenes").glob("*.toml"))
+    P = pipeline.plan(pipeline.load_all(scenes), tiny / "build", quality="low", content=tiny / "content")
+    (job,) = [j for j in P.stages["assets"] if j.label == "alpha"]
+    assert {(n.stage, n.label) for n in job.needs} >= {("figures", "alpha"), ("video", "alpha")}
+    media = tiny / "build/media/alpha"
+    for made, width, most in ((media / "site/summary-preview.webp", assets.PREVIEW_WIDTH, assets.PREVIEW_BYTES),
+                              (media / "site/poster.webp", assets.POSTER_WIDTH, assets.POSTER_BYTES)):
+        assert made in job.outputs and made.stat().st_size <= most
+        with Image.open(made) as im:
+            assert im.format == "WEBP" and im.width <= width
+        assert (tiny / "build/site/media/alpha" / made.name).read_bytes() == made.read_bytes()
+
+    def encode(*args):
+        raise AssertionError("the pages encoded an image")
+
+    monkeypatch.setattr(assets, "web_image", encode)
+    (tiny / "scenes/beta.toml").write_text(scene("Beta", description="Edited.", steps=25))
+    assert built(_build(tiny)) == {"site": 1}  # one stale job: run in this process
+
+
 def test_the_data_stage_keeps_each_runs_landscape_and_the_renderers_read_it(tiny, monkeypatch):
     """The landscape a 1-D run is drawn over is evaluated once, by the data
     stage, beside the record (outside its `*.npz` names); a view reads it back

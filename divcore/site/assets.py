@@ -1,5 +1,6 @@
-"""A scenario's site assets drawn from its records: the scrubber payload, the
-landscape washes it shows, and a CSV of every recorded state per run."""
+"""A scenario's site assets: drawn from its records, the scrubber payload, the
+landscape washes it shows and a CSV of every recorded state per run; from its
+media, the light previews its pages show of its figures and video poster."""
 
 from __future__ import annotations
 
@@ -17,13 +18,38 @@ from . import payload
 
 CSV_COLUMNS = ("member", "step", "mean", "std", "phi0", "phi1", "divergence", "grad0", "grad1", "ess")
 DENSITY_IMAGE, DENSITY_PX = "density.webp", 600  # p's contours on the plane, for the scrubber
+# the figure previews and video posters pages show (the downloads are full size)
+PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
+POSTER_WIDTH, POSTER_BYTES = 960, 30_000
+POSTER_PREVIEW = "poster.webp"
 
 
-def outputs(out_dir: Path, run_names: list[str], analyses=()) -> list[Path]:
-    """What `make` writes; `analyses` are the kinds of analysis the scenario has."""
+def outputs(out_dir: Path, run_names: list[str], analyses=(), figures=(), poster: bool = False) -> list[Path]:
+    """What `make` writes; `analyses` are the kinds of analysis the scenario
+    has, `figures` the figures previewed, `poster` whether its video's is."""
     out_dir = Path(out_dir)
     return [out_dir / "scrubber.js", *(out_dir / f"{r}.csv" for r in run_names),
-            *(out_dir / f"{kind}.csv" for kind in analyses)]
+            *(out_dir / f"{kind}.csv" for kind in analyses), *(preview_path(out_dir, base) for base in figures),
+            *([out_dir / POSTER_PREVIEW] if poster else [])]
+
+
+def preview_path(out_dir: Path, figure: str) -> Path:
+    return Path(out_dir) / f"{figure}-preview.webp"
+
+
+def web_image(src: Path, width: int, max_bytes: int) -> bytes:
+    """The image at `src` as a WebP at most `width` px wide and, by lowering the
+    quality and then the width, at most `max_bytes`."""
+    img = Image.open(src).convert("RGB")
+    while True:
+        if img.width > width:
+            img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+        for quality in (80, 65, 50):
+            buf = io.BytesIO()
+            img.save(buf, format="WEBP", quality=quality, method=6)
+            if buf.tell() <= max_bytes:
+                return buf.getvalue()
+        width = int(img.width * 0.8)
 
 
 def sweep_csv(sweep: dict) -> str:
@@ -138,9 +164,12 @@ ANALYSES = {"alpha-sweep": lambda data: sweep_csv(data[0]), "diagnostics": lambd
 
 
 def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
-         analyses: dict[str, list[Path]] | None = None) -> None:
+         analyses: dict[str, list[Path]] | None = None, figures: dict[str, Path] | None = None,
+         poster: Path | None = None) -> None:
     """The scrubber payload, landscape images and CSVs; `analyses` maps each
-    kind of analysis to its data files."""
+    kind of analysis to its data files. Previews of `figures` (name: its PNG)
+    and of the video's `poster`: made here, beside the scenario's other jobs,
+    they no longer hold up the pages, which wait for every scenario."""
     from ..render import plane
     from ..trajectory import load
 
@@ -154,6 +183,10 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
     for name, blob in images.items():
         atomic_write(out_dir / name, blob)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
+    for base, png in (figures or {}).items():
+        atomic_write(preview_path(out_dir, base), web_image(png, PREVIEW_WIDTH, PREVIEW_BYTES))
+    if poster is not None:
+        atomic_write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES))
 
 
 def scrubber_data(scenario: str, title: str, views: list, image_ref=lambda name, blob: name) -> tuple[dict, dict]:

@@ -9,8 +9,6 @@ leaves the previous site whole.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import shutil
 from dataclasses import dataclass
@@ -30,13 +28,10 @@ from ..project import Site
 from ..resources import CONTENT, STATIC, TEMPLATES
 from ..scenario import Scenario
 from ..style import palette
-from . import prose
+from . import assets, prose
 
 FIGURE_FORMATS = ("pdf", "svg", "png")
 EXTRA_FIGURES = ("alpha-sweep", "diagnostics", "basins")  # drawn for scenarios that ask for them
-# the figure previews and video posters pages show (the downloads are full size)
-PREVIEW_WIDTH, PREVIEW_BYTES = 1000, 80_000
-POSTER_WIDTH, POSTER_BYTES = 960, 30_000
 
 
 @dataclass
@@ -81,27 +76,6 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
-def _cached_image(src: Path, cache: Path, width: int, max_bytes: int) -> bytes:
-    """`src` as a WebP at most `width` px wide and, by lowering the quality and
-    then the width, at most `max_bytes`; cached by the source's bytes."""
-    data = src.read_bytes()
-    key = hashlib.sha256(data + f"{width} {max_bytes}".encode()).hexdigest()[:32]
-    hit = cache / f"{key}.webp"
-    if hit.exists():
-        return hit.read_bytes()
-    img = Image.open(io.BytesIO(data)).convert("RGB")
-    while True:
-        if img.width > width:
-            img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
-        for quality in (80, 65, 50):
-            buf = io.BytesIO()
-            img.save(buf, format="WEBP", quality=quality, method=6)
-            if buf.tell() <= max_bytes:
-                atomic_write(hit, buf.getvalue())
-                return buf.getvalue()
-        width = int(img.width * 0.8)
-
-
 def _diagnostics_table(path: Path) -> list[dict]:
     """The diagnostics CSV grouped for the page: one group per estimator, one row per K."""
     import csv
@@ -141,32 +115,31 @@ def _basins_table(path: Path) -> list[dict]:
     return rows
 
 
-def _figure_files(sm: "ScenarioMedia", base: str, out: Path, rel: str, cache: Path, preview: bool = True) -> dict:
-    """Link a figure's downloads into the site; pages show a light preview of it."""
+def _figure_files(sm: "ScenarioMedia", base: str, out: Path, rel: str, preview: bool = True) -> dict:
+    """Link a figure's downloads into the site; pages show a light preview of it
+    (made with the scenario's assets, linked with them)."""
     f = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
     for ext in FIGURE_FORMATS:
         _link_or_copy(sm.media / f"{base}.{ext}", out / f"{base}.{ext}")
     if preview:
-        atomic_write(out / f"{base}-preview.webp",
-                     _cached_image(sm.media / f"{base}.png", cache, PREVIEW_WIDTH, PREVIEW_BYTES))
-        f["preview"] = f"{rel}/{base}-preview.webp"
+        f["preview"] = f"{rel}/{assets.preview_path(sm.assets, base).name}"
         with Image.open(sm.media / f"{base}.png") as im:
             f["aspect"] = im.height / im.width
     return f
 
 
-def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
+def _scenario_files(sm: ScenarioMedia, site: Path) -> dict:
     """Link a scenario's outputs into the site; return their site-relative paths."""
     name = sm.scenario.name
     rel = f"media/{name}"
     out = site / rel
     files: dict = {"figures": {}, "records": [], "csv": [], "csv_of": {}, "video": None, "poster": None,
                    "diagnostics_table": None, "basins_table": None}
-    files["figures"]["summary"] = _figure_files(sm, "summary", out, rel, cache)
-    files["figures"]["snapshots"] = _figure_files(sm, "snapshots", out, rel, cache, preview=False)
+    files["figures"]["summary"] = _figure_files(sm, "summary", out, rel)
+    files["figures"]["snapshots"] = _figure_files(sm, "snapshots", out, rel, preview=False)
     for base in EXTRA_FIGURES:
         if (sm.media / f"{base}.png").exists():
-            files["figures"][base] = _figure_files(sm, base, out, rel, cache)
+            files["figures"][base] = _figure_files(sm, base, out, rel)
             _link_or_copy(sm.assets / f"{base}.csv", out / f"{base}.csv")
             files["csv_of"][base] = f"{rel}/{base}.csv"
     if "diagnostics" in files["csv_of"]:
@@ -194,8 +167,7 @@ def _scenario_files(sm: ScenarioMedia, site: Path, cache: Path) -> dict:
             _link_or_copy(made[kind], out / made[kind].name)
             files[kind] = f"{rel}/{made[kind].name}"
         files["poster_png"] = files["poster"]
-        atomic_write(out / "poster.webp", _cached_image(made["poster"], cache, POSTER_WIDTH, POSTER_BYTES))
-        files["poster"] = f"{rel}/poster.webp"
+        files["poster"] = f"{rel}/{assets.POSTER_PREVIEW}"
     return files
 
 
@@ -271,7 +243,7 @@ def story_order(content: Path, names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
-def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gallery: Path | None,
+def render_site(scenarios: list[ScenarioMedia], site_dir: Path, gallery: Path | None,
                 content: Path = CONTENT, site: Site = Site()) -> Path:
     """Build the whole site in a fresh folder beside `site_dir`, then swap it in."""
     site_dir = Path(site_dir)
@@ -283,7 +255,7 @@ def render_site(scenarios: list[ScenarioMedia], site_dir: Path, cache: Path, gal
     try:
         shutil.copytree(STATIC, staging / "static")
         env = environment(site)
-        contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging, cache),
+        contexts = {sm.scenario.name: scenario_context(sm.scenario, _scenario_files(sm, staging),
                                                        [load_view(p) for p in sm.records]) for sm in scenarios}
         cells = _gallery_files(gallery, staging / "media" / "gallery", "media/gallery") if gallery else []
         ordered = [contexts[name] for name in story_order(content, list(contexts))]
