@@ -516,3 +516,25 @@ def test_a_render_in_the_builds_process_leaves_manims_settings_as_they_were(vide
 
     out, side, _ = video
     assert (config.pixel_width, config.frame_rate) != (side["width"], side["fps"])
+
+
+def test_importing_manim_for_a_render_leaves_the_processs_logging_as_it_was():
+    """A build worker renders videos and draws figures: after manim's import,
+    a library's INFO record (fontTools subsetting a PDF's fonts) prints nothing."""
+    import subprocess
+    import sys
+
+    code = """
+import logging, warnings
+filters = list(warnings.filters)
+from divcore.video.render import import_manim
+import_manim()
+import manim
+assert logging.getLogger().handlers == [] and logging.getLogger().level == logging.WARNING
+assert logging.getLogger("PIL").level == logging.getLogger("matplotlib").level == logging.NOTSET
+assert warnings.filters == filters
+logging.getLogger("fontTools.subset").info("Retaining 25 glyphs")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == proc.stderr == ""

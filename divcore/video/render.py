@@ -103,9 +103,33 @@ def poster(final, dest: Path, title: str) -> None:
     out.save(dest, format="PNG")
 
 
+def import_manim() -> None:
+    """Import manim, leaving the process's logging and warnings as they were.
+
+    manim's import sets logging up for the whole process: a handler on the
+    root logger at INFO, PIL's and matplotlib's loggers at INFO. In a build
+    worker that then drew a figure, fontTools printed every font it subset
+    for a PDF (7,000 lines in a cold build). manim's own logger is its own."""
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = logging.root.manager.loggerDict
+    levels = {name: lg.level for name, lg in loggers.items() if isinstance(lg, logging.Logger)}
+    with warnings.catch_warnings():
+        import manim  # noqa: F401
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lg in list(loggers.items()):
+        if isinstance(lg, logging.Logger) and name.split(".")[0] != "manim":
+            lg.setLevel(levels.get(name, logging.NOTSET))
+
+
 def render(spec: dict) -> None:
     """Render `spec` (title, records, seconds, snapshots, quality, and where to
     write the video, poster, captions, chapters and sidecar) in this process."""
+    import_manim()
     from manim import config, tempconfig
     from PIL import Image
 
