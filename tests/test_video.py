@@ -287,6 +287,32 @@ def test_the_line_camera_draws_straight_paths_as_manim_draws_their_curves():
     assert len(empty.points) == 0 and (_drawn(empty) == 255).all()
 
 
+def test_the_line_camera_draws_curves_exactly_as_manims_camera_does():
+    """Text, a readout, a dot, a star and a dashed curve: the same bytes."""
+    from manim import Circle, Dot, Star, Text, VGroup, tempconfig
+    from manim.camera.camera import Camera
+
+    from divcore.video.camera import LineCamera
+    from divcore.video.glyphs import GlyphLine
+    from divcore.video.scene import _dash
+
+    readout = GlyphLine(18, "#222222", "DejaVu Sans").anchor(np.array([-4.0, 1.0, 0.0]))
+    readout.set_text("KL(q‖p) = 0.6907    ESS = 11.6 / 16")
+    t = np.linspace(0, 2 * np.pi, 120)
+    group = VGroup(Text("reverse KL (μ, log σ)", font_size=24, color="#222222").shift([0.0, 2.0, 0.0]), readout,
+                   Dot([1.0, -1.0, 0.0], radius=0.2).set_stroke("#000000", 2), Star(5, outer_radius=0.5).shift(
+                       [-3.0, -2.0, 0.0]).set_stroke("#000000", 1.5), Circle(0.7).set_stroke("#0000FF", 3),
+                   _dash(np.column_stack([t - 3, np.sin(t), 0 * t]), 0.12, 0.08).set_stroke("#FF0000", 2))
+    drawn = []
+    with tempconfig({"pixel_width": 640, "pixel_height": 360, "background_color": "#FFFFFF"}):
+        for cls in (Camera, LineCamera):
+            camera = cls()
+            camera.capture_mobject(group)
+            drawn.append(camera.pixel_array.copy())
+    assert (drawn[0][..., :3] < 128).any(axis=-1).mean() > 0.003  # something was drawn
+    assert np.array_equal(drawn[0], drawn[1])
+
+
 # ------------------------------------------------------------ captions
 
 _CUE = r"(\d+)\n(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})\n([^\n]+)\n"

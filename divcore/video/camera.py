@@ -49,7 +49,7 @@ class LineCamera(Camera):
 
     def set_cairo_context_path(self, ctx, vmobject):
         if not isinstance(vmobject, (Polyline, Ticks)):
-            return super().set_cairo_context_path(ctx, vmobject)
+            return self._curves(ctx, vmobject)
         points = self.transform_points_pre_display(vmobject, vmobject.points)
         ctx.new_path()
         if len(points) < 4:
@@ -68,5 +68,27 @@ class LineCamera(Camera):
                 line_to(x, y)
             (x0, y0), (x1, y1) = xy[0], xy[-1]
             if abs(x1 - x0) + abs(y1 - y0) < 1e-6:  # an ellipse: joined all round, as manim closes it
+                ctx.close_path()
+        return self
+
+    def _curves(self, ctx, vmobject):
+        """manim's own path of cubic curves, the same calls with the same numbers,
+        read from a list of floats: indexing the numpy array a number at a time
+        was most of the time a readout (a glyph outline of a few hundred curves,
+        redrawn every frame) took to draw."""
+        points = self.transform_points_pre_display(vmobject, vmobject.points)
+        if len(points) == 0:
+            return self
+        ctx.new_path()
+        xy = points[:, :2].ravel().tolist()
+        curve_to = ctx.curve_to
+        for start, end in vmobject.get_subpath_split_indices_from_points(points, n_dims=2).tolist():
+            if end - start < 4:
+                continue
+            ctx.new_sub_path()
+            ctx.move_to(xy[2 * start], xy[2 * start + 1])
+            for b in range(2 * start + 2, 2 * end - 5, 8):
+                curve_to(*xy[b:b + 6])
+            if vmobject.consider_points_equals_2d(points[start], points[end - 1]):
                 ctx.close_path()
         return self
