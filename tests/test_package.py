@@ -152,11 +152,12 @@ def test_a_new_user_starts_a_project_builds_it_then_adds_the_videos(installed):
     assert (media / "forward-reverse-kl.gif").is_file() and not list(media.glob("*.mp4"))
     assert not (site / "diagnostics.html").exists()  # nothing to show there
 
-    # `pip install 'divfit[video]'`: the same build adds the videos and redoes nothing else
+    # `pip install 'divfit[video]'`: the same build adds the videos (and the poster's preview) and
+    # redoes nothing else
     installed.add_video_extra()
     second = installed.divfit("build", "--quality", "low", "--jobs", "2", cwd=project)
     assert "skipped" not in second.stderr
-    assert _built(second.stdout) == {"data": 0, "video": 1, "figures": 0, "gif": 0, "gallery": 0, "assets": 0,
+    assert _built(second.stdout) == {"data": 0, "video": 1, "figures": 0, "gif": 0, "gallery": 0, "assets": 1,
                                      "site": 1}
     assert (media / "forward-reverse-kl.mp4").is_file()
     assert "<video" in (site / "article.html").read_text()

@@ -228,7 +228,8 @@ def test_the_projects_figure_settings_redraw_the_figures_and_nothing_else(tmp_pa
         P = pipeline.plan(scenarios, tmp_path, figure=style)
         keys[name] = {stage: [j.key for j in jobs] for stage, jobs in P.stages.items()}
     changed = {stage for stage in keys["plain"] if keys["plain"][stage] != keys["page"][stage]}
-    assert changed == {"figures", "site"}  # the site links the figures it shows
+    # the assets preview the figures and the site links them
+    assert changed == {"figures", "assets", "site"}
     own = parse_scenario(SCENE.read_text() + '\n[figure]\nwidth = "6.5in"\nfont = "serif"\n', str(SCENE))
     P = pipeline.plan([own], tmp_path)
     assert [j.key for j in P.stages["figures"]] == keys["page"]["figures"]  # the scenario's own settings, the same
