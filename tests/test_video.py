@@ -540,8 +540,12 @@ def test_a_render_in_the_builds_process_leaves_manims_settings_as_they_were(vide
     """The build renders in its own processes (the fixture's, here: one job)."""
     from manim import config
 
+    from manim.mobject.svg.svg_mobject import SVG_HASH_TO_MOB_MAP
+
     out, side, _ = video
     assert (config.pixel_width, config.frame_rate) != (side["width"], side["fps"])
+    # nor the SVGs it parsed, kept by paths in its removed folder (a worker's memory grew video by video)
+    assert not SVG_HASH_TO_MOB_MAP
 
 
 def test_importing_manim_for_a_render_leaves_the_processs_logging_as_it_was():

@@ -176,6 +176,11 @@ def render(spec: dict) -> None:
         _replace(tmp / "captions.vtt", out["captions"])
         _replace(tmp / "chapters.vtt", out["chapters"])
         _replace(tmp / "sidecar.json", out["sidecar"])
+    # manim keeps the SVGs it parsed (the title card's formulas) by their files' paths, here
+    # in the folder just removed: none can be asked for again, and a worker kept them all
+    from manim.mobject.svg.svg_mobject import SVG_HASH_TO_MOB_MAP
+
+    SVG_HASH_TO_MOB_MAP.clear()
 
 
 def render_in_subprocess(spec: dict) -> None:
