@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import time
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -335,10 +336,10 @@ def _make_gallery(cells: list[tuple[str, Path]], out_dir: Path) -> None:
 
 
 def _make_assets(name: str, title: str, paths: list[Path], out_dir: Path, analyses: dict[str, list[Path]],
-                 figures: dict[str, Path], poster: Path | None) -> None:
+                 figures: dict[str, Path], poster: Path | None, previews: Path) -> None:
     from .site import assets
 
-    assets.make(name, title, paths, out_dir, analyses, figures, poster)
+    assets.make(name, title, paths, out_dir, analyses, figures, poster, previews)
 
 
 def _make_site(media: list, site_dir: Path, gallery: Path | None, content: Path, site: Site) -> None:
@@ -424,7 +425,7 @@ def _plan_video(P: Plan, s: Scene, code: str, quality: str) -> list[Job]:
     scn = s.scn
     key = _hash(code, s.runs_key, "video", quality, scn.title, str(scn.media.video_seconds),
                 json.dumps(scn.media.snapshots))
-    return [Job("video", scn.name, key, _cache(P, "media", scn.name, f"video-{quality}.key"),
+    return [Job("video", scn.name, key, _cache(P, "media", scn.name, "video.key"),
                 list(video_outputs(s.media, scn).values()), (Task(_make_video, (scn, s.paths, s.media, quality)),),
                 weight=10 * len(scn.runs))]
 
@@ -459,7 +460,8 @@ def _plan_assets(P: Plan, s: Scene, code: str, media: dict[str, list[Job]]) -> l
     out = s.media / "site"
     return [Job("assets", scn.name, key, _cache(P, "media", scn.name, "assets.key"),
                 assets.outputs(out, [r.name for r in scn.runs], s.analysis_paths(), figures, poster is not None),
-                (Task(_make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths(), figures, poster)),),
+                (Task(_make_assets, (scn.name, scn.title, s.paths, out, s.analysis_paths(), figures, poster,
+                                     _cache(P, "previews"))),),
                 weight=len(scn.runs))]
 
 
@@ -656,6 +658,13 @@ def execute(P: Plan, jobs: int = 1, report: Callable[[str, int, int, str], None]
         job = progress.job
         try:
             value, seconds = fut.result()
+        except BrokenProcessPool as err:
+            # a worker died (killed, out of memory, a crash in C): every task in flight fails
+            # with it, so which job it was running cannot be told from the first to fail
+            running = sorted({f"{p.job.stage} of {p.job.label}" for _, p, _, _ in in_flight.values()}
+                             | {f"{job.stage} of {job.label}"})
+            raise BuildError(f"a worker process died (killed, or out of memory?) while running "
+                             f"{', '.join(running)}") from err
         except Exception as err:
             raise BuildError(f"{job.stage} of {job.label} failed: {type(err).__name__}: {err}") from err
         progress.work += seconds

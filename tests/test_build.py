@@ -132,6 +132,29 @@ def test_a_scenarios_previews_are_made_with_its_assets_not_by_the_pages(tiny, mo
     assert built(_build(tiny)) == {"site": 1}  # one stale job: run in this process
 
 
+def test_switching_quality_back_rerenders_the_video_and_reuses_the_previews_it_can(tiny):
+    """Every quality writes the same files, so each switch renders again (the
+    key once stayed per quality: low, medium, low left the medium video); a
+    preview already made of the same image is not encoded again."""
+    import av
+
+    def width():
+        with av.open(str(tiny / "build/media/alpha/alpha.mp4")) as c:
+            return c.streams.video[0].width
+
+    def previews():
+        return set((tiny / "build/cache/previews").iterdir())
+
+    scenes = sorted((tiny / "scenes").glob("*.toml"))
+    made = previews()
+    for quality, size in (("medium", 1280), ("low", 854)):
+        report = pipeline.build(scenes, tiny / "build", jobs=2, quality=quality, content=tiny / "content")[1]
+        assert report.built["video"] == 2 and report.built["figures"] == 0 and width() == size
+        if quality == "medium":
+            assert len(previews() - made) == 2  # the two medium posters'; the figures' were kept
+    assert made <= previews() and len(previews() - made) == 2  # and low's were kept
+
+
 def test_the_data_stage_keeps_each_runs_landscape_and_the_renderers_read_it(tiny, monkeypatch):
     """The landscape a 1-D run is drawn over is evaluated once, by the data
     stage, beside the record (outside its `*.npz` names); a view reads it back

@@ -67,3 +67,26 @@ def test_a_failure_names_its_job_and_runs_nothing_that_needs_it(tmp_path):
     with pytest.raises(BuildError, match="^data of b/run failed: RuntimeError: boom$"):
         pipeline.execute(_plan(tmp_path, log, fail="b/run"), jobs=1)
     assert "video:b" not in log and "figures:b" not in log and "site:site" not in log
+
+
+def _die():
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _nap():
+    import time
+
+    time.sleep(2.0)
+
+
+def test_a_worker_that_dies_is_named_with_every_job_it_may_have_been_running(tmp_path):
+    """A killed worker (out of memory, a crash in C) fails every task in flight
+    at once: the error names them all, where it named whichever failed first."""
+    P = pipeline.Plan(tmp_path / "data", tmp_path / "media", tmp_path / "cache", tmp_path / "site")
+    for stage, label, fn in (("figures", "calm", _nap), ("video", "doomed", _die)):
+        P.stages[stage].append(pipeline.Job(stage, label, "k", tmp_path / f"{label}.key", [], (Task(fn, ()),)))
+    with pytest.raises(BuildError, match=r"^a worker process died .* while running figures of calm, video of doomed$"):
+        pipeline.execute(P, jobs=2)

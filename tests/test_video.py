@@ -568,3 +568,27 @@ logging.getLogger("fontTools.subset").info("Retaining 25 glyphs")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == proc.stderr == ""
+
+
+
+def test_a_trail_keeps_a_vertex_a_half_pixel_and_skips_what_is_not_finite():
+    from manim import tempconfig
+
+    from divcore.video.camera import Polyline
+
+    def anchors(m):
+        return np.concatenate([m.points[::4], m.points[-1:]])
+
+    t = np.linspace(0, 1, 20001)
+    path = np.column_stack([4 * t, np.sin(20 * t), 0 * t])
+    with tempconfig({"pixel_width": 1280, "pixel_height": 720}):
+        half = 0.5 * 14.222222222222221 / 1280
+        kept = anchors(Polyline().set_trail(path))
+        gaps = np.linalg.norm(np.diff(kept, axis=0), axis=1)
+        assert len(kept) < 0.2 * len(path) and np.allclose(kept[[0, -1]], path[[0, -1]])
+        assert (gaps[:-1] > 0.5 * half).all() and (gaps < 4 * half).all()
+        broken = path.copy()
+        broken[10, 0], broken[20, 1] = np.nan, np.inf
+        again = anchors(Polyline().set_trail(broken))
+        assert np.isfinite(again).all() and np.allclose(again[-1], path[-1]) and len(again) > 0.9 * len(kept)
+        assert len(anchors(Polyline().set_trail(path[:1]))) == 2

@@ -5,6 +5,7 @@ media, the light previews its pages show of its figures and video poster."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -37,10 +38,17 @@ def preview_path(out_dir: Path, figure: str) -> Path:
     return Path(out_dir) / f"{figure}-preview.webp"
 
 
-def web_image(src: Path, width: int, max_bytes: int) -> bytes:
+def web_image(src: Path, width: int, max_bytes: int, cache: Path | None = None) -> bytes:
     """The image at `src` as a WebP at most `width` px wide and, by lowering the
-    quality and then the width, at most `max_bytes`."""
-    img = Image.open(src).convert("RGB")
+    quality and then the width, at most `max_bytes`; kept in `cache` by the
+    source's bytes (the assets job that makes it reruns when its figures or its
+    video change, and most of its time was encoding the others again)."""
+    data = Path(src).read_bytes()
+    key = hashlib.sha256(data + f"{width} {max_bytes}".encode()).hexdigest()[:32]
+    hit = Path(cache) / f"{key}.webp" if cache is not None else None
+    if hit is not None and hit.exists():
+        return hit.read_bytes()
+    img = Image.open(io.BytesIO(data)).convert("RGB")
     while True:
         if img.width > width:
             img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
@@ -48,6 +56,8 @@ def web_image(src: Path, width: int, max_bytes: int) -> bytes:
             buf = io.BytesIO()
             img.save(buf, format="WEBP", quality=quality, method=6)
             if buf.tell() <= max_bytes:
+                if hit is not None:
+                    atomic_write(hit, buf.getvalue())
                 return buf.getvalue()
         width = int(img.width * 0.8)
 
@@ -165,11 +175,12 @@ ANALYSES = {"alpha-sweep": lambda data: sweep_csv(data[0]), "diagnostics": lambd
 
 def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
          analyses: dict[str, list[Path]] | None = None, figures: dict[str, Path] | None = None,
-         poster: Path | None = None) -> None:
+         poster: Path | None = None, cache: Path | None = None) -> None:
     """The scrubber payload, landscape images and CSVs; `analyses` maps each
     kind of analysis to its data files. Previews of `figures` (name: its PNG)
-    and of the video's `poster`: made here, beside the scenario's other jobs,
-    they no longer hold up the pages, which wait for every scenario."""
+    and of the video's `poster`, kept in `cache`: made here, beside the
+    scenario's other jobs, they no longer hold up the pages, which wait for
+    every scenario."""
     from ..render import plane
     from ..trajectory import load
 
@@ -184,9 +195,9 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
         atomic_write(out_dir / name, blob)
     atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
     for base, png in (figures or {}).items():
-        atomic_write(preview_path(out_dir, base), web_image(png, PREVIEW_WIDTH, PREVIEW_BYTES))
+        atomic_write(preview_path(out_dir, base), web_image(png, PREVIEW_WIDTH, PREVIEW_BYTES, cache))
     if poster is not None:
-        atomic_write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES))
+        atomic_write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES, cache))
 
 
 def scrubber_data(scenario: str, title: str, views: list, image_ref=lambda name, blob: name) -> tuple[dict, dict]:

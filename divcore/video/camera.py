@@ -20,11 +20,14 @@ class Polyline(VMobject):
     """One open path through its vertices: `Polyline(...).set_points_as_corners(vertices)`."""
 
     def set_trail(self, vertices: np.ndarray) -> "Polyline":
-        """The path through `vertices` (n x 3 scene points, n >= 1), one of them
+        """The path through the finite `vertices` (n x 3 scene points), one of them
         kept per half pixel of its length: drawn, it strays less than half a
         pixel from the path through them all. A trail of thousands of steps,
         most of them piled up where q settles, strokes in a fraction of the time."""
         spacing = 0.5 * config.frame_width / config.pixel_width
+        vertices = vertices[np.isfinite(vertices).all(axis=1)]  # one would end the length counted
+        if len(vertices) == 0:
+            return self.clear_points()
         along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(vertices, axis=0), axis=1))])
         first = np.flatnonzero(np.diff(np.floor(along / spacing), prepend=-1.0) > 0)  # of each half pixel
         kept = vertices[np.union1d(first, [len(vertices) - 1])]
