@@ -16,6 +16,11 @@ from manim import VMobject, config
 from manim.camera.camera import Camera
 
 
+def arc_lengths(vertices: np.ndarray) -> np.ndarray:
+    """How far along the polyline through `vertices` each one lies (the first at 0)."""
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(vertices, axis=0), axis=1))])
+
+
 class Polyline(VMobject):
     """One open path through its vertices: `Polyline(...).set_points_as_corners(vertices)`."""
 
@@ -28,7 +33,7 @@ class Polyline(VMobject):
         vertices = vertices[np.isfinite(vertices).all(axis=1)]  # one would end the length counted
         if len(vertices) == 0:
             return self.clear_points()
-        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(vertices, axis=0), axis=1))])
+        along = arc_lengths(vertices)
         first = np.flatnonzero(np.diff(np.floor(along / spacing), prepend=-1.0) > 0)  # of each half pixel
         kept = vertices[np.union1d(first, [len(vertices) - 1])]
         return self.set_points_as_corners(kept if len(kept) > 1 else np.repeat(kept, 2, axis=0))

@@ -21,7 +21,7 @@ from ..render.plane import legend as plane_legend
 from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
-from .camera import LineCamera, Polyline, Ticks
+from .camera import LineCamera, Polyline, Ticks, arc_lengths
 from .glyphs import GlyphLine, text
 from .keys import FONT, axis_numbers, colour_bar, legend_row, nice_ticks
 from .trace import TracePanel
@@ -358,8 +358,7 @@ def _dash(corners: np.ndarray, dash: float, gap: float) -> VMobject:
     open curve a dash at each end), but cut from the polyline
     directly: one path of many pieces, where DashedVMobject takes a Bezier
     subcurve per dash (a twentieth of a scene's set-up, in the K sweep)."""
-    seg = np.linalg.norm(np.diff(corners, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(seg)])
+    along = arc_lengths(corners)
     total = along[-1]
     n = max(4, int(total / (dash + gap)))
     r = dash / (dash + gap)
