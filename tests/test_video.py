@@ -592,3 +592,81 @@ def test_a_trail_keeps_a_vertex_a_half_pixel_and_skips_what_is_not_finite():
         again = anchors(Polyline().set_trail(broken))
         assert np.isfinite(again).all() and np.allclose(again[-1], path[-1]) and len(again) > 0.9 * len(kept)
         assert len(anchors(Polyline().set_trail(path[:1]))) == 2
+
+
+def _frames(width: int, height: int, n: int) -> list[np.ndarray]:
+    """RGBA frames of bands that move and change colour, as a render's do."""
+    rng = np.random.default_rng(3)
+    x = np.full((height, width, 4), 255, np.uint8)
+    out = []
+    for i in range(n):
+        row = (7 * i) % (height - 8)
+        x[row: row + 8, : width // 2 + 5 * i % (width // 2), :3] = rng.integers(0, 256, 3)
+        out.append(x.copy())
+    return out
+
+
+def _encode(encoder_class, path, frames, repeats, width, height, options) -> bytes:
+    from fractions import Fraction
+
+    from manim._config.video_encoder import VideoEncoderSpec
+
+    spec = VideoEncoderSpec(container_format="mp4", codec="libx264", pixel_format="yuv420p", width=width,
+                            height=height, frame_rate=Fraction(15), options=tuple(sorted(options.items())))
+    enc = encoder_class(target=path, spec=spec)
+    for f, r in zip(frames, repeats):
+        enc.write_frame(f, repeat=r)
+    enc.finish()
+    return path.read_bytes()
+
+
+def test_the_frame_encoder_writes_the_same_file_as_manims(tmp_path):
+    """One RGBA frame reused and a held frame converted once: the encoder sees
+    the same pictures. 854 px wide (low quality) pads each row of the frame."""
+    from divcore.video.render import import_manim
+
+    import_manim()
+    from manim.scene.video_segment_encoder import VideoSegmentEncoder
+
+    from divcore.video.encoder import FrameEncoder
+    from divcore.video.render import ENCODER
+
+    width, height = 854, 480
+    assert av.VideoFrame(width, height, "rgba").planes[0].line_size > 4 * width
+    frames = _frames(width, height, 12)
+    repeats = [1, 1, 5, 1, 1, 1, 3, 1, 1, 1, 1, 8]
+    ours = _encode(FrameEncoder, tmp_path / "ours.mp4", frames, repeats, width, height, ENCODER)
+    theirs = _encode(VideoSegmentEncoder, tmp_path / "manim.mp4", frames, repeats, width, height, ENCODER)
+    assert ours == theirs
+    with av.open(str(tmp_path / "ours.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == sum(repeats)
+
+
+@pytest.mark.skipif(len(getattr(__import__("os"), "sched_getaffinity", lambda _: ())(0)) < 2,
+                    reason="needs two cores to compare one with two")
+def test_a_videos_bytes_do_not_depend_on_how_many_cores_the_machine_has(tmp_path):
+    """x264 runs as many threads as it sees cores unless told, and its output
+    depends on how many: the encoder's settings fix them."""
+    import subprocess
+    import sys
+
+    code = """
+import os, sys
+from pathlib import Path
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: int(sys.argv[1])])
+sys.path.insert(0, sys.argv[3])
+from divcore.video.render import import_manim, ENCODER
+import_manim()
+from manim.scene.video_segment_encoder import VideoSegmentEncoder
+from test_video import _encode, _frames
+frames = _frames(320, 240, 40)
+_encode(VideoSegmentEncoder, Path(sys.argv[2]), frames, [1] * len(frames), 320, 240, ENCODER)
+"""
+    here = str(__import__("pathlib").Path(__file__).parent)
+    out = {}
+    for cores in (1, 2):
+        path = tmp_path / f"{cores}.mp4"
+        proc = subprocess.run([sys.executable, "-c", code, str(cores), str(path), here], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        out[cores] = path.read_bytes()
+    assert out[1] == out[2]

@@ -32,8 +32,12 @@ QUALITY_HELP = "low 480p15, medium 720p30, high 1080p60, 4k 2160p30"
 # (k-sweep, parameterizations, estimators-2d, sticking-the-landing: PSNR 49.4-52.1 dB against
 # 48.9-51.4, white pixels more than 3 levels off 0.35-0.76 % against 0.36-0.75 %, more than 8
 # levels 0.014-0.029 % against 0.016-0.034 %) for 0.4-0.5x x264's time and 1.3-1.6x the bytes:
-# encoding was half of a video's build time
-ENCODER = {"crf": "11", "tune": "animation", "preset": "veryfast"}
+# encoding was half of a video's build time. Sub-pixel refinement at its lowest (subme 1):
+# 0.74-0.82x x264's time on the same four, for 1.01-1.03x the bytes, PSNR within 0.14 dB
+# either way and white pixels off by more than 3 levels 0.34-0.70 % against 0.35-0.76 %.
+# One thread: x264's output depends on how many it runs (by default, by the machine's
+# cores), so the same scenario gave different bytes on different machines
+ENCODER = {"crf": "11", "tune": "animation", "preset": "veryfast", "threads": "1", "x264-params": "subme=1"}
 DEFAULT_SECONDS = 12.0
 
 

@@ -13,6 +13,7 @@ from manim import (
 )
 
 from manim.constants import LineJointType
+from manim.renderer.cairo_renderer import CairoRenderer
 
 from ..render import labels
 from ..render.panels import landscape_rgba
@@ -22,6 +23,7 @@ from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
 from .camera import LineCamera, Polyline, Ticks, arc_lengths
+from .encoder import FrameWriter
 from .glyphs import GlyphLine, text
 from .keys import FONT, axis_numbers, colour_bar, legend_row, nice_ticks
 from .trace import TracePanel
@@ -380,7 +382,7 @@ class DivfitScene(Scene):
 
     def __init__(self, spec: dict, **kwargs):
         self.spec = spec
-        super().__init__(camera_class=LineCamera, **kwargs)
+        super().__init__(renderer=CairoRenderer(file_writer_class=FrameWriter, camera_class=LineCamera), **kwargs)
 
     def construct(self):
         self.camera.background_color = "#FFFFFF"
