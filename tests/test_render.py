@@ -122,17 +122,17 @@ def test_figures_are_the_same_bytes_every_time(views, tmp_path):
 
 
 def test_later_formats_keep_the_first_formats_layout_without_a_second_draw(views, tmp_path):
-    """`save` solves the layout once, for the first format, and keeps it: the
-    later formats are the bytes matplotlib's own placeholder engine gives (which
-    draws the whole figure once more before printing), and the figure is left
-    with no layout engine."""
+    """`save` solves the layout once, for the PNG (the cheapest to measure text
+    with), and keeps it: the other formats are the bytes matplotlib's own
+    placeholder engine gives (which draws the whole figure once more before
+    printing), and the figure is left with no layout engine."""
     fig = figures.small_multiples("S", views)
     figures.save(fig, tmp_path / "all")
     assert fig.get_layout_engine() is None
     reference = figures.small_multiples("S", views)
-    assert (tmp_path / "all.pdf").read_bytes() == figures.to_bytes(reference, "pdf")
+    assert (tmp_path / "all.png").read_bytes() == figures.to_bytes(reference, "png")
     reference.set_layout_engine("none")
-    for ext in ("svg", "png"):
+    for ext in ("pdf", "svg"):
         assert (tmp_path / f"all.{ext}").read_bytes() == figures.to_bytes(reference, ext), ext
 
 
