@@ -4,7 +4,12 @@ manim's segment encoder makes a new RGBA frame (`av.VideoFrame.from_ndarray`,
 1.2 ms at 720p where a plain copy takes 0.3) and converts it to yuv420p once
 per frame it writes, also once per repeat of a held frame. Here one RGBA
 frame is kept and filled in place, and a held frame is converted once: the
-encoder sees the same pictures, so the file is the same (tested)."""
+encoder sees the same pictures, so the file is the same (tested).
+
+Where a frame's rows are padded past its pixels (854 px, the low preset),
+the conversion reads the padding, which manim's fresh frames leave as malloc
+left it: the same frames gave different files from run to run. The reused
+frame's padding is zeroed once."""
 
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ class FrameEncoder(VideoSegmentEncoder):
             h, w = self.spec.height, self.spec.width
             self._rgba = av.VideoFrame(w, h, "rgba")
             plane = self._rgba.planes[0]
-            # rows may be padded past the width: write only the pixels
+            # rows may be padded past the width: zero the padding, write only the pixels
             rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
+            rows[:] = 0
             self._rgba_view = rows[:, : 4 * w]
         np.copyto(self._rgba_view, pixels.reshape(self._rgba_view.shape))
         return self._rgba
