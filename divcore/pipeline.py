@@ -454,7 +454,7 @@ def _plan_assets(P: Plan, s: Scene, code: str, media: dict[str, list[Job]]) -> l
     from .site import assets
 
     scn = s.scn
-    figures = {base: s.media / f"{base}.png" for base in ("summary", *s.analysis_paths())} if "figures" in media else {}
+    figures = {base: s.media / f"{base}.png" for base in assets.previewed(s.analysis_paths())} if "figures" in media else {}
     poster = video_outputs(s.media, scn)["poster"] if "video" in media else None
     key = _hash(code, s.runs_key, s.analyses_key, "assets", scn.title, *(j.key for jobs in media.values() for j in jobs))
     out = s.media / "site"
@@ -493,7 +493,8 @@ def _plan_site(P: Plan, scenes: list[Scene], stages, quality: str, content: Path
              for s in scenes]
     key = _hash(code_hash("site"), _folder_hash(content), json.dumps(asdict(site)), quality, *upstream, *texts)
     media = [ScenarioMedia(s.scn, s.paths, s.media, s.media / "site",
-                           video_outputs(s.media, s.scn)["video"] if "video" in stages else None) for s in scenes]
+                           video_outputs(s.media, s.scn)["video"] if "video" in stages else None,
+                           tuple(s.analysis_paths())) for s in scenes]
     gallery = P.media_dir / GALLERY_DIR if "gallery" in stages else None
     return [Job("site", "site", key, _cache(P, "site.key"), [P.site_dir / "index.html"],
                 (Task(_make_site, (media, P.site_dir, gallery, content, site)),))]

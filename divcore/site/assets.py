@@ -34,6 +34,13 @@ def outputs(out_dir: Path, run_names: list[str], analyses=(), figures=(), poster
             *([out_dir / POSTER_PREVIEW] if poster else [])]
 
 
+def previewed(analyses) -> tuple[str, ...]:
+    """The figures a scenario's pages show a preview of, by the kinds of
+    analysis it has: its summary and each analysis's figure (the snapshots are
+    a download only). The assets job makes these and the pages link them."""
+    return ("summary", *analyses)
+
+
 def preview_path(out_dir: Path, figure: str) -> Path:
     return Path(out_dir) / f"{figure}-preview.webp"
 

@@ -31,7 +31,6 @@ from ..style import palette
 from . import assets, prose
 
 FIGURE_FORMATS = ("pdf", "svg", "png")
-EXTRA_FIGURES = ("alpha-sweep", "diagnostics", "basins")  # drawn for scenarios that ask for them
 
 
 @dataclass
@@ -54,6 +53,7 @@ class ScenarioMedia:
     media: Path  # build/media/<name>
     assets: Path  # build/media/<name>/site
     video: Path | None
+    analyses: tuple[str, ...] = ()  # the kinds of analysis it has, each a figure and a CSV
 
 
 def environment(site: Site = Site()) -> Environment:
@@ -115,7 +115,7 @@ def _basins_table(path: Path) -> list[dict]:
     return rows
 
 
-def _figure_files(sm: "ScenarioMedia", base: str, out: Path, rel: str, preview: bool = True) -> dict:
+def _figure_files(sm: ScenarioMedia, base: str, out: Path, rel: str, preview: bool = True) -> dict:
     """Link a figure's downloads into the site; pages show a light preview of it
     (made with the scenario's assets, linked with them)."""
     f = {ext: f"{rel}/{base}.{ext}" for ext in FIGURE_FORMATS}
@@ -135,13 +135,12 @@ def _scenario_files(sm: ScenarioMedia, site: Path) -> dict:
     out = site / rel
     files: dict = {"figures": {}, "records": [], "csv": [], "csv_of": {}, "video": None, "poster": None,
                    "diagnostics_table": None, "basins_table": None}
-    files["figures"]["summary"] = _figure_files(sm, "summary", out, rel)
-    files["figures"]["snapshots"] = _figure_files(sm, "snapshots", out, rel, preview=False)
-    for base in EXTRA_FIGURES:
-        if (sm.media / f"{base}.png").exists():
-            files["figures"][base] = _figure_files(sm, base, out, rel)
-            _link_or_copy(sm.assets / f"{base}.csv", out / f"{base}.csv")
-            files["csv_of"][base] = f"{rel}/{base}.csv"
+    previewed = assets.previewed(sm.analyses)
+    for base in ("summary", "snapshots", *sm.analyses):
+        files["figures"][base] = _figure_files(sm, base, out, rel, preview=base in previewed)
+    for kind in sm.analyses:
+        _link_or_copy(sm.assets / f"{kind}.csv", out / f"{kind}.csv")
+        files["csv_of"][kind] = f"{rel}/{kind}.csv"
     if "diagnostics" in files["csv_of"]:
         files["diagnostics_table"] = _diagnostics_table(sm.assets / "diagnostics.csv")
     if "basins" in files["csv_of"]:
