@@ -108,14 +108,15 @@ class Animator:
         return w, h
 
     def frame(self, t: int) -> np.ndarray:
-        """The RGB image of step t (each run clamped to its own last step)."""
+        """The RGBA image of step t, opaque (each run clamped to its own last
+        step). RGBA as the canvas holds it: taking out RGB cost 12x the copy."""
         canvas = self.fig.canvas
         canvas.restore_region(self.background)
         for group in self.panels:
             for panel in group:
                 for a in panel.update(t):
                     panel.ax.draw_artist(a)
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        return np.array(canvas.buffer_rgba())
 
 
 _CLEAR = 255  # palette index reserved for "unchanged since the previous frame"
@@ -135,12 +136,18 @@ class _NearestColour:
         self.table = np.full(1 << 24, _CLEAR, dtype=np.uint8)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        packed = (frame[..., 0].astype(np.uint32) << 16) | (frame[..., 1].astype(np.uint32) << 8) | frame[..., 2]
+        """Palette indices of an RGB or RGBA frame (the alpha is ignored)."""
+        if frame.shape[-1] == 4 and frame.flags.c_contiguous:
+            # each pixel's four bytes read as one little-endian word: R + G << 8 + B << 16 + A << 24
+            packed = frame.view("<u4")[..., 0] & 0xFFFFFF
+        else:
+            packed = frame[..., 0].astype(np.uint32) | (frame[..., 1].astype(np.uint32) << 8) \
+                | (frame[..., 2].astype(np.uint32) << 16)
         index = self.table[packed]
         unknown = index == _CLEAR
         if unknown.any():
             new = np.unique(packed[unknown])
-            rgb = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], axis=-1).astype(np.int32)
+            rgb = np.stack([new & 255, (new >> 8) & 255, (new >> 16) & 255], axis=-1).astype(np.int32)
             self.table[new] = ((rgb[:, None, :] - self.colours[None]) ** 2).sum(-1).argmin(axis=1).astype(np.uint8)
             index[unknown] = self.table[packed[unknown]]
         return index
@@ -151,7 +158,7 @@ def _shared_palette(frames: list[np.ndarray]) -> list[int]:
     a small marker into its surroundings), then the commonest other colours of a
     sample of frames, then the reserved transparent entry."""
     fixed = [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in all_colours()]
-    sample = np.concatenate(frames[:: max(1, len(frames) // 12)], axis=0)
+    sample = np.concatenate([f[..., :3] for f in frames[:: max(1, len(frames) // 12)]], axis=0)
     free = 255 - len(fixed)
     cut = Image.fromarray(sample).quantize(colors=free, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     rest = cut.getpalette()[: 3 * free]
@@ -224,7 +231,7 @@ def gallery(cells: list[Cell], out_dir: Path, progress=None) -> list[dict]:
         name = cell.view.config["scenario"]
         encode_gif(frames, out_dir / f"{name}.gif")
         buf = io.BytesIO()
-        Image.fromarray(frames[-1]).save(buf, format="WEBP", quality=85, method=6)
+        Image.fromarray(frames[-1][..., :3]).save(buf, format="WEBP", quality=85, method=6)
         atomic_write(out_dir / f"{name}.webp", buf.getvalue())
         height, width = frames[-1].shape[:2]
         index.append({"scenario": name, "title": cell.label, "gif": f"{name}.gif", "poster": f"{name}.webp",
