@@ -542,8 +542,12 @@ def test_a_render_in_the_builds_process_leaves_manims_settings_as_they_were(vide
 
     from manim.mobject.svg.svg_mobject import SVG_HASH_TO_MOB_MAP
 
+    import logging
+
     out, side, _ = video
     assert (config.pixel_width, config.frame_rate) != (side["width"], side["fps"])
+    # nor its logger's level, which tempconfig's `verbosity` does not put back
+    assert logging.getLogger("manim").level == logging.getLevelName(config.verbosity)
     # nor the SVGs it parsed, kept by paths in its removed folder (a worker's memory grew video by video)
     assert not SVG_HASH_TO_MOB_MAP
 

@@ -133,6 +133,8 @@ def import_manim() -> None:
 def render(spec: dict) -> None:
     """Render `spec` (title, records, seconds, snapshots, quality, and where to
     write the video, poster, captions, chapters and sidecar) in this process."""
+    import logging
+
     import_manim()
     from manim import config, tempconfig
     from PIL import Image
@@ -150,25 +152,31 @@ def render(spec: dict) -> None:
             "output_file": "video", "write_to_movie": True, "format": "mp4",
             "video_encoder_options": dict(ENCODER),
         }
-        with tempconfig(settings):
-            scene = DivfitScene({"title": spec["title"], "records": spec["records"], "duration": spec["seconds"]})
-            scene.render()
-            produced = Path(scene.renderer.file_writer.movie_file_path)
-            # the camera still holds the last frame written: no need to decode the video for it
-            final = Image.fromarray(scene.renderer.get_frame())
-            panel = scene.panels[0]
-            start = TITLE_SECONDS + 0.6  # title card, then the panels fade in
-            sidecar = {
-                "width": width, "height": height, "fps": fps, "animation_start": start,
-                "step_times": [float(t) for t in panel.times],
-                "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
-                "frame_width_units": config.frame_width,
-                **keys_sidecar(panel, scene.key, width, height),
-            }
-            views = [p.view for p in scene.panels]
-            captions = webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS)
-            marks = chapters(spec["title"], views, panel.times, start, HOLD_SECONDS, spec["snapshots"])
-            sidecar["chapters"] = [list(c) for c in marks]  # where `divfit slides` stops
+        # tempconfig puts `verbosity` back but not the level its setter gave manim's logger
+        manim_logger = logging.getLogger("manim")
+        level = manim_logger.level
+        try:
+            with tempconfig(settings):
+                scene = DivfitScene({"title": spec["title"], "records": spec["records"], "duration": spec["seconds"]})
+                scene.render()
+                produced = Path(scene.renderer.file_writer.movie_file_path)
+                # the camera still holds the last frame written: no need to decode the video for it
+                final = Image.fromarray(scene.renderer.get_frame())
+                panel = scene.panels[0]
+                start = TITLE_SECONDS + 0.6  # title card, then the panels fade in
+                sidecar = {
+                    "width": width, "height": height, "fps": fps, "animation_start": start,
+                    "step_times": [float(t) for t in panel.times],
+                    "marker_px": [panel.marker_pixel(t, width, height) for t in range(panel.view.steps + 1)],
+                    "frame_width_units": config.frame_width,
+                    **keys_sidecar(panel, scene.key, width, height),
+                }
+                views = [p.view for p in scene.panels]
+                captions = webvtt(spec["title"], views, panel.times, start, HOLD_SECONDS)
+                marks = chapters(spec["title"], views, panel.times, start, HOLD_SECONDS, spec["snapshots"])
+                sidecar["chapters"] = [list(c) for c in marks]  # where `divfit slides` stops
+        finally:
+            manim_logger.setLevel(level)
         tmp = Path(tmp)
         remux_faststart(produced, tmp / "fast.mp4")
         poster(final, tmp / "poster.png", spec["title"])
