@@ -35,7 +35,8 @@ class _Renderer(RendererAgg):
         for font, size, index, slant, extend, dx, dy in glyphs:
             # the origin in FreeType's 26.6 fixed point, as RendererAgg computes it
             ox, oy = round(0x40 * (x + dx)), round(0x40 * (self.height - y + dy))
-            key = (font.fname, size, self.dpi, index, slant, extend, ox & 63, oy & 63, flags)
+            # a font file may hold several faces (.ttc): the face is part of the glyph's name
+            key = (font.fname, font.face_index, size, self.dpi, index, slant, extend, ox & 63, oy & 63, flags)
             kept = self._glyphs.get(key)
             if kept is None:
                 font.set_size(size, self.dpi)
