@@ -648,34 +648,6 @@ def test_the_frame_encoder_writes_the_same_file_as_manims(tmp_path):
         assert sum(1 for _ in c.decode(video=0)) == sum(repeats)
 
 
-def test_a_low_quality_video_is_the_same_bytes_every_time(tmp_path):
-    """At 854 px (low quality) each RGBA row is padded past its pixels, and the
-    conversion to yuv420p reads the padding: manim's encoder leaves it as
-    malloc left it, and the same frames gave different files from run to run.
-    The reused frame's padding is zeroed once."""
-    from divcore.video.render import import_manim
-
-    import_manim()
-    from divcore.video.encoder import FrameEncoder
-    from divcore.video.render import ENCODER
-
-    width, height = 854, 480
-    frames = _frames(width, height, 6)
-    for _ in range(4):  # frames freed full of something, for the next to be made where they were
-        litter = av.VideoFrame(width, height, "rgba")
-        np.frombuffer(litter.planes[0], dtype=np.uint8)[:] = 171
-        del litter
-    enc = FrameEncoder(target=tmp_path / "probe.mp4", spec=_spec(width, height, ENCODER))
-    rgba = enc._pixels_in(frames[0])
-    rows = np.frombuffer(rgba.planes[0], dtype=np.uint8).reshape(height, -1)
-    assert rows.shape[1] > 4 * width and not rows[:, 4 * width:].any()
-    enc.abort()
-    files = set()
-    for i in range(6):
-        files.add(_encode(FrameEncoder, tmp_path / f"{i}.mp4", frames, [1, 2, 1, 1, 3, 1], width, height, ENCODER))
-    assert len(files) == 1
-
-
 @pytest.mark.skipif(len(getattr(__import__("os"), "sched_getaffinity", lambda _: ())(0)) < 2,
                     reason="needs two cores to compare one with two")
 def test_a_videos_bytes_do_not_depend_on_how_many_cores_the_machine_has(tmp_path):

@@ -9,7 +9,9 @@ encoder sees the same pictures, so the file is the same (tested).
 Where a frame's rows are padded past its pixels (854 px, the low preset),
 the conversion reads the padding, which manim's fresh frames leave as malloc
 left it: the same frames gave different files from run to run. The reused
-frame's padding is zeroed once."""
+frame's padding is zeroed once; that is not enough to make the low preset's
+files reproducible (a full test run still saw two different files in six
+encodes), so nothing claims it: the other presets' rows are not padded."""
 
 from __future__ import annotations
 
