@@ -1,6 +1,8 @@
 """Lecture videos: a real low-quality render, read back from the file."""
 
 import json
+import os
+from pathlib import Path
 
 import av
 import numpy as np
@@ -447,8 +449,6 @@ def test_a_scenes_panels_keep_their_names_numbers_and_colour_bars_apart(name):
     pieces of text, colour bars, landscapes or trace boxes overlap, each
     landscape has its colour bar, and everything is inside the frame above
     the legend row."""
-    from pathlib import Path
-
     from manim import ValueTracker
 
     import divcore
@@ -648,7 +648,7 @@ def test_the_frame_encoder_writes_the_same_file_as_manims(tmp_path):
         assert sum(1 for _ in c.decode(video=0)) == sum(repeats)
 
 
-@pytest.mark.skipif(len(getattr(__import__("os"), "sched_getaffinity", lambda _: ())(0)) < 2,
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
                     reason="needs two cores to compare one with two")
 def test_a_videos_bytes_do_not_depend_on_how_many_cores_the_machine_has(tmp_path):
     """x264 runs as many threads as it sees cores unless told, and its output
@@ -668,7 +668,7 @@ from test_video import _encode, _frames
 frames = _frames(320, 240, 40)
 _encode(VideoSegmentEncoder, Path(sys.argv[2]), frames, [1] * len(frames), 320, 240, ENCODER)
 """
-    here = str(__import__("pathlib").Path(__file__).parent)
+    here = str(Path(__file__).parent)
     out = {}
     for cores in (1, 2):
         path = tmp_path / f"{cores}.mp4"

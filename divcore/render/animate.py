@@ -136,13 +136,12 @@ class _NearestColour:
         self.table = np.full(1 << 24, _CLEAR, dtype=np.uint8)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """Palette indices of an RGB or RGBA frame (the alpha is ignored)."""
-        if frame.shape[-1] == 4 and frame.flags.c_contiguous:
-            # each pixel's four bytes read as one little-endian word: R + G << 8 + B << 16 + A << 24
-            packed = frame.view("<u4")[..., 0] & 0xFFFFFF
-        else:
-            packed = frame[..., 0].astype(np.uint32) | (frame[..., 1].astype(np.uint32) << 8) \
-                | (frame[..., 2].astype(np.uint32) << 16)
+        """Palette indices of an RGBA frame, as a canvas holds it (the alpha is
+        ignored), or of an RGB one."""
+        if frame.shape[-1] == 3:
+            frame = np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+        # each pixel's four bytes read as one little-endian word: R + G << 8 + B << 16 + A << 24
+        packed = np.ascontiguousarray(frame).view("<u4")[..., 0] & 0xFFFFFF
         index = self.table[packed]
         unknown = index == _CLEAR
         if unknown.any():

@@ -14,6 +14,7 @@ is drawn), each through a temporary file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -133,8 +134,6 @@ def import_manim() -> None:
 def render(spec: dict) -> None:
     """Render `spec` (title, records, seconds, snapshots, quality, and where to
     write the video, poster, captions, chapters and sidecar) in this process."""
-    import logging
-
     import_manim()
     from manim import config, tempconfig
     from PIL import Image
