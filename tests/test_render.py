@@ -198,9 +198,9 @@ def test_gif_readouts_are_plain_text_and_figure_readouts_mathtext(views):
 
 
 def test_kept_glyph_bitmaps_draw_the_frames_a_plain_canvas_draws(views, monkeypatch):
-    """A GIF's canvas keeps each glyph's bitmap by its sub-pixel position; the
-    frames are the bytes matplotlib's own canvas draws, readouts, titles, tick
-    labels and rotated axis names included."""
+    """A GIF's canvas keeps each glyph's bitmap by its sub-pixel position and
+    each string's shaping; the frames are the bytes matplotlib's own canvas
+    draws, readouts, titles, tick labels and rotated axis names included."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from divcore.render import glyphs
@@ -211,7 +211,11 @@ def test_kept_glyph_bitmaps_draw_the_frames_a_plain_canvas_draws(views, monkeypa
 
     kept, ours = frames()
     if glyphs._PER_GLYPH:  # else the canvas is matplotlib's and there is nothing to compare
-        assert isinstance(kept.fig.canvas.get_renderer(), glyphs._Renderer) and kept.fig.canvas.get_renderer()._glyphs
+        renderer = kept.fig.canvas.get_renderer()
+        assert isinstance(renderer, glyphs._Renderer) and renderer._glyphs and renderer._shaped
+        shaped = len(renderer._shaped)
+        again = kept.frame(int(animate.frame_steps(60)[-1]))  # every string drawn from its kept shaping
+        assert len(renderer._shaped) == shaped and np.array_equal(again, ours[-1])
     monkeypatch.setattr(animate, "GlyphCanvas", FigureCanvasAgg)
     _, theirs = frames()
     assert len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs))

@@ -38,16 +38,20 @@ def pdf_page(data: bytes) -> tuple[float, float]:
     return box[2] - box[0], box[3] - box[1]
 
 
-def pdf_text_sizes(data: bytes) -> list[float]:
-    """The size of every text run in the PDF's content streams (the operand of Tf)."""
-    sizes = []
+def pdf_streams(data: bytes) -> list[bytes]:
+    """Every stream of the PDF, inflated (those stored raw are left out)."""
+    out = []
     for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
         try:
-            body = zlib.decompress(raw)
+            out.append(zlib.decompress(raw))
         except zlib.error:
-            continue  # a font or an image, not a content stream
-        sizes += [float(v) for v in re.findall(rb"/F\d+ ([0-9.]+) Tf", body)]
-    return sizes
+            continue
+    return out
+
+
+def pdf_text_sizes(data: bytes) -> list[float]:
+    """The size of every text run in the PDF's content streams (the operand of Tf)."""
+    return [float(v) for body in pdf_streams(data) for v in re.findall(rb"/F\d+ ([0-9.]+) Tf", body)]
 
 
 def texts(fig) -> list[Text]:
@@ -252,3 +256,59 @@ def test_nothing_sticks_out_of_the_page(scene, kind, width):
     rgb = np.asarray(Image.open(io.BytesIO(figures.to_bytes(fig, "png"))).convert("RGB"))
     edges = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     assert (edges > 250).all(), "ink on the page's edge"
+
+
+# ------------------------------------------------------------ what saving caches
+
+
+def pdf_font_programs(data: bytes) -> list:
+    """Every embedded TrueType font program of a PDF, read by fontTools."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    return [TTFont(io.BytesIO(body)) for body in pdf_streams(data) if body[:4] in (b"\x00\x01\x00\x00", b"true")]
+
+
+def test_saving_parses_math_text_once_for_every_renderer(result, monkeypatch):
+    """A figure saved three ways (and laid out first) parses each math label
+    once per output kind, where each renderer parsed it again; the files are
+    the bytes matplotlib writes without the shared cache."""
+    from matplotlib import mathtext
+
+    from divcore.render import savecache
+
+    if not savecache._FITS:
+        pytest.skip("this matplotlib's math text parser is not the one the cache was written for")
+
+    def saved(exts):
+        fig = result.figure("summary")  # dropped after: a live figure's fonts shift the next one's SVG by 1e-3 pt
+        return [figures.to_bytes(fig, ext) for ext in exts]
+
+    savecache._parse_once.cache_clear()
+    shared = saved(("png", "svg"))
+    info = savecache._parse_once.cache_info()
+    assert info.hits > info.misses > 0
+    saved(("pdf",))  # a vector renderer again: its parses were all made for the SVG
+    assert savecache._parse_once.cache_info().misses == info.misses
+    assert mathtext.MathTextParser._parse_cached is not savecache._shared_parse  # put back after saving
+    monkeypatch.setattr(savecache, "_FITS", False)
+    assert saved(("png", "svg")) == shared
+
+
+def test_a_pdf_embeds_its_fonts_without_layout_tables_and_draws_the_same_text(result, monkeypatch):
+    from divcore.render import savecache
+
+    if not savecache._PDF_FITS:
+        pytest.skip("this matplotlib does not subset fonts through fontTools.subset")
+    lean = figures.to_bytes(result.figure("history", run="forward"), "pdf")
+    monkeypatch.setattr(savecache, "_PDF_FITS", False)
+    full = figures.to_bytes(result.figure("history", run="forward"), "pdf")
+    lean_fonts, full_fonts = pdf_font_programs(lean), pdf_font_programs(full)
+    assert len(lean_fonts) == len(full_fonts) > 0
+    assert any("GPOS" in f for f in full_fonts) and not any(t in f for f in lean_fonts for t in savecache.LAYOUT_TABLES)
+    for a, b in zip(lean_fonts, full_fonts):
+        # the same glyphs, drawn the same (the full subset also keeps what its ligature rules reach)
+        assert set(a.getGlyphOrder()) <= set(b.getGlyphOrder())
+        assert all(a["glyf"][g] == b["glyf"][g] and a["hmtx"][g] == b["hmtx"][g] for g in a.getGlyphOrder())
+    assert pdf_text_sizes(lean) == pdf_text_sizes(full)  # the pages draw the same runs of text

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from ..scenario import FigureStyle
 from ..style import MPLSTYLE_FILE
+from .savecache import saving
 
 FONT = "sans"
 SIZE = 9.0  # points
@@ -71,7 +72,7 @@ class _StyledCanvas(FigureCanvasBase):
         self.style = style
 
     def print_figure(self, *args, **kwargs):
-        with context(self.style), _quiet(_FONT_SUBSETTER):
+        with context(self.style), _quiet(_FONT_SUBSETTER), saving():
             return super().print_figure(*args, **kwargs)
 
 
