@@ -5,6 +5,7 @@ single panels for subfigures; `divfit figure` and `divfit export`."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import re
 import zlib
 from pathlib import Path
@@ -294,6 +295,15 @@ def test_saving_parses_math_text_once_for_every_renderer(result, monkeypatch):
     assert mathtext.MathTextParser._parse_cached is not savecache._shared_parse  # put back after saving
     monkeypatch.setattr(savecache, "_FITS", False)
     assert saved(("png", "svg")) == shared
+    # a forked worker starts without them: their fonts read the parent's open files
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_parses_kept) == 0
+
+
+def _parses_kept() -> int:
+    from divcore.render import savecache
+
+    return savecache._parse_once.cache_info().currsize
 
 
 def test_a_pdf_embeds_its_fonts_without_layout_tables_and_draws_the_same_text(result, monkeypatch):

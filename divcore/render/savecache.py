@@ -21,6 +21,7 @@ expected, nothing is changed.
 from __future__ import annotations
 
 import functools
+import os
 from contextlib import contextmanager
 
 from matplotlib import mathtext
@@ -41,6 +42,13 @@ _PARSERS = {"vector": mathtext.MathTextParser("path"), "raster": mathtext.MathTe
 @functools.lru_cache(maxsize=_PARSES_KEPT)
 def _parse_once(output_type, s, dpi, prop, antialiased, load_glyph_flags):
     return _own_parse(_PARSERS[output_type], s, dpi, prop, antialiased, load_glyph_flags)
+
+
+# a vector parse holds the FT2Font objects it was set in, whose file a forked
+# child would read through the parent's descriptor (one file offset for both:
+# garbled glyphs when both read); matplotlib empties its font cache on fork too
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_parse_once.cache_clear)
 
 
 def _shared_parse(self, s, dpi, prop, antialiased, load_glyph_flags):
