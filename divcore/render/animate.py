@@ -23,6 +23,7 @@ from ..atomic import atomic_write
 from ..style import MPLSTYLE_FILE, all_colours
 from . import labels, plane
 from .glyphs import GlyphCanvas
+from .images import webp
 from .panels import DistributionPanel, LandscapePanel
 from .view import RunView, shared_x_range
 
@@ -229,9 +230,7 @@ def gallery(cells: list[Cell], out_dir: Path, progress=None) -> list[dict]:
         frames = [anim.frame(int(t)) for t in steps]
         name = cell.view.config["scenario"]
         encode_gif(frames, out_dir / f"{name}.gif")
-        buf = io.BytesIO()
-        Image.fromarray(frames[-1][..., :3]).save(buf, format="WEBP", quality=85, method=6)
-        atomic_write(out_dir / f"{name}.webp", buf.getvalue())
+        atomic_write(out_dir / f"{name}.webp", webp(Image.fromarray(frames[-1][..., :3]), 85))
         height, width = frames[-1].shape[:2]
         index.append({"scenario": name, "title": cell.label, "gif": f"{name}.gif", "poster": f"{name}.webp",
                       "width": width, "height": height})

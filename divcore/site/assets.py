@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..core.bivariate.gaussian import FAMILIES_2D
+from ..render.images import webp
 from ..render.view import RunView
 from ..atomic import atomic_write
 from . import payload
@@ -60,12 +61,11 @@ def web_image(src: Path, width: int, max_bytes: int, cache: Path | None = None) 
         if img.width > width:
             img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
         for quality in (80, 65, 50):
-            buf = io.BytesIO()
-            img.save(buf, format="WEBP", quality=quality, method=6)
-            if buf.tell() <= max_bytes:
+            out = webp(img, quality)
+            if len(out) <= max_bytes:
                 if hit is not None:
-                    atomic_write(hit, buf.getvalue())
-                return buf.getvalue()
+                    atomic_write(hit, out)
+                return out
         width = int(img.width * 0.8)
 
 
@@ -231,6 +231,4 @@ def scrubber_data(scenario: str, title: str, views: list, image_ref=lambda name,
 
 def _webp(rgb: np.ndarray) -> bytes:
     # a smooth colour wash: lossy WebP is a tenth of the PNG and looks the same
-    buf = io.BytesIO()
-    Image.fromarray(rgb).convert("RGB").save(buf, format="WEBP", quality=85, method=6)
-    return buf.getvalue()
+    return webp(Image.fromarray(rgb).convert("RGB"), 85)
