@@ -239,6 +239,20 @@ def test_every_pixel_gets_its_nearest_palette_colour_frame_after_frame():
         assert np.array_equal(nearest(rgba), want)
 
 
+def test_frames_looked_up_where_they_changed_get_what_each_frame_gets_whole():
+    rng = np.random.default_rng(4)
+    colours = rng.integers(0, 256, (255, 3))
+    frames = [rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)]
+    for _ in range(5):  # each frame: the previous one with a patch repainted and its alpha stirred
+        f = frames[-1].copy()
+        y, x = rng.integers(0, 15), rng.integers(0, 25)
+        f[y:y + 5, x:x + 5, :3] = rng.integers(0, 256, (5, 5, 3))
+        f[..., 3] = rng.integers(0, 256, (20, 30))
+        frames.append(f)
+    whole = [animate._NearestColour(colours)(f) for f in frames]
+    assert all(np.array_equal(a, b) for a, b in zip(animate._NearestColour(colours).frames(frames), whole))
+
+
 def test_gallery_has_one_cell_per_scenario(views, tmp_path):
     cells = [animate.Cell(v, f"scenario {i}") for i, v in enumerate(views * 2)]
     anim = animate.Animator(cells, 3 * 330, 3, 170, share_x=False)
