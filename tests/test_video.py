@@ -578,24 +578,51 @@ logging.getLogger("fontTools.subset").info("Retaining 25 glyphs")
 def test_a_trail_keeps_a_vertex_a_half_pixel_and_skips_what_is_not_finite():
     from manim import tempconfig
 
-    from divcore.video.camera import Polyline
+    from divcore.video.camera import Trail
 
     def anchors(m):
         return np.concatenate([m.points[::4], m.points[-1:]])
+
+    def whole(path):
+        return Trail().show(len(path), lambda lo, hi: path[lo:hi])
 
     t = np.linspace(0, 1, 20001)
     path = np.column_stack([4 * t, np.sin(20 * t), 0 * t])
     with tempconfig({"pixel_width": 1280, "pixel_height": 720}):
         half = 0.5 * 14.222222222222221 / 1280
-        kept = anchors(Polyline().set_trail(path))
+        kept = anchors(whole(path))
         gaps = np.linalg.norm(np.diff(kept, axis=0), axis=1)
         assert len(kept) < 0.2 * len(path) and np.allclose(kept[[0, -1]], path[[0, -1]])
         assert (gaps[:-1] > 0.5 * half).all() and (gaps < 4 * half).all()
         broken = path.copy()
         broken[10, 0], broken[20, 1] = np.nan, np.inf
-        again = anchors(Polyline().set_trail(broken))
+        again = anchors(whole(broken))
         assert np.isfinite(again).all() and np.allclose(again[-1], path[-1]) and len(again) > 0.9 * len(kept)
-        assert len(anchors(Polyline().set_trail(path[:1]))) == 2
+        assert len(anchors(whole(path[:1]))) == 2
+
+
+def test_a_growing_trail_keeps_the_vertices_the_whole_path_keeps():
+    """Shown frame after frame (a few new points each, sometimes none, some not
+    finite, once shorter), a Trail holds the very points it keeps from the
+    whole path so far taken in at once."""
+    from manim import tempconfig
+
+    from divcore.video.camera import Trail
+
+    rng = np.random.default_rng(5)
+    path = np.column_stack([np.cumsum(rng.normal(0, 0.01, 3000)), np.cumsum(rng.normal(0, 0.01, 3000)), np.zeros(3000)])
+    path[[0, 7, 400, 401, 2999], 0] = [np.nan, np.inf, np.nan, np.nan, np.nan]
+    with tempconfig({"pixel_width": 1280, "pixel_height": 720}):
+        trail, asked = Trail(), []
+        # frame by frame; one step back (the scene seeks), from where the trail starts over
+        for n in [1, 2, 2, 7, 10, 210, 210, 1710, 3000, 1500, 1800, 3000]:
+            trail.show(n, lambda lo, hi: asked.append((lo, hi)) or path[lo:hi])
+            once = Trail().show(n, lambda lo, hi: path[lo:hi])
+            assert np.array_equal(trail.points, once.points), n
+        assert asked == [(0, 1), (1, 2), (2, 7), (7, 10), (10, 210), (210, 1710), (1710, 3000),
+                         (0, 1500), (1500, 1800), (1800, 3000)]  # only the new points, once
+        trail.restart()
+        assert trail.show(10, lambda lo, hi: path[lo:hi] + 1).points[0, 0] == path[1, 0] + 1
 
 
 def _frames(width: int, height: int, n: int) -> list[np.ndarray]:

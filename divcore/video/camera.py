@@ -24,19 +24,58 @@ def arc_lengths(vertices: np.ndarray) -> np.ndarray:
 class Polyline(VMobject):
     """One open path through its vertices: `Polyline(...).set_points_as_corners(vertices)`."""
 
-    def set_trail(self, vertices: np.ndarray) -> "Polyline":
-        """The path through the finite `vertices` (n x 3 scene points), one of them
-        kept per half pixel of its length: drawn, it strays less than half a
-        pixel from the path through them all. A trail of thousands of steps,
-        most of them piled up where q settles, strokes in a fraction of the time."""
-        spacing = 0.5 * config.frame_width / config.pixel_width
-        vertices = vertices[np.isfinite(vertices).all(axis=1)]  # one would end the length counted
-        if len(vertices) == 0:
+
+class Trail(Polyline):
+    """The path a run has taken so far: `show(n, points_of)` draws its first n
+    points, where `points_of(lo, hi)` gives points lo..hi-1 (n x 3 scene
+    points), skipping those that are not finite. One vertex is kept per half
+    pixel of its length (and the last): drawn, it strays less than half a
+    pixel from the path through them all, and a trail of thousands of steps,
+    most of them piled up where q settles, strokes in a fraction of the time.
+
+    From frame to frame only the points new since the last are measured: the
+    vertices kept before them do not change as the path grows, and the
+    running length is summed in the order `arc_lengths` sums it (the same
+    floats), so they are the vertices kept from the whole path at once. A
+    shorter n starts over."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the path taken in (its points moved: the panel was placed)."""
+        self._n = 0  # points taken in, finite or not
+        self._kept = np.zeros((0, 3))  # the first finite point of each half pixel of length
+        self._last = None  # the last finite point, its length along the path, its half pixel's number
+        self._along = self._bucket = 0.0
+        self._last_kept = False
+
+    def show(self, n: int, points_of) -> "Trail":
+        if n < self._n:
+            self.restart()
+        if n > self._n:
+            self._take(np.asarray(points_of(self._n, n), float))
+            self._n = n
+        if self._last is None:
             return self.clear_points()
-        along = arc_lengths(vertices)
-        first = np.flatnonzero(np.diff(np.floor(along / spacing), prepend=-1.0) > 0)  # of each half pixel
-        kept = vertices[np.union1d(first, [len(vertices) - 1])]
+        kept = self._kept if self._last_kept else np.concatenate([self._kept, self._last[None]])
         return self.set_points_as_corners(kept if len(kept) > 1 else np.repeat(kept, 2, axis=0))
+
+    def _take(self, points: np.ndarray) -> None:
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points) == 0:
+            return
+        spacing = 0.5 * config.frame_width / config.pixel_width
+        if self._last is None:
+            along, before = arc_lengths(points), -1.0
+        else:
+            steps = np.linalg.norm(np.diff(np.concatenate([self._last[None], points]), axis=0), axis=1)
+            along, before = np.add.accumulate(np.concatenate([[self._along], steps]))[1:], self._bucket
+        buckets = np.floor(along / spacing)
+        first = np.diff(buckets, prepend=before) > 0
+        self._kept = np.concatenate([self._kept, points[first]])
+        self._last, self._along, self._bucket, self._last_kept = points[-1], along[-1], buckets[-1], bool(first[-1])
 
 
 class Ticks(VMobject):

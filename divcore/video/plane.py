@@ -14,7 +14,7 @@ from ..style import palette
 from . import timing
 from .keys import FONT, axis_numbers, nice_ticks
 from .scene import DASHES, _dash
-from .camera import Polyline, Ticks
+from .camera import Polyline, Ticks, Trail
 from .glyphs import text
 from .trace import TracePanel
 
@@ -42,7 +42,7 @@ class PlanePanels:
         self.frame = Rectangle(width=size, height=size).set_stroke("#888888", 1)
         self.stars = VGroup()  # the optima, drawn once the plane is placed (arrange)
         self.q = VGroup(*(Polyline(stroke_color=pal["q"], stroke_width=4 if k == 1 else 2.5) for k in SIGMAS))
-        self.path = Polyline(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8, joint_type=LineJointType.ROUND)
+        self.path = Trail(stroke_color=pal["q"], stroke_width=2, stroke_opacity=0.8, joint_type=LineJointType.ROUND)
         self.start = Circle(0.06).set_fill("#FFFFFF", 1).set_stroke(pal["q"], 2.5)
         self.marker = Dot(radius=0.07, color=pal["marker"]).set_stroke("#000000", 1.5)
         self.dots = VGroup(*(Ticks(stroke_color=pal[c], stroke_width=DOT).set_cap_style(CapStyleType.ROUND)
@@ -85,6 +85,7 @@ class PlanePanels:
         y_name.next_to(self.numbers[1], LEFT, buff=0.05)
         gap = TRACE_GAP * self.size
         self.trace.arrange(self.image.get_bottom() + DOWN * (gap + self.trace.height / 2))
+        self.path.restart()
         self.update_to(0)
 
     def _place_stars(self):
@@ -108,11 +109,11 @@ class PlanePanels:
 
     def update_to(self, t: int) -> None:
         m = self.model
-        path = self._to(m.path(t))
-        self.path.set_trail(path)
+        n = len(m.path(t))
+        self.path.show(n, lambda lo, hi: self._to(self.view.mean_path[lo:hi]))
         for line, e in zip(self.q, m.q_ellipses(t)):
             line.set_points_as_corners(self._to(e))
-        self.marker.move_to(path[-1])
+        self.marker.move_to(self._to(self.view.mean_path[n - 1:n])[0])
         parts = m.particles(t)
         z, c = parts if parts is not None else (np.zeros((0, 2)), np.zeros(0))
         inside = in_window(z, self.lims)

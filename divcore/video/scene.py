@@ -22,7 +22,7 @@ from ..render.plane import legend as plane_legend
 from ..render.view import DistributionModel, RunView, legend, shared_x_range
 from ..style import RUG_LEVELS, palette, rug_level, shades
 from . import timing
-from .camera import LineCamera, Polyline, Ticks, arc_lengths
+from .camera import LineCamera, Polyline, Ticks, Trail, arc_lengths
 from .encoder import FrameWriter
 from .glyphs import GlyphLine, text
 from .keys import FONT, axis_numbers, colour_bar, legend_row, nice_ticks
@@ -98,7 +98,7 @@ class RunPanels:
         self.start = VGroup(Circle(0.07).set_stroke("#000000", 4), Circle(0.07).set_stroke("#FFFFFF", 2))
         self.start.move_to(self.land.c2p(*self._land_xy(0)))
         # the trail is white on a black edge, as in the figures: one path, stroked twice
-        self.trail = Polyline(stroke_color=pal["trail"], stroke_width=2.5, joint_type=LineJointType.ROUND,
+        self.trail = Trail(stroke_color=pal["trail"], stroke_width=2.5, joint_type=LineJointType.ROUND,
                               background_stroke_color=pal["trail_edge"], background_stroke_width=5)
         self.marker = Dot(radius=0.08, color=pal["marker"]).set_stroke("#000000", 1.5)
         self.label = text(view.name, font_size=self.font_size + 2, weight="BOLD", color=pal["text"], font=FONT)
@@ -154,6 +154,7 @@ class RunPanels:
         self.readout.anchor(self.dist.get_corner(UP + LEFT) + UP * (0.1 + self.readout.descent))
         # coords -> scene points, fixed from here on
         self.maps = self._affine(self.dist), self._affine(self.land)
+        self.trail.restart()
         self.update_to(0)
 
     def _axis_numbers(self) -> VGroup:
@@ -212,6 +213,11 @@ class RunPanels:
             return v.phi[t]
         return np.stack([v.phi[t, 0], np.clip(v.values[t], *self.curve_range)], axis=-1)
 
+    def _land_points(self, steps: slice) -> np.ndarray:
+        """q's positions on the landscape panel at `steps`, as scene points."""
+        phi = self._land_xy(steps)
+        return self.maps[1](phi[:, 0], phi[:, 1])
+
     def marker_pixel(self, t: int, width: int, height: int) -> tuple[float, float]:
         """Where q's marker is drawn at step t, in pixels of a width x height frame."""
         return pixel(self.land.c2p(*self._land_xy(min(t, self.view.steps))), width, height)
@@ -228,15 +234,13 @@ class RunPanels:
 
     def update_to(self, t: int) -> None:
         m = self.model
-        to_dist, to_land = self.maps
+        to_dist = self.maps[0]
         self.q.set_points_as_corners(to_dist(m.x, np.minimum(m.q(t), m.top)))
         if self.weight is not None:
             # cut at the panel's edge, as the figures' axes cut it
             self.weight.set_points_as_corners(to_dist(m.x, np.minimum(m.weight(t), m.top)))
-        phi = self._land_xy(slice(0, t + 1))
-        pts = to_land(phi[:, 0], phi[:, 1])
-        self.trail.set_trail(pts)
-        self.marker.move_to(pts[-1])
+        self.trail.show(t + 1, lambda lo, hi: self._land_points(slice(lo, hi)))
+        self.marker.move_to(self._land_points(slice(t, t + 1))[-1])
         self._rug(t, to_dist)
         self.readout.show(m.readout(t))
         self.trace.update_to(t)
