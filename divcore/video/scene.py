@@ -256,13 +256,14 @@ class RunPanels:
         z, c = parts
         inside = (z >= self.x[0]) & (z <= self.x[-1])
         z, c = z[inside], c[inside]
-        level = rug_level(c)
+        # each particle's layer (sign, then shade), its ticks in the particles' order
+        layer = np.where(c >= 0, 0, RUG_LEVELS) + rug_level(c)
+        order = np.argsort(layer, kind="stable")
+        z, ends = z[order], np.searchsorted(layer[order], np.arange(len(self.rug) + 1))
         low, high = self.model.rug_band
         bottom, top = to_dist(z, np.full_like(z, low)), to_dist(z, np.full_like(z, high))
-        for i, tick in enumerate(self.rug):
-            sign, lvl = divmod(i, RUG_LEVELS)
-            chosen = ((c >= 0) == (sign == 0)) & (level == lvl)
-            tick.set_segments(bottom[chosen], top[chosen])
+        for tick, lo, hi in zip(self.rug, ends[:-1], ends[1:]):
+            tick.set_segments(bottom[lo:hi], top[lo:hi])
 
     def attach(self) -> None:
         """One updater, on the first moving mobject, moves them all."""
