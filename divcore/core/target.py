@@ -18,6 +18,7 @@ LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 # 64 samples of a single trajectory's step), a 0-d array not. Same bits.
 EXP_FLOOR = np.array(-60.0)
 MINUS_HALF = np.array(-0.5)
+MINUS_TWO = np.array(-2.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,9 +107,12 @@ class Mixture:
             z *= inv_s
             if derivative:
                 slopes.append(z * inv_s)
-            z *= z
+            # c - (z / 2) z as the plain expression has it: (-z/2)^2 * -2, its bits, where
+            # (z^2) * -1/2 overflowed to -inf for |z| near 1.5e154 (and the sum to nan)
             z *= MINUS_HALF
-            z += c  # c - z^2 / 2
+            z *= z
+            z *= MINUS_TWO
+            z += c
             logs.append(z)
         top, total = weigh_in_place(logs)
         slope = None
