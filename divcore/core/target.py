@@ -105,15 +105,20 @@ class Mixture:
         for m, inv_s, c in self._terms:
             z = x - m
             z *= inv_s
-            if derivative:
-                slopes.append(z * inv_s)
-            # c - (z / 2) z as the plain expression has it: (-z/2)^2 * -2, its bits, where
-            # (z^2) * -1/2 overflowed to -inf for |z| near 1.5e154 (and the sum to nan)
-            z *= MINUS_HALF
-            z *= z
-            z *= MINUS_TWO
-            z += c
-            logs.append(z)
+            # c - (z / 2) z, the plain expression's bits: (z^2) * -1/2 overflowed to -inf
+            # for |z| from 1.3e154, where (z / 2) z is finite up to 1.9e154
+            if derivative:  # (-z/2) z in a buffer of its own, then z / s in z's
+                lk = z * MINUS_HALF
+                lk *= z
+                z *= inv_s
+                slopes.append(z)
+            else:  # in z's buffer as (-z/2)^2 * -2: where -z/2 is inexact its square is 0
+                lk = z
+                lk *= MINUS_HALF
+                lk *= lk
+                lk *= MINUS_TWO
+            lk += c
+            logs.append(lk)
         top, total = weigh_in_place(logs)
         slope = None
         for e, zs in zip(logs, slopes):
