@@ -109,11 +109,11 @@ class PlanePanels:
 
     def update_to(self, t: int) -> None:
         m = self.model
-        n = len(m.path(t))
-        self.path.show(n, lambda lo, hi: self._to(self.view.mean_path[lo:hi]))
+        path = m.path(t)
+        self.path.show(len(path), lambda lo, hi: self._to(path[lo:hi]))
         for line, e in zip(self.q, m.q_ellipses(t)):
             line.set_points_as_corners(self._to(e))
-        self.marker.move_to(self._to(self.view.mean_path[n - 1:n])[0])
+        self.marker.move_to(self._to(path[-1:])[0])
         parts = m.particles(t)
         z, c = parts if parts is not None else (np.zeros((0, 2)), np.zeros(0))
         inside = in_window(z, self.lims)
