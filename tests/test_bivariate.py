@@ -334,7 +334,7 @@ def _plain_logsumexp(p, x):
         top = np.maximum(top, t[0])
     total, g0, g1 = np.zeros_like(top), np.zeros_like(top), np.zeros_like(top)
     for lk, e0, e1, a, b, c in terms:
-        w = np.exp(np.maximum(lk - top, -60.0))
+        w = np.exp(np.fmax(lk - top, -60.0))  # nan where every term is -inf: their log-sum-exp is -inf
         total += w
         h1 = e1 * (1.0 / c)
         g1 -= w * h1
@@ -356,3 +356,15 @@ def test_logpdf_is_bit_for_bit_the_plain_log_sum_exp(components, xs, one_point):
         for ours, plain in [(got[0], want[0]), (got[1], want[1]), (p.logpdf(x), want[0])]:
             assert np.asarray(ours).tobytes() == np.asarray(plain).tobytes()  # signed zeros too
     assert np.shape(got[0]) == x.shape[:-1]
+
+
+def test_log_density_beyond_the_floats_is_minus_infinity_not_nan():
+    # (1.5e154, 1.5e154): e0^2 + e1^2 overflows in every component, as in the plain
+    # expression; the log-sum-exp of -infs is -inf (it was nan), and the weights
+    # stay equal, so the gradient points back towards p
+    p = Mixture2.create([[0.0, 0.0], [1.0, 1.0]], [cov(1.0, 1.0, 0.0), cov(2.0, 1.0, 0.3)])
+    x = np.array([[1.5e154, 1.5e154], [1e200, 0.0], [0.5, -0.5]])
+    with np.errstate(all="ignore"):
+        logp, grad = p.logpdf_and_grad(x)
+    assert logp[0] == logp[1] == -np.inf and np.isfinite(logp[2])
+    assert np.all(grad[:2, 0] < 0)

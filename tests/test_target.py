@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
-from scipy import stats
+from scipy import special, stats
 
 from divcore.core.target import Mixture
 
@@ -63,7 +63,8 @@ def _plain_logsumexp(p, x):
         top = np.maximum(top, a)
     total, slope = np.zeros_like(top), np.zeros_like(top)
     for a, zs in terms:
-        e = np.exp(np.maximum(a - top, -60.0))
+        # where every term is -inf, a - top is nan: the log-sum-exp of -infs is -inf
+        e = np.exp(np.fmax(a - top, -60.0))
         total += e
         slope -= e * zs
     return top + np.log(total), slope / total
@@ -82,3 +83,15 @@ def test_logpdf_is_bit_for_bit_the_plain_log_sum_exp(components, xs, scalar):
         for ours, plain in [(got[0], want[0]), (got[1], want[1]), (p.logpdf(x), want[0])]:
             assert np.asarray(ours).tobytes() == np.asarray(plain).tobytes()  # signed zeros too
     assert np.shape(got[0]) == np.shape(x)
+
+
+@pytest.mark.parametrize("x", [1e200, -1e300, np.inf, -np.inf])
+def test_log_density_beyond_the_floats_is_minus_infinity_not_nan(three_modes, x):
+    # each component's log density is below -1.8e308 (or x is infinite): so is
+    # their log-sum-exp, as scipy's says; it was nan (-inf minus -inf)
+    with np.errstate(all="ignore"):
+        logp, _ = three_modes.logpdf_and_dx(np.array([x, 0.5]))
+        comps = [stats.norm.logpdf(x, m, s) + np.log(w)
+                 for m, s, w in zip(three_modes.means, three_modes.stds, three_modes.weights)]
+    assert logp[0] == special.logsumexp(comps) == -np.inf
+    assert np.isfinite(logp[1]) and three_modes.logpdf(np.array([x]))[0] == -np.inf

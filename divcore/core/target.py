@@ -144,15 +144,20 @@ def weigh_in_place(logs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     each component's log density (a buffer of its own, overwritten) becomes
     its weight exp(l_k - top), floored at exp(-60); returns top = max_k l_k
     and the weights' sum, so log p = top + log(sum). The plain expression's
-    operations in its order: its bits."""
+    operations in its order: its bits. Where every l_k is -inf (x so far out
+    that each component's density is below the smallest float) log p is
+    -inf, as the plain log-sum-exp gives, and the weights are equal."""
     top = np.maximum(logs[0], logs[1]) if len(logs) > 1 else logs[0].copy()
     for a in logs[2:]:
         np.maximum(top, a, out=top)
     for e in logs:
         # exp of arguments below -708 is 10-100x slower (subnormals, underflow);
-        # raising them to -60 changes the sum (>= 1) by less than its rounding
+        # raising them to -60 changes the sum (>= 1) by less than its rounding.
+        # fmax, not maximum: where top is -inf, -inf - top is nan, and fmax
+        # raises it to the floor too (each weight the same, the sum finite, and
+        # log p = top + log(sum) = -inf), at maximum's speed and with its bits elsewhere
         e -= top
-        np.maximum(e, EXP_FLOOR, out=e)
+        np.fmax(e, EXP_FLOOR, out=e)
         np.exp(e, out=e)
     if len(logs) == 1:
         return top, logs[0]
