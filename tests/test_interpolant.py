@@ -173,6 +173,22 @@ def test_a_narrow_component_between_the_nodes_is_not_interpolated_over():
     _compare(D.get("kl", "reverse"), p, mean, std)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, -0.0, 1.5, -2.0, np.inf, np.nan]) | st.floats(-3, 3),
+                          st.sampled_from([0.5, 1.0]) | st.floats(0.1, 2)), min_size=1, max_size=80),
+       st.integers(0, 3))
+def test_distinct_states_are_those_of_sorting_every_pair(states, repeats):
+    # the means sorted alone find the few states that can repeat; the pairs of
+    # those are sorted as before: each state once, and every state mapped back
+    mean, std = (np.array(a, float) for a in zip(*states))
+    mean, std = np.tile(mean, repeats + 1), np.tile(std, repeats + 1)
+    got_m, got_s, inverse = D._distinct(mean, std)
+    want = np.unique(mean + 1j * std, equal_nan=False)
+    assert got_m.size == got_s.size == want.size
+    assert np.array_equal(got_m[inverse], mean, equal_nan=True) and np.array_equal(got_s[inverse], std)
+    assert np.array_equal(np.sort_complex(got_m + 1j * got_s), np.sort_complex(want), equal_nan=True)
+
+
 def test_repeated_states_cost_one_quadrature_each():
     # members that have converged repeat their last state, here a hundred times
     rng = np.random.default_rng(1)

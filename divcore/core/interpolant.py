@@ -44,7 +44,7 @@ WASTE = 0.1  # samples of rejected interpolants stop being drawn past this share
 CHECKS = 3
 FEATURE_MEAN = 0.5  # the narrowest feature in the mean, in units of the box's smallest std
 FEATURE_LOG_STD = 0.5  # ... in log std
-_EVAL_CHUNK = 1 << 16  # states per evaluation of the interpolant (its (N, n+1) matrices)
+_EVAL_CHUNK = 1 << 14  # states per evaluation of the interpolant: its (n+1, chunk) bases stay in cache
 
 Direct = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -187,25 +187,32 @@ def _cosines(n: int) -> np.ndarray:
 
 
 def _basis(x: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
-    """T_0 .. T_n at x mapped from [lo, hi] to [-1, 1], one row per point."""
-    out = np.empty((x.size, n + 1))
-    out[:, 0] = 1.0
+    """T_0 .. T_n at x mapped from [lo, hi] to [-1, 1], one row per degree
+    (each row contiguous: the recurrence's passes run along them)."""
+    out = np.empty((n + 1, x.size))
+    out[0] = 1.0
     if n == 0:
         return out
     t = (2.0 * x - (lo + hi)) / (hi - lo)
-    out[:, 1] = t
+    out[1] = t
+    t *= 2.0
     for k in range(2, n + 1):
-        np.multiply(2.0 * t, out[:, k - 1], out=out[:, k])
-        out[:, k] -= out[:, k - 2]
+        np.multiply(t, out[k - 1], out=out[k])
+        out[k] -= out[k - 2]
     return out
 
 
 def _evaluate(coef: np.ndarray, box, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sum_jk coef[j, k] T_j(u) T_k(v) at every state: the mean's basis
+    contracted with the coefficients by one matrix product per chunk, then
+    weighted by the log std's basis and summed down each column."""
     (u0, u1), (v0, v1) = box
     nu, nv = coef.shape[0] - 1, coef.shape[1] - 1
     out = np.empty(u.size)
+    coef_t = np.ascontiguousarray(coef.T)
     for i in range(0, u.size, _EVAL_CHUNK):
         s = slice(i, i + _EVAL_CHUNK)
-        tu, tv = _basis(u[s], u0, u1, nu), _basis(v[s], v0, v1, nv)
-        out[s] = np.einsum("ij,ij->i", tu @ coef, tv)
+        inner = coef_t @ _basis(u[s], u0, u1, nu)  # (nv + 1, chunk)
+        inner *= _basis(v[s], v0, v1, nv)
+        np.add.reduce(inner, axis=0, out=out[s])
     return out
