@@ -312,3 +312,16 @@ def test_chi2_within_ulps_of_its_edge_is_inf_or_a_positive_number(key):
             v = float(div.value(p, 0.0, s))
             assert v == np.inf or (np.isfinite(v) and v > 0), (s, v)
             assert (v == np.inf) == (not div.finite(p, s)) or v == np.inf  # overflow may also give inf
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=mixtures, m=st.lists(st.floats(-12, 12), min_size=1, max_size=20), s=st.floats(0.05, 6.0),
+       kind=st.sampled_from(KEYS + [("alpha", "reverse", 2.0), ("alpha", "forward", -0.5), ("alpha", "reverse", 0.5)]))
+def test_value_and_grad_together_are_the_bits_of_each_alone(p, m, s, kind):
+    # the optima search asks for both at every point it tries, from one quadrature
+    div = D.get(*kind)
+    mean, std = np.array(m), np.full(len(m), s) * np.linspace(0.5, 1.5, len(m))
+    with np.errstate(all="ignore"):
+        value, grad = div.value_and_grad(p, mean, std)
+        assert value.tobytes() == div.value(p, mean, std).tobytes()
+        assert grad.tobytes() == div.grad(p, mean, std).tobytes()

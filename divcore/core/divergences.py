@@ -123,12 +123,24 @@ def kl_reverse(p: Mixture, mean, std):
     return -gaussian_entropy(std) - expected_logp(p, mean, std)
 
 
+def _kl_reverse_grad_at(r: quadrature.Rule, mean, slope):
+    return np.stack([-r.total(slope), -1.0 - r.total(slope * (r.x - r.of(mean)))], axis=-1)
+
+
 def kl_reverse_grad(p: Mixture, mean, std):
     """-E_q[(d/dx log p) (1, x - mean)] - (0, 1), pathwise."""
     mean, std = _arrays(mean, std)
     r = _q_rule(p, mean, std)
     _, slope = p.logpdf_and_dx(r.x)
-    return np.stack([-r.total(slope), -1.0 - r.total(slope * (r.x - r.of(mean)))], axis=-1)
+    return _kl_reverse_grad_at(r, mean, slope)
+
+
+def kl_reverse_value_and_grad(p: Mixture, mean, std):
+    """Both from one rule and one pass of log p and its slope (the bits of each alone)."""
+    mean, std = _arrays(mean, std)
+    r = _q_rule(p, mean, std)
+    logp, slope = p.logpdf_and_dx(r.x)
+    return -gaussian_entropy(std) - r.total(logp), _kl_reverse_grad_at(r, mean, slope)
 
 
 # ---------------------------------------------------------------- chi2(p || q), closed form
@@ -222,19 +234,29 @@ def _chi2_reverse_parts(p: Mixture, mean, std):
     return ok, r, f, (r.x - m) / s, std
 
 
-def chi2_reverse(p: Mixture, mean, std):
-    mean, std = _arrays(mean, std)
-    ok, r, f, _, _ = _chi2_reverse_parts(p, mean, std)
+def _chi2_reverse_value_at(ok, r, f):
     with np.errstate(over="ignore"):  # a finite integral beyond float range is reported as inf
         return np.where(ok, r.sum(f) - 1.0, np.inf)
 
 
-def chi2_reverse_grad(p: Mixture, mean, std):
-    mean, std = _arrays(mean, std)
-    ok, r, f, eps, sd = _chi2_reverse_parts(p, mean, std)
+def _chi2_reverse_grad_at(ok, r, f, eps, sd):
     with np.errstate(invalid="ignore", over="ignore"):
         g = 2.0 * np.stack([r.sum(f * eps) / sd, r.sum(f * (eps * eps - 1.0))], axis=-1)
     return np.where(ok[..., None], g, np.nan)
+
+
+def chi2_reverse(p: Mixture, mean, std):
+    ok, r, f, _, _ = _chi2_reverse_parts(p, *_arrays(mean, std))
+    return _chi2_reverse_value_at(ok, r, f)
+
+
+def chi2_reverse_grad(p: Mixture, mean, std):
+    return _chi2_reverse_grad_at(*_chi2_reverse_parts(p, *_arrays(mean, std)))
+
+
+def chi2_reverse_value_and_grad(p: Mixture, mean, std):
+    parts = _chi2_reverse_parts(p, *_arrays(mean, std))
+    return _chi2_reverse_value_at(*parts[:3]), _chi2_reverse_grad_at(*parts)
 
 
 # ---------------------------------------------------------------- alpha-divergence D_a(p || q)
@@ -263,26 +285,35 @@ def _alpha_parts(p: Mixture, mean, std, a: float):
     return ok, r, q_logpdf(r.x, m, s), p.logpdf(r.x), (r.x - m) / s, s
 
 
-def alpha_value(p: Mixture, mean, std, a: float):
-    mean, std = _arrays(mean, std)
-    ok, rule, logq, logp, _, _ = _alpha_parts(p, mean, std, a)
+def _alpha_value_at(a, ok, rule, logq, logp, *_):
     with np.errstate(over="ignore", invalid="ignore"):
         term, scale = alpha_terms.value_terms(logq, logp, a)
         value = rule.total(term) / scale
     return np.where(ok, value, np.inf)
 
 
-def alpha_grad(p: Mixture, mean, std, a: float):
+def _alpha_grad_at(a, ok, rule, logq, logp, eps, s):
     """-(1/a) ∫ p^a q^(1-a) grad log q dx, written for a near 0 as
     -E_q[expm1(a r)/a grad log q] (E_q[grad log q] = 0), which tends to the
     reverse-KL gradient -E_q[r grad log q]."""
-    mean, std = _arrays(mean, std)
-    ok, rule, logq, logp, eps, s = _alpha_parts(p, mean, std, a)
     score = (eps / s, eps * eps - 1.0)  # d log q / d(mean, log std)
     with np.errstate(over="ignore", invalid="ignore"):
         c = alpha_terms.score_weights(logq, logp, a)
         g = -np.stack([rule.total(c * score[0]), rule.total(c * score[1])], axis=-1)
     return np.where(ok[..., None], g, np.nan)
+
+
+def alpha_value(p: Mixture, mean, std, a: float):
+    return _alpha_value_at(a, *_alpha_parts(p, *_arrays(mean, std), a))
+
+
+def alpha_grad(p: Mixture, mean, std, a: float):
+    return _alpha_grad_at(a, *_alpha_parts(p, *_arrays(mean, std), a))
+
+
+def alpha_value_and_grad(p: Mixture, mean, std, a: float):
+    parts = _alpha_parts(p, *_arrays(mean, std), a)
+    return _alpha_value_at(a, *parts), _alpha_grad_at(a, *parts)
 
 
 # ---------------------------------------------------------------- the registries
@@ -308,6 +339,8 @@ class Divergence:
     # the only minimum over the Gaussians is the one with p's mean and variance
     moment_matching: bool = False
     by_quadrature: bool = True  # its value is a quadrature per state (else a closed form)
+    # (value, grad) from one quadrature, where the two share it
+    value_and_grad_fn: object | None = None
 
     def value(self, p: Mixture, mean, std):
         """The divergence at every (mean, std). A large batch of finite states
@@ -343,6 +376,16 @@ class Divergence:
 
     def grad(self, p: Mixture, mean, std):
         return self.grad_fn(p, mean, std)
+
+    def value_and_grad(self, p: Mixture, mean, std):
+        """`value` and `grad` at a batch of states (the bits of each), from one
+        quadrature where the two share it: a search (`core.optima`) wants both
+        at every point it tries."""
+        mean, std = _arrays(mean, std)
+        if self.value_and_grad_fn is None or mean.size > _CHUNK:
+            return self.value(p, mean, std), self.grad(p, mean, std)
+        value, grad = self.value_and_grad_fn(p, mean, std)
+        return np.maximum(np.asarray(value, float), 0.0), grad
 
     def finite_std_range(self, p: Mixture) -> tuple[float, float]:
         """The open interval of q's std where the divergence is finite."""
@@ -430,16 +473,18 @@ def _alpha(direction: str, alpha: float | None) -> Divergence:
     return Divergence(
         "alpha", direction,
         functools.partial(alpha_value, a=b), functools.partial(alpha_grad, a=b),
-        functools.partial(alpha_finite, a=b), alpha=a,
+        functools.partial(alpha_finite, a=b), alpha=a, value_and_grad_fn=functools.partial(alpha_value_and_grad, a=b),
     )
 
 
 _KL = {"forward": Divergence("kl", "forward", kl_forward, kl_forward_grad, moment_matching=True,
                              by_quadrature=False),
-       "reverse": Divergence("kl", "reverse", kl_reverse, kl_reverse_grad)}
+       "reverse": Divergence("kl", "reverse", kl_reverse, kl_reverse_grad,
+                             value_and_grad_fn=kl_reverse_value_and_grad)}
 _CHI2 = {"forward": Divergence("chi2", "forward", chi2_forward, chi2_forward_grad, chi2_forward_finite,
                                by_quadrature=False),
-         "reverse": Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite)}
+         "reverse": Divergence("chi2", "reverse", chi2_reverse, chi2_reverse_grad, chi2_reverse_finite,
+                               value_and_grad_fn=chi2_reverse_value_and_grad)}
 
 DIVERGENCES = Registry("divergence", (
     Kind("kl", "Kullback–Leibler divergence", "Kullback-Leibler", "KL", r"\mathrm{KL}", "KL",

@@ -64,8 +64,11 @@ def scaled_grad(p: Mixture, div: Divergence, mean, log_std, scale=None):
     information makes these coordinates comparable at every width, so one
     tolerance fits a minimum of width 1e-3 and one of width 1e3."""
     std = np.exp(log_std)
-    g = div.grad(p, mean, std)
-    return g * np.stack(np.broadcast_arrays(std if scale is None else scale, 1.0), axis=-1)
+    return _scaled(div.grad(p, mean, std), std if scale is None else scale)
+
+
+def _scaled(g, scale):
+    return g * np.stack(np.broadcast_arrays(scale, 1.0), axis=-1)
 
 
 def hessian(p: Mixture, div: Divergence, mean: float, log_std: float, h: float = 1e-5):
@@ -156,8 +159,8 @@ def _descend(p, div, starts, fixed, mean_bounds, ls_bounds, max_iter: int = 500)
     def objective(x, i):
         m, ls = unpack(x, i)
         with np.errstate(invalid="ignore", over="ignore"):
-            v = np.asarray(div.value(p, m, np.exp(ls)), float)
-            g = scaled_grad(p, div, m, ls, scale=s0[i])[:, :dim] / (1.0 + v)[:, None]
+            v, g = div.value_and_grad(p, m, np.exp(ls))
+            g = _scaled(g, s0[i])[:, :dim] / (1.0 + v)[:, None]
         bad = ~(np.isfinite(v) & np.isfinite(g).all(axis=1))
         return np.where(bad, _WALL, np.log1p(np.where(bad, 0.0, v))), np.where(bad[:, None], 0.0, g)
 
