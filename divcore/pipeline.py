@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import time
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -555,6 +556,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)  # the stage's jobs' time, summed
     wall: float = 0.0
     critical: list[tuple[str, str, float]] = field(default_factory=list)  # (stage, label, seconds), in order
+    removed: list[Path] = field(default_factory=list)  # what `prune` took out of the build folder
 
 
 # What a job of each stage takes on one core at medium quality, for jobs not
@@ -758,7 +760,37 @@ def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, rep
         scenarios = load_all(scenes)
         with build_lock(build_dir):
             P = plan(scenarios, build_dir, stages, quality, content, site, figure)
-            return P, execute(P, jobs, report, executor)
+            out = execute(P, jobs, report, executor)
+            if tuple(stages) == STAGES:
+                out.removed = prune(P, [scn.name for scn in scenarios])
+            return P, out
     finally:
         if executor is not None:
             executor.close()
+
+
+def prune(P: Plan, names: list[str]) -> list[Path]:
+    """Remove what earlier builds left in the build folder that this one does
+    not make: the folders of scenarios no longer built (their records, media
+    and keys), and in a built scenario's records the runs and analyses since
+    removed or renamed (with their kept landscapes and keys), which a reader of
+    build/data would take for current. Called after a build of every stage,
+    whose data jobs name every file they keep. Returns the paths removed."""
+    removed: list[Path] = []
+    keep = set(names) | {GALLERY_DIR}
+    for root in (P.data_dir, P.media_dir, P.cache_dir / "data", P.cache_dir / "media"):
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            if folder.is_dir() and folder.name not in keep:
+                shutil.rmtree(folder)
+                removed.append(folder)
+    live = {path for job in P.stages["data"] for path in (*job.outputs, job.key_path)}
+    for root in (P.data_dir, P.cache_dir / "data"):
+        for name in names:
+            for path in sorted((root / name).rglob("*")):
+                if path.is_file() and path not in live:
+                    path.unlink()
+                    removed.append(path)
+            for folder in sorted((root / name).rglob("*"), reverse=True):  # deepest first
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+    return removed

@@ -96,6 +96,31 @@ def test_a_description_edit_rebuilds_only_the_pages(tiny):
     assert "Now described differently." in (tiny / "build/site/scenarios/alpha.html").read_text()
 
 
+def test_runs_and_scenarios_no_longer_in_the_scenes_leave_the_build_folder(tiny):
+    # a reader of build/data would take them for current: beta's folders go, and
+    # alpha's record (and kept landscape, and key) of a run since renamed
+    (tiny / "scenes/beta.toml").unlink()
+    (tiny / "content/article.md").write_text("# Tiny\n\n::: scrubber alpha\n")
+    (tiny / "scenes/alpha.toml").write_text(scene("Alpha").replace('name = "rev"', 'name = "reverse"'))
+    build = tiny / "build"
+    old = [p for p in (build / "data/alpha").rglob("rev.npz")] + list((build / "cache/data/alpha").glob("rev.*"))
+    assert len(old) == 3  # the record, its landscape and its key
+    report = _build(tiny)
+    assert not any((build / d / "beta").exists() for d in ("data", "media", "cache/data", "cache/media"))
+    assert not any(p.exists() for p in old) and set(old) <= set(report.removed)
+    assert sorted(p.name for p in (build / "data/alpha").rglob("*.npz")) == ["reverse.npz", "reverse.npz"]
+    assert not (build / "site/scenarios/beta.html").exists() and (build / "site/scenarios/alpha.html").exists()
+    assert built(_build(tiny)) == {}  # what stayed is all the next build needs
+
+
+def test_a_build_of_some_stages_removes_nothing(tiny):
+    # its plan names only some of the outputs: what it does not plan may still be current
+    (tiny / "scenes/beta.toml").unlink()
+    report = pipeline.build([tiny / "scenes/alpha.toml"], tiny / "build", jobs=2, stages=("data",), quality="low",
+                            content=tiny / "content")[1]
+    assert report.removed == [] and (tiny / "build/data/beta/rev.npz").exists()
+
+
 def test_a_steps_edit_rebuilds_that_scenarios_data_and_media_only(tiny):
     beta_before = snapshot(tiny / "build/media/beta")
     (tiny / "scenes/alpha.toml").write_text(scene("Alpha", steps=35))

@@ -69,6 +69,8 @@ def _summary(P, rep, start: float) -> None:
         if total:
             work = f" ({rep.seconds[stage]:.1f}s of work)" if rep.built[stage] else ""
             print(f"{stage:>8}: {rep.built[stage]} built, {rep.reused[stage]} up to date{work}")
+    if rep.removed:
+        print(f" removed: {len(rep.removed)} left by runs or scenarios no longer in the scenes")
     print(f"   total: {time.monotonic() - start:.1f}s")
     if rep.critical:
         path = " -> ".join(f"{stage} {label} {seconds:.1f}s" for stage, label, seconds in rep.critical)
