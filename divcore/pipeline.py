@@ -556,7 +556,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)  # the stage's jobs' time, summed
     wall: float = 0.0
     critical: list[tuple[str, str, float]] = field(default_factory=list)  # (stage, label, seconds), in order
-    removed: list[Path] = field(default_factory=list)  # what `prune` took out of the build folder
+    removed: list[Path] = field(default_factory=list)  # what `remove_stale` took out of the build folder
 
 
 # What a job of each stage takes on one core at medium quality, for jobs not
@@ -753,44 +753,68 @@ def build_lock(build_dir: Path):
 
 
 def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, report=None, quality: str = "medium",
-          content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None, executor=None):
+          content: Path | None = None, site: Site | None = None, figure: FigureStyle | None = None, executor=None,
+          prune: bool = False):
     """`executor`: where the data jobs' tasks run (an `executors.Dask`; default
-    this machine's pool of `jobs`); it is closed when the build ends."""
+    this machine's pool of `jobs`); it is closed when the build ends. `prune`:
+    `scenes` is the whole scenes folder, so what the last such build made and
+    this one does not is stale (`remove_stale`)."""
     try:
         scenarios = load_all(scenes)
         with build_lock(build_dir):
             P = plan(scenarios, build_dir, stages, quality, content, site, figure)
             out = execute(P, jobs, report, executor)
-            if tuple(stages) == STAGES:
-                out.removed = prune(P, [scn.name for scn in scenarios])
+            if prune:
+                out.removed = remove_stale(P, Path(build_dir), [scn.name for scn in scenarios])
             return P, out
     finally:
         if executor is not None:
             executor.close()
 
 
-def prune(P: Plan, names: list[str]) -> list[Path]:
-    """Remove what earlier builds left in the build folder that this one does
-    not make: the folders of scenarios no longer built (their records, media
-    and keys), and in a built scenario's records the runs and analyses since
-    removed or renamed (with their kept landscapes and keys), which a reader of
-    build/data would take for current. Called after a build of every stage,
-    whose data jobs name every file they keep. Returns the paths removed."""
+def _made(P: Plan, build_dir: Path, names: list[str]) -> dict:
+    """What a build of the whole scenes folder makes that can go stale: its
+    scenarios, and its records, kept landscapes, analyses and their keys
+    (relative to the build folder; a scenario's media are its own folder)."""
+    files = {str(path.relative_to(build_dir)) for job in P.stages["data"] for path in (*job.outputs, job.key_path)}
+    return {"scenarios": sorted(names), "files": sorted(files)}
+
+
+def remove_stale(P: Plan, build_dir: Path, names: list[str]) -> list[Path]:
+    """Remove what the last build of the whole scenes folder made and this one
+    does not: the records, kept landscapes, analyses and keys of runs and
+    scenarios since removed or renamed (which a reader of build/data would
+    take for current), and the media of scenarios no longer built. Only what
+    that build listed in cache/made.json goes: records `divfit run` wrote, or
+    another scenes folder's, stay. Returns the paths removed."""
+    manifest = P.cache_dir / "made.json"
+    made = _made(P, build_dir, names)
+    try:
+        before = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        before = {}
     removed: list[Path] = []
-    keep = set(names) | {GALLERY_DIR}
-    for root in (P.data_dir, P.media_dir, P.cache_dir / "data", P.cache_dir / "media"):
-        for folder in sorted(root.iterdir()) if root.is_dir() else ():
-            if folder.is_dir() and folder.name not in keep:
+    records = (P.data_dir, P.cache_dir / "data")
+    for rel in sorted(set(before.get("files", ())) - set(made["files"])):
+        path = build_dir / rel
+        if not (path.is_file() or path.is_symlink()):
+            continue
+        path.unlink()
+        removed.append(path)
+        for folder in path.parents:  # the folders it leaves empty, a scenario's too
+            if folder in records or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+            removed.append(folder)
+    for name in sorted(set(before.get("scenarios", ())) - set(names)):
+        for root in (P.media_dir, P.cache_dir / "media"):  # written by builds of that scenario alone
+            folder = root / name
+            if folder.is_symlink():
+                folder.unlink()
+            elif folder.is_dir():
                 shutil.rmtree(folder)
-                removed.append(folder)
-    live = {path for job in P.stages["data"] for path in (*job.outputs, job.key_path)}
-    for root in (P.data_dir, P.cache_dir / "data"):
-        for name in names:
-            for path in sorted((root / name).rglob("*")):
-                if path.is_file() and path not in live:
-                    path.unlink()
-                    removed.append(path)
-            for folder in sorted((root / name).rglob("*"), reverse=True):  # deepest first
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+            else:
+                continue
+            removed.append(folder)
+    atomic_write(manifest, json.dumps(made, indent=1).encode())
     return removed

@@ -98,26 +98,34 @@ def test_a_description_edit_rebuilds_only_the_pages(tiny):
 
 def test_runs_and_scenarios_no_longer_in_the_scenes_leave_the_build_folder(tiny):
     # a reader of build/data would take them for current: beta's folders go, and
-    # alpha's record (and kept landscape, and key) of a run since renamed
+    # alpha's record (and kept landscape, and key) of a run since renamed; what
+    # the last build did not make stays (`divfit run`'s records, another folder's)
+    build = tiny / "build"
+    others = [build / "data/mine/run.npz", build / "data/alpha/by-hand.npz"]
+    for path in others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not the build's")
     (tiny / "scenes/beta.toml").unlink()
     (tiny / "content/article.md").write_text("# Tiny\n\n::: scrubber alpha\n")
     (tiny / "scenes/alpha.toml").write_text(scene("Alpha").replace('name = "rev"', 'name = "reverse"'))
-    build = tiny / "build"
     old = [p for p in (build / "data/alpha").rglob("rev.npz")] + list((build / "cache/data/alpha").glob("rev.*"))
     assert len(old) == 3  # the record, its landscape and its key
-    report = _build(tiny)
+    scenes = sorted((tiny / "scenes").glob("*.toml"))
+    report = pipeline.build(scenes, build, jobs=2, quality="low", content=tiny / "content", prune=True)[1]
     assert not any((build / d / "beta").exists() for d in ("data", "media", "cache/data", "cache/media"))
     assert not any(p.exists() for p in old) and set(old) <= set(report.removed)
-    assert sorted(p.name for p in (build / "data/alpha").rglob("*.npz")) == ["reverse.npz", "reverse.npz"]
+    assert sorted(p.name for p in (build / "data/alpha").rglob("reverse.npz")) == ["reverse.npz", "reverse.npz"]
+    assert all(p.read_bytes() == b"not the build's" for p in others)
     assert not (build / "site/scenarios/beta.html").exists() and (build / "site/scenarios/alpha.html").exists()
     assert built(_build(tiny)) == {}  # what stayed is all the next build needs
 
 
-def test_a_build_of_some_stages_removes_nothing(tiny):
-    # its plan names only some of the outputs: what it does not plan may still be current
+def test_a_build_not_told_to_prune_removes_nothing(tiny):
+    # `divfit serve`'s rebuilds, and builds of a few scene files: a run an edit
+    # drops for a moment keeps its record for when it comes back
     (tiny / "scenes/beta.toml").unlink()
-    report = pipeline.build([tiny / "scenes/alpha.toml"], tiny / "build", jobs=2, stages=("data",), quality="low",
-                            content=tiny / "content")[1]
+    (tiny / "content/article.md").write_text("# Tiny\n\n::: scrubber alpha\n")
+    report = _build(tiny)
     assert report.removed == [] and (tiny / "build/data/beta/rev.npz").exists()
 
 

@@ -320,6 +320,7 @@ def test_chi2_within_ulps_of_its_edge_is_inf_or_a_positive_number(key):
 def test_value_and_grad_together_are_the_bits_of_each_alone(p, m, s, kind):
     # the optima search asks for both at every point it tries, from one quadrature
     div = D.get(*kind)
+    assert (div.value_and_grad_fn is not None) == div.by_quadrature  # one rule for both, where there is a rule
     mean, std = np.array(m), np.full(len(m), s) * np.linspace(0.5, 1.5, len(m))
     with np.errstate(all="ignore"):
         value, grad = div.value_and_grad(p, mean, std)

@@ -128,9 +128,11 @@ class NoScenes(ScenarioError):
                          "a folder of scenario files, or --scenes DIR")
 
 
-def build_here(args, report=None, announce=print):
+def build_here(args, report=None, announce=print, prune: bool = True):
     """What `divfit build` does, and each rebuild of `divfit serve`: the project
-    in this folder (its divfit.toml read afresh), the options overriding it."""
+    in this folder (its divfit.toml read afresh), the options overriding it.
+    `prune`: remove what the last such build made and this one does not
+    (`pipeline.remove_stale`)."""
     from .. import pipeline
     from ..executors import connect
     from ..project import load_project
@@ -148,7 +150,7 @@ def build_here(args, report=None, announce=print):
     executor = connect(getattr(args, "executor", "local"), getattr(args, "scheduler", None))
     return pipeline.build(scenes, args.out, jobs=args.jobs, stages=stages, report=report,
                           quality=args.quality or project.quality, content=args.content or project.content,
-                          site=project.site, figure=project.figure, executor=executor)
+                          site=project.site, figure=project.figure, executor=executor, prune=prune)
 
 
 def _cmd_build(args) -> int:

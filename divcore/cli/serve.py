@@ -145,7 +145,8 @@ def serve(args, build_here) -> int:
     def rebuild() -> None:
         start = time.monotonic()
         try:
-            _, rep = build_here(args, announce=announce)
+            # an edit may drop a run for a moment: its record stays for when it comes back
+            _, rep = build_here(args, announce=announce, prune=False)
         except (ScenarioError, BuildError) as err:
             error = str(err)
         except Exception as err:  # noqa: BLE001 -- shown, and the server keeps going

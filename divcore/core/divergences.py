@@ -63,7 +63,9 @@ def _distinct(mean, std):
     at = np.minimum(np.searchsorted(repeated, mean), repeated.size - 1)
     shared = repeated[at] == mean
     alone = np.flatnonzero(~shared)
-    states, inverse_shared = np.unique(mean[shared] + 1j * std[shared], return_inverse=True, equal_nan=False)
+    key = np.empty(int(shared.sum()), complex)  # mean + 1j * std would make 0 * inf = nan of an infinite std
+    key.real, key.imag = mean[shared], std[shared]
+    states, inverse_shared = np.unique(key, return_inverse=True, equal_nan=False)
     inverse = np.empty(mean.size, dtype=np.intp)
     inverse[alone] = np.arange(alone.size)
     inverse[shared] = alone.size + inverse_shared

@@ -44,7 +44,7 @@ WASTE = 0.1  # samples of rejected interpolants stop being drawn past this share
 CHECKS = 3
 FEATURE_MEAN = 0.5  # the narrowest feature in the mean, in units of the box's smallest std
 FEATURE_LOG_STD = 0.5  # ... in log std
-_EVAL_CHUNK = 1 << 14  # states per evaluation of the interpolant: its (n+1, chunk) bases stay in cache
+_EVAL_CHUNK = 1 << 14  # states per evaluation of the interpolant: (n+1, chunk) bases of a few MB
 
 Direct = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -145,8 +145,9 @@ def weigh_in_place(logs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     its weight exp(l_k - top), floored at exp(-60); returns top = max_k l_k
     and the weights' sum, so log p = top + log(sum). The plain expression's
     operations in its order: its bits. Where every l_k is -inf (x so far out
-    that each component's density is below the smallest float) log p is
-    -inf, as the plain log-sum-exp gives, and the weights are equal."""
+    that each component's log density is below -1.8e308, or infinite on the
+    line) log p is -inf, as the plain log-sum-exp gives, and the weights are
+    equal."""
     top = np.maximum(logs[0], logs[1]) if len(logs) > 1 else logs[0].copy()
     for a in logs[2:]:
         np.maximum(top, a, out=top)
