@@ -72,6 +72,11 @@ def _distinct(mean, std):
     return np.concatenate([mean[alone], states.real]), np.concatenate([std[alone], states.imag]), inverse
 
 
+def _at_least_zero(value):
+    """A divergence's values as a float array: >= 0, where rounding near q = p can give -1e-11."""
+    return np.maximum(np.asarray(value, float), 0.0)
+
+
 def _arrays(mean, std):
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
     return mean, std
@@ -360,8 +365,7 @@ class Divergence:
             m, s, inverse = _distinct(flat_m[ok], flat_s[ok])
             out[ok] = interpolant.values(functools.partial(self._chunked, p), m, s)[inverse]
             out = out.reshape(mean.shape)
-        # a divergence is >= 0; rounding near q = p can give -1e-11
-        return np.maximum(out, 0.0)
+        return _at_least_zero(out)
 
     def _direct(self, p: Mixture, mean, std):
         """value_fn at every state of flat arrays, each distinct state once."""
@@ -387,7 +391,7 @@ class Divergence:
         if self.value_and_grad_fn is None or mean.size > _CHUNK:
             return self.value(p, mean, std), self.grad(p, mean, std)
         value, grad = self.value_and_grad_fn(p, mean, std)
-        return np.maximum(np.asarray(value, float), 0.0), grad
+        return _at_least_zero(value), grad
 
     def finite_std_range(self, p: Mixture) -> tuple[float, float]:
         """The open interval of q's std where the divergence is finite."""
