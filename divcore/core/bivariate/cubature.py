@@ -32,6 +32,10 @@ lying across the axis is crossed within that), widening by GROWTH per
 marginal sd away from it. The features: q, each component of p, each concave
 piece's vertex and the peak. NODES Gauss-Legendre nodes per panel and axis.
 
+Integrands that hold log p itself (KL(q‖p): E_q[log p] and its gradient) also
+bend where p's components take over from one another; `rule(..., kinks=True)`
+places panels there too (see "where log p bends" below).
+
 A rule is flat: nodes, weights (q's frame Jacobian included) and how many
 nodes each state has, with nodes of one state contiguous.
 Accuracy is tested against a fine trapezoid rule in tests/test_bivariate.py.
@@ -280,33 +284,175 @@ def _axis_nodes(edges):
     return (mid[:, None] + half[:, None] * _U).ravel(), (half[:, None] * _W).ravel()
 
 
-def _state(p: Mixture2, mean, L, exponents):
+def _state(p: Mixture2, mean, L, exponents, kinks: bool = False):
     centre, T = mean, L
     for a, b in exponents:
         if b < 0 and (frame := _peak_frame(p, mean, L, a, b)) is not None:
             centre, T = frame
             break
-    m, S = _frame(p, mean, L, centre, T)
     log_w = np.log(p.weights)
+    if kinks:
+        m, S = _frame(p, mean, L, centre, T)
+        T = T @ _across_kink(m, S, log_w)
+    m, S = _frame(p, mean, L, centre, T)
     lo, hi, feats = np.full(2, np.inf), np.full(2, -np.inf), []
     for a, b in exponents:
         (l, h), f = _box_and_features(m, S, log_w, a, b)
         lo, hi = np.minimum(lo, l), np.maximum(hi, h)
         feats += f
-    (u0, w0), (u1, w1) = (_axis_nodes(_edges(lo[i], hi[i], feats, i)) for i in range(2))
-    u = np.stack(np.meshgrid(u0, u1, indexing="ij"), axis=-1).reshape(-1, 2)
-    w = np.outer(w0, w1).ravel() * abs(np.linalg.det(T))
-    return centre + u @ T.T, w
+    edges0 = _edges(lo[0], hi[0], feats, 0)
+    u1, w1 = _axis_nodes(_edges(lo[1], hi[1], feats, 1))
+    if kinks:
+        u, w = _kinked_lines(m, S, log_w, edges0, u1, w1)
+    else:
+        u0, w0 = _axis_nodes(edges0)
+        u = np.stack(np.meshgrid(u0, u1, indexing="ij"), axis=-1).reshape(-1, 2)
+        w = np.outer(w0, w1).ravel()
+    return centre + u @ T.T, w * abs(np.linalg.det(T))
 
 
-def rule(p: Mixture2, mean, L, *exponents) -> Rule:
+# ---------------------------------------------------------------- where log p bends
+#
+# log p = log sum_k exp(l_k) follows the largest l_k and, where two components
+# take over from one another, turns from one's slope to the other's within a
+# strip of width about 1 / |grad (l_i - l_j)| (its complex singularities sit
+# pi / |grad (l_i - l_j)| off the crossing). Panels sized to q and p's
+# components alone step over a narrow strip: E_q[log p] was typically 1e-8
+# off, and 2e-5 where a strip ran along the panels through q's centre. With
+# `kinks`, the frame is turned so that the
+# crossing nearest q's centre runs across the inner axis, and every inner line
+# gets panel edges at its own crossings, graded out from each: the first panel
+# 2 / |slope difference| wide, then each reaching three times as far (a panel
+# from r + d to r + 3d has the singularity two half-widths from its centre or
+# more, where 12 Gauss-Legendre nodes are exact to ~1e-14), until the panel
+# the crossing falls in is as wide.
+
+KINK_GAP = 20.0  # a crossing of components this far below the largest l_k bends log p by < e^-20
+KINK_TAIL = 36.0  # nor is one placed where q is below e^-36 of its peak
+_RATIO = 3.0  # each panel out from a crossing this many times the last one's reach
+_MAX_STEPS = 40
+
+
+def _component_pieces(m, S, log_w):
+    """p's components' log densities in the frame as (P, m, c): l_k(u) = c_k - (u - m_k)' P_k (u - m_k) / 2
+    (the frame's Jacobian is left out: it is the same for every component)."""
+    P = np.linalg.inv(S[:-1])
+    return P, m[:-1], log_w - LOG_2PI - 0.5 * np.log(np.linalg.det(S[:-1]))
+
+
+def _across_kink(m, S, log_w):
+    """A rotation R (2 x 2) such that, in the frame turned by it, the crossing of
+    two components nearest the frame's centre (among those on top of p there)
+    runs across the first axis: the inner lines cross it, rather than run along it."""
+    P, mu, c = _component_pieces(m, S, log_w)
+    C = c.size
+    best, normal = np.inf, None
+    for i in range(C):
+        for j in range(i + 1, C):
+            # d(u) = l_i - l_j, projected onto d = 0 from the centre by Newton's steps along grad d
+            u = np.zeros(2)
+            for _ in range(30):
+                gi, gj = -P[i] @ (u - mu[i]), -P[j] @ (u - mu[j])
+                d = (c[i] - 0.5 * (u - mu[i]) @ P[i] @ (u - mu[i])) - (c[j] - 0.5 * (u - mu[j]) @ P[j] @ (u - mu[j]))
+                g = gi - gj
+                gg = g @ g
+                if not gg > 0:
+                    break
+                step = d * g / gg
+                u = u - step
+                if step @ step <= 1e-24 * max(1.0, u @ u):
+                    break
+            g = -P[i] @ (u - mu[i]) + P[j] @ (u - mu[j])
+            l = c - 0.5 * np.einsum("ki,kij,kj->k", u - mu, P, u - mu)
+            if not (np.all(np.isfinite(u)) and g @ g > 0 and abs(l[i] - l[j]) <= 1e-6 * max(1.0, abs(l[i]))):
+                continue
+            if l[i] < l.max() - KINK_GAP or u @ u >= best:
+                continue
+            best, normal = u @ u, g / np.sqrt(g @ g)
+    if normal is None:
+        return np.eye(2)
+    return np.array([[normal[0], -normal[1]], [normal[1], normal[0]]])
+
+
+def _kinked_lines(m, S, log_w, edges0, u1, w1):
+    """Nodes and weights of lines at the outer nodes u1 (weights w1), each with
+    the inner edges `edges0` plus its own crossings and the panels graded out
+    from them."""
+    P, mu, c = _component_pieces(m, S, log_w)
+    C = c.size
+    lo, hi = edges0[0], edges0[-1]
+    n = u1.size
+    if C > 1:
+        # on the line u = (t, s): l_k = alpha_k t^2 + beta_k t + gamma_k
+        e = u1[:, None] - mu[:, 1]  # (n, C)
+        alpha = -0.5 * P[:, 0, 0]
+        beta = P[:, 0, 0] * mu[:, 0] - P[:, 0, 1] * e
+        gamma = c - 0.5 * (P[:, 0, 0] * mu[:, 0] ** 2 - 2.0 * P[:, 0, 1] * mu[:, 0] * e + P[:, 1, 1] * e * e)
+        i, j = np.triu_indices(C, 1)
+        A = np.broadcast_to(alpha[i] - alpha[j], (n, i.size))
+        B, G = beta[:, i] - beta[:, j], gamma[:, i] - gamma[:, j]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            disc = B * B - 4.0 * A * G
+            sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
+            qq = -0.5 * (B + np.copysign(sq, B))
+            quadratic = np.abs(A) > 1e-14 * np.maximum(np.abs(B), 1e-300)
+            r1 = np.where(quadratic, qq / A, -G / B)
+            r2 = np.where(quadratic, G / qq, np.nan)
+            roots = np.stack([r1, r2], axis=-1)  # (n, pairs, 2)
+            slope = np.abs(2.0 * A[..., None] * roots + B[..., None])
+            l_at = (alpha * roots[..., None] ** 2 + beta[:, None, None, :] * roots[..., None]
+                    + gamma[:, None, None, :])  # (n, pairs, 2, C)
+            top = l_at.max(-1)
+            li = np.take_along_axis(l_at, np.broadcast_to(i[None, :, None, None], l_at.shape[:-1] + (1,)), -1)[..., 0]
+            keep = (np.isfinite(roots) & (roots > lo) & (roots < hi) & (slope > 0) & np.isfinite(slope)
+                    & (li >= top - KINK_GAP) & (roots**2 + (u1**2)[:, None, None] <= 2.0 * KINK_TAIL))
+        roots, slope = roots[keep], slope[keep]  # flat, with the line of each
+        line = np.broadcast_to(np.arange(n)[:, None, None], keep.shape)[keep]
+    else:
+        roots = slope = line = np.zeros(0)
+    # out to the width of the shared panel the crossing falls in
+    local = np.diff(edges0)[np.clip(np.searchsorted(edges0, roots) - 1, 0, edges0.size - 2)]
+    with np.errstate(divide="ignore"):
+        first = 2.0 / slope
+        steps = np.clip(np.ceil(np.log(np.maximum(local / first, 1.0)) / np.log(_RATIO)), 0, _MAX_STEPS)
+    k = np.arange(_MAX_STEPS + 1)
+    offsets = first[:, None] * _RATIO ** k  # (roots, K)
+    offsets = np.where(k <= steps.astype(int)[:, None], offsets, np.nan)
+    extra = np.concatenate([roots[:, None], roots[:, None] - offsets, roots[:, None] + offsets], axis=1)
+    # every line's edges: the shared ones, then its crossings' (nan-padded to the most any line has)
+    per_line = np.bincount(line.astype(int), minlength=n) if roots.size else np.zeros(n, int)
+    width = int(per_line.max()) * extra.shape[1] if roots.size else 0
+    grid = np.full((n, edges0.size + width), np.nan)
+    grid[:, : edges0.size] = edges0
+    if roots.size:
+        order = np.argsort(line, kind="stable")
+        rank = np.arange(order.size) - np.repeat(np.cumsum(per_line) - per_line, per_line)
+        cols = edges0.size + rank[:, None] * extra.shape[1] + np.arange(extra.shape[1])
+        grid[line[order][:, None], cols] = np.clip(extra[order], lo, hi)
+    grid.sort(axis=1)  # nan last
+    left, right = grid[:, :-1], grid[:, 1:]
+    with np.errstate(invalid="ignore"):
+        panel = right - left > 1e-12 * max(1.0, hi - lo)  # False at nan
+    mid, half = 0.5 * (left + right)[panel], 0.5 * (right - left)[panel]
+    t = (mid[:, None] + half[:, None] * _U).ravel()
+    s = np.repeat(np.broadcast_to(u1[:, None], panel.shape)[panel], NODES)
+    w = ((half[:, None] * _W) * np.broadcast_to(w1[:, None], panel.shape)[panel][:, None]).ravel()
+    return np.stack([t, s], axis=-1), w
+
+
+def rule(p: Mixture2, mean, L, *exponents, kinks: bool = False) -> Rule:
     """One rule for states (mean (n, 2), L (n, 2, 2)) covering the mass of every
-    exp(a log q + b log p) in `exponents` (pairs (a, b))."""
+    exp(a log q + b log p) in `exponents` (pairs (a, b)). `kinks`: the integrand
+    holds log p itself (E_q[log p], and its score-weighted gradient), so
+    panels are also placed where p's components take over from one another;
+    for q's own mass only, `exponents` (1, 0)."""
+    if kinks and exponents != ((1.0, 0.0),):
+        raise ValueError("panels at p's kinks are placed in q's frame: exponents must be (1, 0) alone")
     mean = np.asarray(mean, float).reshape(-1, 2)
     L = np.asarray(L, float).reshape(-1, 2, 2)
     xs, ws, counts = [], [], []
     for i in range(mean.shape[0]):
-        x, w = _state(p, mean[i], L[i], exponents)
+        x, w = _state(p, mean[i], L[i], exponents, kinks)
         xs.append(x)
         ws.append(w)
         counts.append(w.size)
