@@ -213,6 +213,27 @@ def test_reverse_kl_where_components_take_over_matches_nested_quadrature(means, 
     assert np.abs(d.grad(p, m, Lq)[0] - ref_grad).max() <= 1e-9 * np.abs(ref_grad).max()
 
 
+def test_a_thin_feature_along_a_long_axis_keeps_the_rule_exact(monkeypatch):
+    """D_-0.6(p‖q) where the integrand's mass runs over a thousand of its frame's
+    units past a component 0.25 wide: panels of a width set by the component's
+    narrowest sd would number thousands. The cap once made them all 7 wide
+    (4e-4 off, with 435,000 nodes); now the lines along the axis see the
+    component's slices (as wide as its extent along them), and the rule of
+    86,000 nodes agrees with the 6.5 million a higher cap allows."""
+    from divcore.core.bivariate import cubature
+
+    p = Mixture2.create([[3.6, -2.85], [3.59, -1.51]], [[[0.925, -0.236], [-0.236, 2.856]],
+                                                         [[1.414, 0.12], [0.12, 0.062]]], [0.576, 0.424])
+    mean = np.array([[-2.965447593238504, -2.3768665955815047]])
+    L = np.array([[[1.5259044102634993, 0.0], [-0.010126578892778513, 0.42726206823668456]]])
+    d = D.get("alpha", "forward", "gaussian", -0.6)
+    capped = cubature.rule(p, mean, L, *D._alpha_exponents(-0.6))
+    value = float(d.value(p, mean, L)[0])
+    monkeypatch.setattr(cubature, "MAX_PANELS", 3000)
+    assert cubature.rule(p, mean, L, *D._alpha_exponents(-0.6)).counts[0] > 30 * capped.counts[0]
+    assert value == pytest.approx(float(d.value(p, mean, L)[0]), rel=1e-12)
+
+
 def test_panels_at_kinks_are_only_for_q_s_own_mass():
     from divcore.core.bivariate import cubature
 

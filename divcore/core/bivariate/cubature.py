@@ -55,7 +55,8 @@ TAIL = 46.0
 WIDTH = 1.5
 GROWTH = 0.5
 # a thin feature across a long axis (q far wider than a component, along it) would
-# ask for panels without end; past this many per axis they widen evenly
+# ask for panels without end: past this many per axis they are sized more
+# loosely (see `_edges`)
 MAX_PANELS = 150
 _RAYS = np.linspace(0.0, 2.0 * np.pi, 720, endpoint=False)
 
@@ -181,8 +182,11 @@ def _ray_box(A, h, c, level):
 
 
 def _feature(centre, cov):
-    """A Gaussian-shaped feature: its centre, marginal sds and narrowest sd."""
-    return centre, np.sqrt(np.diag(cov)), float(np.sqrt(np.linalg.eigvalsh(cov)[0]))
+    """A Gaussian-shaped feature: its centre, its marginal sds, its narrowest
+    sd, and per axis the sd of its slices along lines parallel to that axis
+    (1 / sqrt(precision_aa): what a line of nodes along the axis crosses)."""
+    return centre, np.sqrt(np.diag(cov)), float(np.sqrt(np.linalg.eigvalsh(cov)[0])), \
+        1.0 / np.sqrt(np.diag(np.linalg.inv(cov)))
 
 
 def _box_and_features(m, S, log_w, a, b):
@@ -257,23 +261,34 @@ def _edges(lo, hi, features, axis):
     where it starts: WIDTH times the feature's narrowest sd (a thin ellipse
     lying across the axis is crossed within that) near its centre, growing by
     GROWTH per marginal sd away from it; marched outwards in both directions
-    from the narrowest feature's centre."""
-    centres = np.array([c[axis] for c, _, _ in features])
-    spans = np.array([s[axis] for _, s, _ in features])
-    narrow = np.array([n for _, _, n in features])
+    from the narrowest feature's centre. Where that asks for more than
+    MAX_PANELS, the sd of the feature's slices along the axis stands for its
+    narrowest (a thin ellipse lying along the axis is crossed by the lines
+    along it within far more), and where even that asks for more, no panel is
+    narrower than the axis over MAX_PANELS."""
+    centres = np.array([c[axis] for c, _, _, _ in features])
+    spans = np.array([s[axis] for _, s, _, _ in features])
 
-    floor = (hi - lo) / MAX_PANELS
+    def march(narrow, floor, most):
+        def width(x):
+            return max(floor, float(np.min(narrow * (WIDTH + GROWTH * np.abs(x - centres) / spans))))
 
-    def width(x):
-        return max(floor, float(np.min(narrow * (WIDTH + GROWTH * np.abs(x - centres) / spans))))
+        start = float(np.clip(centres[np.argmin(narrow)], lo, hi))
+        right, left = [start], [start]
+        while right[-1] < hi and len(right) + len(left) <= most:
+            right.append(min(hi, right[-1] + width(right[-1])))
+        while left[-1] > lo and len(right) + len(left) <= most:
+            left.append(max(lo, left[-1] - width(left[-1])))
+        done = right[-1] >= hi and left[-1] <= lo
+        return left, right, done
 
-    start = float(np.clip(centres[np.argmin(narrow)], lo, hi))
-    right = [start]
-    while right[-1] < hi:
-        right.append(min(hi, right[-1] + width(right[-1])))
-    left = [start]
-    while left[-1] > lo:
-        left.append(max(lo, left[-1] - width(left[-1])))
+    narrowest = np.array([n for _, _, n, _ in features])
+    slices = np.array([c[axis] for _, _, _, c in features])
+    left, right, done = march(narrowest, 0.0, MAX_PANELS + 2)
+    if not done:
+        left, right, done = march(slices, 0.0, MAX_PANELS + 2)
+    if not done:
+        left, right, _ = march(slices, (hi - lo) / MAX_PANELS, np.inf)
     e = np.array(left[::-1] + right[1:])
     return e[np.concatenate([[True], np.diff(e) > 0])]
 
