@@ -31,7 +31,7 @@ import numpy as np
 from .. import alpha as alpha_terms
 from ..divergences import DIVERGENCES, DIRECTIONS, forward_alpha
 from . import cubature
-from .gaussian import FAMILIES_2D, Family2, entropy as q_entropy, logpdf as q_logpdf
+from .gaussian import FAMILIES_2D, Family2, entropy as q_entropy
 from .target import LOG_2PI, Mixture2, solve_lower, solve_upper_t
 
 _CHUNK = 16  # states per cubature batch in `Divergence2.value`: a state has ~20,000 nodes, and
@@ -216,18 +216,24 @@ def chi2_forward(p: Mixture2, fam: Family2, mean, L, grad: bool):
 
 
 def _parts(p: Mixture2, mean, L, *exponents):
+    """The rule for `exponents`, log q and log p at its nodes, and the nodes in
+    q's whitened coordinates (e0, e1). log q is gaussian.logpdf's arithmetic
+    on those coordinates (computed once for both)."""
     r = cubature.rule(p, mean, L, *exponents)
-    Ln, mn = r.of(L), r.of(mean)
-    return r, q_logpdf(r.x, mn, Ln), p.logpdf(r.x), solve_lower(Ln, r.x - mn), Ln
+    Ln = r.of(L)
+    eps = solve_lower(Ln, r.x - r.of(mean))
+    e0, e1 = eps[:, 0], eps[:, 1]
+    logq = -0.5 * (e0**2 + e1**2) - np.log(Ln[:, 0, 0]) - np.log(Ln[:, 1, 1]) - LOG_2PI
+    return r, logq, p.logpdf(r.x), e0, e1
 
 
 def chi2_reverse(p: Mixture2, fam: Family2, mean, L, grad: bool):
     """∫ q^2/p - 1; the gradient 2 ∫ (q^2/p) d log q / d theta."""
-    r, logq, logp, eps, Ln = _parts(p, mean, L, (2.0, -1.0))
+    r, logq, logp, e0, e1 = _parts(p, mean, L, (2.0, -1.0))
     with np.errstate(over="ignore", invalid="ignore"):
         f = np.exp(2.0 * logq - logp)
         value = r.sum(f) - 1.0
-        return value, (2.0 * r.sum(f[:, None] * fam.score_parts(eps, Ln)) if grad else None)
+        return value, (2.0 * _score_sum(fam, r, f, e0, e1, L) if grad else None)
 
 
 def _alpha_exponents(a: float):
@@ -236,14 +242,14 @@ def _alpha_exponents(a: float):
 
 def alpha(p: Mixture2, fam: Family2, mean, L, grad: bool, a: float):
     """D_a(p ‖ q) and its gradient -(1/a) ∫ p^a q^(1-a) d log q / d theta (see core/alpha.py)."""
-    r, logq, logp, eps, Ln = _parts(p, mean, L, *_alpha_exponents(a))
+    r, logq, logp, e0, e1 = _parts(p, mean, L, *_alpha_exponents(a))
     with np.errstate(over="ignore", invalid="ignore"):
         term, scale = alpha_terms.value_terms(logq, logp, a)
         value = r.sum(term) / scale
         if not grad:
             return value, None
         c = alpha_terms.score_weights(logq, logp, a)
-        return value, -r.sum(c[:, None] * fam.score_parts(eps, Ln))
+        return value, -_score_sum(fam, r, c, e0, e1, L)
 
 
 # ---------------------------------------------------------------- one divergence, one direction, one family
