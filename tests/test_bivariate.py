@@ -190,7 +190,7 @@ def test_values_and_gradients_match_the_reference_and_finite_differences(diverge
 
 # q straddling the strip where one of p's components takes over from another:
 # two unequal components; two equal ones whose strip runs along q's first axis
-# through its centre; three with curved strips. The rule of panels sized to q
+# through its centre; three with curved strips; four with two strips. The rule of panels sized to q
 # and the components alone was 4e-8, 2e-5 and 1e-8 off in value there, and 2e-5,
 # 8e-5 and 4e-5 in gradient.
 KINKED = [
@@ -199,6 +199,10 @@ KINKED = [
     ([[0.0, 1.5], [0.0, -1.5]], [cov(0.3, 0.3, 0.0)] * 2, [0.5, 0.5], [0.2, 0.1], [[2.0, 0.0], [0.0, 2.0]]),
     ([[-0.39, 3.66], [3.63, 2.37], [1.37, 2.76]], [cov(1.89, 0.24, 0.3), cov(0.85, 0.37, -0.5), cov(0.67, 0.68, 0.2)],
      [0.3, 0.3, 0.4], [-4.38, -4.07], [[2.72, 0.0], [-0.4, 1.49]]),
+    # four on a square: two strips at right angles through q (1e-4 off when
+    # the lines were turned across the nearest alone)
+    ([[-1.5, 1.5], [1.5, 1.5], [-1.5, -1.5], [1.5, -1.5]], [cov(0.3, 0.3, 0.0)] * 4, [0.25] * 4,
+     [0.01, 0.31], [[1.0, 0.0], [0.0, 1.0]]),
 ]
 
 
@@ -232,6 +236,29 @@ def test_a_thin_feature_along_a_long_axis_keeps_the_rule_exact(monkeypatch):
     monkeypatch.setattr(cubature, "MAX_PANELS", 3000)
     assert cubature.rule(p, mean, L, *D._alpha_exponents(-0.6)).counts[0] > 30 * capped.counts[0]
     assert value == pytest.approx(float(d.value(p, mean, L)[0]), rel=1e-12)
+
+
+def test_reverse_kl_gradient_far_from_a_gaussian_target_keeps_every_coordinate():
+    """p one Gaussian, q a hundred units away: log p changes by thousands across
+    q, and the score form's terms cancel to the last digits unless the linear
+    part is taken out first (1.6e-7 off in the smallest coordinate before)."""
+    mp, Sp = np.array([0.5, -1.0]), np.array([[1.3, 0.4], [0.4, 0.8]])
+    p = Mixture2.create([mp], [Sp])
+    L = np.array([[1.2, 0.0], [0.3, 0.9]])
+    for mq in ([100.0, -100.0], [3.0, 1.0]):
+        mq = np.array(mq)
+        G = np.linalg.solve(Sp, L) - np.linalg.inv(L).T  # d KL / dL for a Gaussian p
+        exact = np.concatenate([np.linalg.solve(Sp, mq - mp), [G[0, 0] * L[0, 0], G[1, 0], G[1, 1] * L[1, 1]]])
+        got = D.get("kl", "reverse", "gaussian").grad(p, mq[None], L[None])[0]
+        assert np.all(np.abs(got - exact) <= 1e-8 * np.abs(exact))
+
+
+def test_a_state_that_is_not_finite_gets_nan_not_an_error():
+    d = D.get("kl", "reverse", "gaussian")
+    mean = np.array([[0.0, np.nan], [0.3, 0.1]])
+    L = np.array([np.eye(2), np.eye(2)])
+    value, grad = d.evaluate(P, mean, L)
+    assert np.isnan(value[0]) and np.all(np.isnan(grad[0])) and np.isfinite(value[1]) and np.all(np.isfinite(grad[1]))
 
 
 def test_panels_at_kinks_are_only_for_q_s_own_mass():

@@ -341,9 +341,9 @@ def _state(p: Mixture2, mean, L, exponents, kinks: bool = False):
 # pi / |grad (l_i - l_j)| off the crossing). Panels sized to q and p's
 # components alone step over a narrow strip: E_q[log p] was typically 1e-8
 # off, and 2e-5 where a strip ran along the panels through q's centre. With
-# `kinks`, the frame is turned so that the
-# crossing nearest q's centre runs across the inner axis, and every inner line
-# gets panel edges at its own crossings, graded out from each: the first panel
+# `kinks`, the frame is turned so that the inner lines cross every strip near
+# q's mass as steeply as one direction allows (`_across_kink`), and every inner
+# line gets panel edges at its own crossings, graded out from each: the first panel
 # 3 / |slope difference| wide, then each reaching four times as far (a panel
 # from r + d to r + 4d has the singularity 5/3 half-widths from its centre or
 # more, where 12 Gauss-Legendre nodes are exact to ~1e-11 of the panel's part),
@@ -366,12 +366,15 @@ def _component_pieces(m, S, log_w):
 
 
 def _across_kink(m, S, log_w):
-    """A rotation R (2 x 2) such that, in the frame turned by it, the crossing of
-    two components nearest the frame's centre (among those on top of p there)
-    runs across the first axis: the inner lines cross it, rather than run along it."""
+    """A rotation R (2 x 2) such that, in the frame turned by it, the inner lines
+    cross every strip near q's mass (where two components on top of p cross)
+    at as steep an angle as any direction allows: the lines get panels at
+    their own crossings (`_kinked_lines`), but a strip running along them would
+    be left to panels sized to q and p. One strip: its normal; two at right
+    angles: their bisector."""
     P, mu, c = _component_pieces(m, S, log_w)
     C = c.size
-    best, normal = np.inf, None
+    normals = []
     for i in range(C):
         for j in range(i + 1, C):
             # d(u) = l_i - l_j, projected onto d = 0 from the centre by Newton's steps along grad d
@@ -391,12 +394,18 @@ def _across_kink(m, S, log_w):
             l = c - 0.5 * np.einsum("ki,kij,kj->k", u - mu, P, u - mu)
             if not (np.all(np.isfinite(u)) and g @ g > 0 and abs(l[i] - l[j]) <= 1e-6 * max(1.0, abs(l[i]))):
                 continue
-            if l[i] < l.max() - KINK_GAP or u @ u >= best:
-                continue
-            best, normal = u @ u, g / np.sqrt(g @ g)
-    if normal is None:
+            if l[i] >= l.max() - KINK_GAP and u @ u <= 2.0 * KINK_TAIL:
+                normals.append(g / np.sqrt(g @ g))
+    if not normals:
         return np.eye(2)
-    return np.array([[normal[0], -normal[1]], [normal[1], normal[0]]])
+    n = np.array(normals)
+    # candidates: each normal, and the bisectors of every two
+    a, b = np.triu_indices(len(n), 1)
+    cand = np.concatenate([n, n[a] + n[b], n[a] - n[b]])
+    length = np.sqrt((cand**2).sum(-1))
+    cand = cand[length > 1e-12] / length[length > 1e-12, None]
+    v = cand[np.argmax(np.abs(cand @ n.T).min(-1))]
+    return np.array([[v[0], -v[1]], [v[1], v[0]]])
 
 
 def _kinked_lines(m, S, log_w, edges0, u1, w1):
