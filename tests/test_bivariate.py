@@ -238,6 +238,26 @@ def test_a_thin_feature_along_a_long_axis_keeps_the_rule_exact(monkeypatch):
     assert value == pytest.approx(float(d.value(p, mean, L)[0]), rel=1e-12)
 
 
+def test_reverse_kl_on_random_targets_matches_nested_quadrature():
+    """A random search, as the line's divergences have against mpmath: targets of
+    1-8 components (sds 0.2-2, any correlation) inside +-4, q between two of
+    them, where one takes over from the other."""
+    rng = np.random.default_rng(20261207)
+    d = D.get("kl", "reverse", "gaussian")
+    for _ in range(3):
+        C = int(rng.integers(1, 9))
+        means = rng.uniform(-4, 4, (C, 2))
+        covs = [cov(*np.exp(rng.uniform(np.log(0.2), np.log(2.0), 2)), rng.uniform(-0.8, 0.8)) for _ in range(C)]
+        weights = rng.uniform(0.2, 1.0, C)
+        i, j = rng.integers(0, C, 2)
+        mean = means[i] + rng.uniform(0.3, 0.7) * (means[j] - means[i]) + rng.normal(0.0, 0.3, 2)
+        L = np.linalg.cholesky(cov(*np.exp(rng.uniform(np.log(0.2), np.log(3.0), 2)), rng.uniform(-0.8, 0.8)))
+        ref_value, ref_grad = planeref.kl_reverse_by_nested_quad(means, covs, weights, mean, L)
+        value, grad = d.evaluate(Mixture2.create(means, covs, weights), mean[None], L[None])
+        assert value[0] == pytest.approx(ref_value, rel=1e-10), (means, covs, weights, mean, L)
+        assert np.abs(grad[0] - ref_grad).max() <= 1e-9 * np.abs(ref_grad).max(), (means, covs, weights, mean, L)
+
+
 def test_reverse_kl_gradient_far_from_a_gaussian_target_keeps_every_coordinate():
     """p one Gaussian, q a hundred units away: log p changes by thousands across
     q, and the score form's terms cancel to the last digits unless the linear

@@ -365,47 +365,54 @@ def _component_pieces(m, S, log_w):
     return P, m[:-1], log_w - LOG_2PI - 0.5 * np.log(np.linalg.det(S[:-1]))
 
 
+_STRIP_STARTS = np.stack(np.meshgrid(*2 * [np.linspace(-3.0, 3.0, 5)], indexing="ij"), -1).reshape(-1, 2)
+_ANGLES = np.radians(np.arange(0.0, 180.0, 5.0))
+
+
 def _across_kink(m, S, log_w):
     """A rotation R (2 x 2) such that, in the frame turned by it, the inner lines
-    cross every strip near q's mass (where two components on top of p cross)
-    at as steep an angle as any direction allows: the lines get panels at
-    their own crossings (`_kinked_lines`), but a strip running along them would
-    be left to panels sized to q and p. One strip: its normal; two at right
+    cross the strips near q's mass (where two components on top of p cross)
+    as steeply as one direction allows: the lines get panels at their own
+    crossings (`_kinked_lines`), but a strip running along them is left to
+    panels sized to q and p. The strips are found by Newton's steps onto
+    l_i = l_j from a grid of points over q's mass, for every pair; the
+    direction (in 5 degree steps) minimises the sum over the points found,
+    weighted by q there, of 1 / cos^2 of the angle to the strip's normal
+    (floored at cos 0.05). One straight strip: its normal; two at right
     angles: their bisector."""
     P, mu, c = _component_pieces(m, S, log_w)
     C = c.size
-    normals = []
-    for i in range(C):
-        for j in range(i + 1, C):
-            # d(u) = l_i - l_j, projected onto d = 0 from the centre by Newton's steps along grad d
-            u = np.zeros(2)
-            for _ in range(30):
-                gi, gj = -P[i] @ (u - mu[i]), -P[j] @ (u - mu[j])
-                d = (c[i] - 0.5 * (u - mu[i]) @ P[i] @ (u - mu[i])) - (c[j] - 0.5 * (u - mu[j]) @ P[j] @ (u - mu[j]))
-                g = gi - gj
-                gg = g @ g
-                if not gg > 0:
-                    break
-                step = d * g / gg
-                u = u - step
-                if step @ step <= 1e-24 * max(1.0, u @ u):
-                    break
-            g = -P[i] @ (u - mu[i]) + P[j] @ (u - mu[j])
-            l = c - 0.5 * np.einsum("ki,kij,kj->k", u - mu, P, u - mu)
-            if not (np.all(np.isfinite(u)) and g @ g > 0 and abs(l[i] - l[j]) <= 1e-6 * max(1.0, abs(l[i]))):
-                continue
-            if l[i] >= l.max() - KINK_GAP and u @ u <= 2.0 * KINK_TAIL:
-                normals.append(g / np.sqrt(g @ g))
-    if not normals:
+    if C < 2:
         return np.eye(2)
-    n = np.array(normals)
-    # candidates: each normal, and the bisectors of every two
-    a, b = np.triu_indices(len(n), 1)
-    cand = np.concatenate([n, n[a] + n[b], n[a] - n[b]])
-    length = np.sqrt((cand**2).sum(-1))
-    cand = cand[length > 1e-12] / length[length > 1e-12, None]
-    v = cand[np.argmax(np.abs(cand @ n.T).min(-1))]
-    return np.array([[v[0], -v[1]], [v[1], v[0]]])
+    i, j = np.triu_indices(C, 1)
+    u = np.broadcast_to(_STRIP_STARTS, (i.size,) + _STRIP_STARTS.shape).copy()  # (pairs, starts, 2)
+
+    def pieces(u, k):
+        d = u - mu[k][:, None]
+        g = -np.einsum("pij,psj->psi", P[k], d)
+        return c[k][:, None] + 0.5 * np.einsum("psi,psi->ps", d, g), g
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for _ in range(20):
+            (li, gi), (lj, gj) = pieces(u, i), pieces(u, j)
+            g = gi - gj
+            step = ((li - lj) / (g * g).sum(-1))[..., None] * g
+            u = u - np.where(np.isfinite(step), step, 0.0)
+        (li, gi), (lj, gj) = pieces(u, i), pieces(u, j)
+        g = gi - gj
+        norm = np.sqrt((g * g).sum(-1))
+        d_all = u[..., None, :] - mu  # (pairs, starts, C, 2)
+        top = (c - 0.5 * np.einsum("psci,cij,pscj->psc", d_all, P, d_all)).max(-1)
+        r2 = (u * u).sum(-1)
+        on = (np.isfinite(r2) & (norm > 0) & (np.abs(li - lj) <= 1e-6 * np.maximum(1.0, np.abs(li)))
+              & (li >= top - KINK_GAP) & (r2 <= 2.0 * KINK_TAIL))
+    if not on.any():
+        return np.eye(2)
+    n = g[on] / norm[on][:, None]
+    weight = np.exp(-0.5 * r2[on])
+    cosines = np.abs(n @ np.stack([np.cos(_ANGLES), np.sin(_ANGLES)]))  # (points, angles)
+    best = _ANGLES[np.argmin(weight @ (1.0 / np.maximum(cosines, 0.05) ** 2))]
+    return np.array([[np.cos(best), -np.sin(best)], [np.sin(best), np.cos(best)]])
 
 
 def _kinked_lines(m, S, log_w, edges0, u1, w1):
