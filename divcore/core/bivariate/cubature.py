@@ -397,7 +397,10 @@ def _across_kink(m, S, log_w):
             (li, gi), (lj, gj) = pieces(u, i), pieces(u, j)
             g = gi - gj
             step = ((li - lj) / (g * g).sum(-1))[..., None] * g
-            u = u - np.where(np.isfinite(step), step, 0.0)
+            step = np.where(np.isfinite(step), step, 0.0)
+            u = u - step
+            if np.abs(step).max() <= 1e-9 * max(1.0, np.abs(u[np.isfinite(u)]).max(initial=0.0)):
+                break  # the points' own test below (|l_i - l_j|) decides which are on a strip
         (li, gi), (lj, gj) = pieces(u, i), pieces(u, j)
         g = gi - gj
         norm = np.sqrt((g * g).sum(-1))
