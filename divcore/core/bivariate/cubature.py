@@ -88,12 +88,17 @@ def _frame(p: Mixture2, mean, L, centre, T):
     return m @ Ti.T, Ti @ S @ Ti.T
 
 
+def _log_norms(S, log_w):
+    """Each component's log(w_k N_k) at its own mean, then q's log density at its mean (C + 1,)."""
+    return np.append(log_w, 0.0) - LOG_2PI - 0.5 * np.log(np.linalg.det(S))
+
+
 def _log_densities(u, m, S, log_w):
     """log(w_k N_k) for every component and log q at points u (..., 2): (..., C + 1)."""
     P = np.linalg.inv(S)
     d = u[..., None, :] - m
     quad = np.einsum("...ki,kij,...kj->...k", d, P, d)
-    return np.append(log_w, 0.0) - LOG_2PI - 0.5 * np.log(np.linalg.det(S)) - 0.5 * quad
+    return _log_norms(S, log_w) - 0.5 * quad
 
 
 def _log_integrand(u, m, S, log_w, a, b):
@@ -108,7 +113,7 @@ def _pieces(m, S, log_w, a, b):
     """Each piece a log q + b l_k as (matrix, linear, constant) of -u'Au/2 + h'u + c."""
     P = np.linalg.inv(S)
     Pm = np.einsum("kij,kj->ki", P, m)
-    c = np.append(log_w, 0.0) - LOG_2PI - 0.5 * np.log(np.linalg.det(S)) - 0.5 * np.einsum("ki,ki->k", m, Pm)
+    c = _log_norms(S, log_w) - 0.5 * np.einsum("ki,ki->k", m, Pm)
     A = a * P[-1] + b * P[:-1]
     h = a * Pm[-1] + b * Pm[:-1]
     return A, h, a * c[-1] + b * c[:-1]
@@ -362,7 +367,7 @@ def _component_pieces(m, S, log_w):
     """p's components' log densities in the frame as (P, m, c): l_k(u) = c_k - (u - m_k)' P_k (u - m_k) / 2
     (the frame's Jacobian is left out: it is the same for every component)."""
     P = np.linalg.inv(S[:-1])
-    return P, m[:-1], log_w - LOG_2PI - 0.5 * np.log(np.linalg.det(S[:-1]))
+    return P, m[:-1], _log_norms(S, log_w)[:-1]
 
 
 _STRIP_STARTS = np.stack(np.meshgrid(*2 * [np.linspace(-3.0, 3.0, 5)], indexing="ij"), -1).reshape(-1, 2)

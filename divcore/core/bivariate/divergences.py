@@ -87,23 +87,30 @@ def tails_finite(p: Mixture2, L, a: float, b: float):
 # ---------------------------------------------------------------- E_q[...]
 
 
-def _q_rule(p: Mixture2, mean, L):
-    """A rule whose weights carry q (rule.sum(f) ~= E_q[f]), placed for
-    integrands that hold log p (see `cubature.rule`'s kinks), and the nodes in
-    q's whitened coordinates, eps = L^-1 (x - mean), as two arrays. q's density
-    at the nodes is gaussian.logpdf's arithmetic in place, with L's entries and
-    logs taken to the nodes per state rather than as (N, 2, 2) copies."""
-    r = cubature.rule(p, mean, L, (1.0, 0.0), kinks=True)
+def _q_at_nodes(r: cubature.Rule, mean, L):
+    """log q at the rule's nodes and the nodes in q's whitened coordinates,
+    eps = L^-1 (x - mean), as two arrays (e0, e1): gaussian.logpdf's
+    arithmetic in place, with L's entries and logs taken to the nodes per
+    state rather than as (N, 2, 2) copies."""
     d = r.x - r.of(mean)
     e0 = d[:, 0] / r.of(L[:, 0, 0])
     e1 = d[:, 1] - r.of(L[:, 1, 0]) * e0
     e1 /= r.of(L[:, 1, 1])
-    w = e0 * e0
-    w += e1 * e1
-    w *= -0.5
-    w -= r.of(np.log(L[:, 0, 0]))
-    w -= r.of(np.log(L[:, 1, 1]))
-    w -= LOG_2PI
+    logq = e0 * e0
+    logq += e1 * e1
+    logq *= -0.5
+    logq -= r.of(np.log(L[:, 0, 0]))
+    logq -= r.of(np.log(L[:, 1, 1]))
+    logq -= LOG_2PI
+    return logq, e0, e1
+
+
+def _q_rule(p: Mixture2, mean, L):
+    """A rule whose weights carry q (rule.sum(f) ~= E_q[f]), placed for
+    integrands that hold log p (see `cubature.rule`'s kinks), and the nodes in
+    q's whitened coordinates (e0, e1)."""
+    r = cubature.rule(p, mean, L, (1.0, 0.0), kinks=True)
+    w, e0, e1 = _q_at_nodes(r, mean, L)
     np.exp(w, out=w)
     w *= r.w
     return r._replace(w=w), e0, e1
@@ -227,13 +234,9 @@ def chi2_forward(p: Mixture2, fam: Family2, mean, L, grad: bool):
 
 def _parts(p: Mixture2, mean, L, *exponents):
     """The rule for `exponents`, log q and log p at its nodes, and the nodes in
-    q's whitened coordinates (e0, e1). log q is gaussian.logpdf's arithmetic
-    on those coordinates (computed once for both)."""
+    q's whitened coordinates (e0, e1)."""
     r = cubature.rule(p, mean, L, *exponents)
-    Ln = r.of(L)
-    eps = solve_lower(Ln, r.x - r.of(mean))
-    e0, e1 = eps[:, 0], eps[:, 1]
-    logq = -0.5 * (e0**2 + e1**2) - np.log(Ln[:, 0, 0]) - np.log(Ln[:, 1, 1]) - LOG_2PI
+    logq, e0, e1 = _q_at_nodes(r, mean, L)
     return r, logq, p.logpdf(r.x), e0, e1
 
 
