@@ -772,19 +772,27 @@ def build(scenes: list[Path], build_dir: Path, jobs: int = 1, stages=STAGES, rep
             executor.close()
 
 
+MEDIA_STAGES = STAGES[1:-1]  # between the records and the pages
+
+
 def _made(P: Plan, build_dir: Path, names: list[str]) -> dict:
     """What a build of the whole scenes folder makes that can go stale: its
-    scenarios, and its records, kept landscapes, analyses and their keys
-    (relative to the build folder; a scenario's media are its own folder)."""
-    files = {str(path.relative_to(build_dir)) for job in P.stages["data"] for path in (*job.outputs, job.key_path)}
-    return {"scenarios": sorted(names), "files": sorted(files)}
+    scenarios, its records, kept landscapes, analyses and their keys, and
+    each media stage's files, of the stages it planned (relative to the
+    build folder)."""
+    rel = lambda path: str(path.relative_to(build_dir))  # noqa: E731
+    files = {rel(path) for job in P.stages["data"] for path in (*job.outputs, job.key_path)}
+    media = {stage: sorted({rel(path) for path in P.outputs(stage)}) for stage in MEDIA_STAGES if P.stages[stage]}
+    return {"scenarios": sorted(names), "files": sorted(files), "media": media}
 
 
 def remove_stale(P: Plan, build_dir: Path, names: list[str]) -> list[Path]:
     """Remove what the last build of the whole scenes folder made and this one
     does not: the records, kept landscapes, analyses and keys of runs and
     scenarios since removed or renamed (which a reader of build/data would
-    take for current), and the media of scenarios no longer built. Only what
+    take for current), the media of scenarios no longer built, and a built
+    scenario's media files no longer made (an analysis's figures after it was
+    dropped). Only what
     that build listed in cache/made.json goes: records `divfit run` wrote, or
     another scenes folder's, stay. Returns the paths removed."""
     manifest = P.cache_dir / "made.json"
@@ -794,15 +802,21 @@ def remove_stale(P: Plan, build_dir: Path, names: list[str]) -> list[Path]:
     except (OSError, ValueError):
         before = {}
     removed: list[Path] = []
-    records = (P.data_dir, P.cache_dir / "data")
-    for rel in sorted(set(before.get("files", ())) - set(made["files"])):
+    roots = (P.data_dir, P.cache_dir / "data", P.media_dir)
+    stale = set(before.get("files", ())) - set(made["files"])
+    for stage, files in before.get("media", {}).items():
+        if stage in made["media"]:  # a stage this build did not plan keeps what it made
+            stale |= set(files) - set(made["media"][stage])
+        else:
+            made["media"][stage] = files
+    for rel in sorted(stale):
         path = build_dir / rel
         if not (path.is_file() or path.is_symlink()):
             continue
         path.unlink()
         removed.append(path)
         for folder in path.parents:  # the folders it leaves empty, a scenario's too
-            if folder in records or not folder.is_dir() or any(folder.iterdir()):
+            if folder in roots or not folder.is_dir() or any(folder.iterdir()):
                 break
             folder.rmdir()
             removed.append(folder)

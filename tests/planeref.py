@@ -81,3 +81,27 @@ def kl_reverse_by_nested_quad(means, covs, weights, mean, L, reach=12.0, rtol=1e
     e = quad_vec(along, -reach, reach, epsabs=0.0, epsrel=rtol, limit=4000)[0]
     entropy = np.log(a) + np.log(c) + 1.0 + np.log(2 * np.pi)
     return -entropy - e[0], -e[1:] - np.array([0.0, 0.0, 1.0, 0.0, 1.0])
+
+
+def score(x, mean, L):
+    """d log q / d theta at points x (N, 2), theta = (mean1, mean2, log L11, L21, log L22)."""
+    l11, l21, l22 = L[0, 0], L[1, 0], L[1, 1]
+    u0 = (x[:, 0] - mean[0]) / l11
+    u1 = (x[:, 1] - mean[1] - l21 * u0) / l22
+    return np.stack([u0 / l11 - l21 * u1 / (l11 * l22), u1 / l22, u0 * u0 - 1 - l21 * u0 * u1 / l22,
+                     u0 * u1 / l22, u1 * u1 - 1], -1)
+
+
+def power_moments(means, covs, weights, mean, L, a, b, h=0.012):
+    """∫ q^a p^b and ∫ q^a p^b d log q / d theta (6,), with their grids'
+    relative disagreement (`converged`)."""
+    mean, L = np.asarray(mean, float), np.asarray(L, float)
+    cov = L @ L.T
+
+    def log_f(x):
+        return a * gauss_logpdf(x, mean, cov) + b * mixture_logpdf(x, means, covs, weights)
+
+    def f(x):
+        return np.exp(log_f(x))[:, None] * np.concatenate([np.ones((len(x), 1)), score(x, mean, L)], 1)
+
+    return converged(f, log_f, h)

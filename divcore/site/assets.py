@@ -193,18 +193,29 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
 
     out_dir = Path(out_dir)
     views = [plane.load_view(p) for p in record_paths]
+    written = set()
+
+    def write(path: Path, blob: bytes) -> None:
+        atomic_write(path, blob)
+        written.add(path.name)
+
     for v in views:
-        atomic_write(out_dir / f"{v.name}.csv", run_csv(v).encode())
+        write(out_dir / f"{v.name}.csv", run_csv(v).encode())
     for kind, paths in (analyses or {}).items():
-        atomic_write(out_dir / f"{kind}.csv", ANALYSES[kind]([load(p) for p in paths]).encode())
+        write(out_dir / f"{kind}.csv", ANALYSES[kind]([load(p) for p in paths]).encode())
     data, images = scrubber_data(scenario, title, views)
     for name, blob in images.items():
-        atomic_write(out_dir / name, blob)
-    atomic_write(out_dir / "scrubber.js", payload.to_script(data).encode())
+        write(out_dir / name, blob)
+    write(out_dir / "scrubber.js", payload.to_script(data).encode())
     for base, png in (figures or {}).items():
-        atomic_write(preview_path(out_dir, base), web_image(png, PREVIEW_WIDTH, PREVIEW_BYTES, cache))
+        write(preview_path(out_dir, base), web_image(png, PREVIEW_WIDTH, PREVIEW_BYTES, cache))
     if poster is not None:
-        atomic_write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES, cache))
+        write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES, cache))
+    # the folder is this job's alone, and the pages publish every image and script in it:
+    # a renamed run's landscape, an analysis since dropped, would be published as current
+    for old in out_dir.iterdir():
+        if old.is_file() and not old.name.startswith(".") and old.name not in written:
+            old.unlink()
 
 
 def scrubber_data(scenario: str, title: str, views: list, image_ref=lambda name, blob: name) -> tuple[dict, dict]:
