@@ -105,3 +105,22 @@ def power_moments(means, covs, weights, mean, L, a, b, h=0.012):
         return np.exp(log_f(x))[:, None] * np.concatenate([np.ones((len(x), 1)), score(x, mean, L)], 1)
 
     return converged(f, log_f, h)
+
+
+def kl_reverse_by_trapezoid(means, covs, weights, mean, L, h=0.02):
+    """KL(q ‖ p) and its gradient in theta (as `kl_reverse_by_nested_quad`) from
+    the trapezoid rule's moments of q log p over q's mass, with the grids'
+    relative disagreement (`converged`)."""
+    mean, L = np.asarray(mean, float), np.asarray(L, float)
+    cov = L @ L.T
+
+    def log_q(x):
+        return gauss_logpdf(x, mean, cov)
+
+    def f(x):
+        v = np.exp(log_q(x)) * mixture_logpdf(x, means, covs, weights)
+        return v[:, None] * np.concatenate([np.ones((len(x), 1)), score(x, mean, L)], 1)
+
+    e, spread = converged(f, log_q, h)
+    entropy = np.log(L[0, 0]) + np.log(L[1, 1]) + 1.0 + np.log(2 * np.pi)
+    return -entropy - e[0], -e[1:] - np.array([0.0, 0.0, 1.0, 0.0, 1.0]), spread
