@@ -804,11 +804,14 @@ def remove_stale(P: Plan, build_dir: Path, names: list[str]) -> list[Path]:
     removed: list[Path] = []
     roots = (P.data_dir, P.cache_dir / "data", P.media_dir)
     stale = set(before.get("files", ())) - set(made["files"])
-    for stage, files in before.get("media", {}).items():
-        if stage in made["media"]:  # a stage this build did not plan keeps what it made
-            stale |= set(files) - set(made["media"][stage])
-        else:
-            made["media"][stage] = files
+    media = before.get("media")
+    now = {path for files in made["media"].values() for path in files}
+    kept = (*names, GALLERY_DIR)
+    for stage, files in (media.items() if isinstance(media, dict) else ()):
+        if stage in made["media"]:
+            stale |= set(files) - now
+        else:  # a stage this build did not plan keeps what it made, for scenarios still built
+            made["media"][stage] = [p for p in files if Path(p).parts[1:2] and Path(p).parts[1] in kept]
     for rel in sorted(stale):
         path = build_dir / rel
         if not (path.is_file() or path.is_symlink()):

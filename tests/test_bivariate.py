@@ -2,6 +2,8 @@
 and their exact gradients against an independent trapezoid reference, finite
 differences and closed forms, and where they are infinite."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -369,6 +371,22 @@ def test_chi2_and_alpha_on_random_targets_match_the_reference():
             case = (divergence, alpha, means, covs, weights, mean, L)
             assert value[0] == pytest.approx(ref_value, rel=1e-10), case
             assert np.abs(grad[0] - ref_grad).max() <= 1e-9 * np.abs(ref_grad).max(), case
+
+
+@pytest.mark.parametrize("means,covs", [
+    ([[0.0, 0.0]], [cov(1.0, 0.5, 0.3)]),  # one component: no strips
+    ([[0.0, 0.0]] * 3, [cov(0.4, 0.7, 0.2)] * 3),  # three the same: l_i - l_j never turns
+    ([[-1.0, 0.0], [1.0, 0.5], [0.0, 1.5]], [cov(0.5, 0.5, 0.0)] * 3),  # equal shapes: straight strips
+    ([[-1e3, 0.0], [1e3, 0.0], [0.0, 1e3]], [cov(0.3, 2.0, 0.5), cov(1.0, 0.2, -0.4), cov(0.01, 0.01, 0.0)]),
+])
+def test_strips_of_degenerate_targets_give_finite_values_without_warnings(means, covs):
+    p = Mixture2.create(means, covs, np.ones(len(means)))
+    mean, L = np.array([[0.1, 0.2], [30.0, -4.0]]), np.array([np.eye(2), [[5.0, 0.0], [1.0, 0.1]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for divergence, direction, alpha in (("kl", "reverse", None), ("alpha", "forward", 0.5)):
+            value, grad = D.get(divergence, direction, "gaussian", alpha).evaluate(p, mean, L)
+            assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
 
 
 def test_rules_bend_only_where_p_to_a_power_does():

@@ -121,28 +121,35 @@ def test_runs_and_scenarios_no_longer_in_the_scenes_leave_the_build_folder(tiny)
     assert built(_build(tiny)) == {}  # what stayed is all the next build needs
 
 
-def test_media_a_scenario_no_longer_makes_leave_the_build_folder_and_the_site(tiny):
-    # a renamed run's CSV and landscape in the scenario's assets (which the pages
-    # publish); a figure the last build made (as an analysis since dropped would
-    # have left it), while a stage this build does not plan keeps its files
-    build = tiny / "build"
-    assets = build / "media/alpha/site"
+def test_a_renamed_runs_page_assets_leave_the_build_folder_and_the_site(tiny):
+    # the pages publish every image and script in a scenario's assets folder
+    assets = tiny / "build/media/alpha/site"
     assert (assets / "rev.csv").exists() and (assets / "land-rev.webp").exists()
+    (tiny / "scenes/alpha.toml").write_text(scene("Alpha").replace('name = "rev"', 'name = "reverse"'))
+    _build(tiny)
+    assert not (assets / "rev.csv").exists() and not (assets / "land-rev.webp").exists()
+    assert (assets / "reverse.csv").exists() and (assets / "land-reverse.webp").exists()
+    assert (assets / "summary-preview.webp").exists()
+    assert not list((tiny / "build/site/media/alpha").glob("*rev.*"))
+
+
+def test_media_the_last_build_made_and_this_one_does_not_leave_the_build_folder(tiny):
+    # a figure the last build made (as an analysis since dropped leaves one) goes;
+    # what a stage this build does not plan made stays
+    build = tiny / "build"
     manifest = json.loads((build / "cache/made.json").read_text())
     dropped = build / "media/alpha/diagnostics.png"
     dropped.write_bytes(b"made by the last build")
-    manifest["media"]["figures"].append(str(dropped.relative_to(build)))
+    manifest.setdefault("media", {}).setdefault("figures", []).append(str(dropped.relative_to(build)))
     (build / "cache/made.json").write_text(json.dumps(manifest))
-    (tiny / "scenes/alpha.toml").write_text(scene("Alpha").replace('name = "rev"', 'name = "reverse"'))
     scenes = sorted((tiny / "scenes").glob("*.toml"))
     stages = tuple(s for s in pipeline.STAGES if s != "video")
     report = pipeline.build(scenes, build, jobs=2, stages=stages, quality="low", content=tiny / "content",
                             prune=True)[1]
-    assert not (assets / "rev.csv").exists() and not (assets / "land-rev.webp").exists()
-    assert (assets / "reverse.csv").exists() and (assets / "land-reverse.webp").exists()
     assert not dropped.exists() and dropped in report.removed
-    assert not list((build / "site/media/alpha").glob("*rev.*"))
-    assert (build / "media/alpha/alpha.mp4").exists()  # videos were not built this time: kept
+    assert (build / "media/alpha/alpha.mp4").exists() and (build / "media/alpha/summary.png").exists()
+    made = json.loads((build / "cache/made.json").read_text())["media"]
+    assert "media/alpha/alpha.mp4" in made["video"]  # kept for the next build that makes videos
     assert pipeline.remove_stale(pipeline.plan(pipeline.load_all(scenes), build), build, ["alpha", "beta"]) == []
 
 

@@ -212,9 +212,16 @@ def make(scenario: str, title: str, record_paths: list[Path], out_dir: Path,
     if poster is not None:
         write(out_dir / POSTER_PREVIEW, web_image(poster, POSTER_WIDTH, POSTER_BYTES, cache))
     # the folder is this job's alone, and the pages publish every image and script in it:
-    # a renamed run's landscape, an analysis since dropped, would be published as current
+    # a renamed run's landscape, an analysis since dropped, would be published as current.
+    # Previews of figures or a poster this job was not given (a build without that stage)
+    # stay: the pages still show them
+    def stays(name: str) -> bool:
+        return (name in written or name.startswith(".")
+                or (not figures and name.endswith(preview_path(out_dir, "").name))
+                or (poster is None and name == POSTER_PREVIEW))
+
     for old in out_dir.iterdir():
-        if old.is_file() and not old.name.startswith(".") and old.name not in written:
+        if old.is_file() and not stays(old.name):
             old.unlink()
 
 

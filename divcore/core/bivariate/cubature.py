@@ -389,6 +389,12 @@ KINK_TAIL = 25.0  # nor is one placed where the integrand is below e^-25 of its 
 _FIRST = 3.0  # the first panel from a crossing: this many strip half-widths wide
 _RATIO = 4.0  # each panel out from a crossing this many times the last one's reach
 _MAX_STEPS = 40
+# the outer axis's panels are for strips within OUTER_GAP of p's top, where the integrand
+# is within e^-OUTER_TAIL of its peak: left to the shared panels, a strip on top inside q's
+# mass was 4e-7 off at worst, one e^-8 below the top bends log p 3e-4 times as much, and
+# one at e^-16 of the peak weighs 1e-7 times as much
+OUTER_GAP = 8.0
+OUTER_TAIL = 16.0
 
 
 def _component_pieces(m, S, log_w):
@@ -468,7 +474,8 @@ def _across_kink(m, S, log_w, exponents, tops):
     if not on.any():
         return np.eye(2)
     n = g[on] / norm[on][:, None]
-    weight = np.exp(here[on])
+    # at most the peak's: a level above 0 means the peak was not found (the integral is infinite there)
+    weight = np.exp(np.minimum(here[on], 0.0))
     cosines = np.abs(n @ np.stack([np.cos(_ANGLES), np.sin(_ANGLES)]))  # (points, angles)
     best = _ANGLES[np.argmin(weight @ (1.0 / np.maximum(cosines, 0.05) ** 2))]
     return np.array([[np.cos(best), -np.sin(best)], [np.sin(best), np.cos(best)]])
@@ -505,7 +512,8 @@ def _triple_points(m, S, log_w):
     steps onto l_i = l_j = l_k for every triple from a grid over the frame
     (as `_across_kink`'s). Returns the points (n, 2), the steepest of the
     three strips' slopes across the outer axis there (n,) and one component
-    of each (n,), duplicates merged."""
+    of each (n,); the same meeting found from several starts is merged by
+    `_outer_edges`."""
     P, mu, c = _component_pieces(m, S, log_w)
     i, j, k = (np.array(x, dtype=int) for x in zip(*itertools.combinations(range(c.size), 3)))
     u = np.broadcast_to(_STRIP_STARTS, (i.size,) + _STRIP_STARTS.shape).copy()  # (triples, starts, 2)
@@ -513,6 +521,7 @@ def _triple_points(m, S, log_w):
     piece = functools.partial(_at, P, mu, c)
 
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        moving = np.ones(u.shape[:-1], dtype=bool)
         for _ in range(30):
             (li, gi), (lj, gj), (lk, gk) = piece(u, i), piece(u, j), piece(u, k)
             F = np.stack([li - lj, li - lk], -1)
@@ -520,18 +529,21 @@ def _triple_points(m, S, log_w):
             det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
             step = np.stack([J[..., 1, 1] * F[..., 0] - J[..., 0, 1] * F[..., 1],
                              J[..., 0, 0] * F[..., 1] - J[..., 1, 0] * F[..., 0]], -1) / det[..., None]
-            step = np.where(np.isfinite(step), step, 0.0)
+            step = np.where(np.isfinite(step) & moving[..., None], step, 0.0)
             u = u - step
-            if np.abs(step).max() <= 1e-9 * max(1.0, np.abs(u[np.isfinite(u)]).max(initial=0.0)):
+            moving &= np.abs(step).max(-1) > 1e-9 * np.maximum(1.0, np.abs(u).max(-1))
+            if not moving.any():
                 break
         (li, gi), (lj, gj), (lk, gk) = piece(u, i), piece(u, j), piece(u, k)
-        met = (np.isfinite(u).all(-1) & (np.abs(li - lj) <= 1e-6 * np.maximum(1.0, np.abs(li)))
-               & (np.abs(li - lk) <= 1e-6 * np.maximum(1.0, np.abs(li))))
+        J = np.stack([gi - gj, gi - gk], -2)
+        det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
         slope = np.max(np.abs(np.stack([gi - gj, gi - gk, gj - gk])[..., 1]), axis=0)
-    u, slope = u[met], slope[met]
+        # where two of them are the same component shape, l_i - l_j never turns: no meeting
+        met = (np.isfinite(u).all(-1) & (np.abs(det) > 0) & (slope > 0) & np.isfinite(slope)
+               & (np.abs(li - lj) <= 1e-6 * np.maximum(1.0, np.abs(li)))
+               & (np.abs(li - lk) <= 1e-6 * np.maximum(1.0, np.abs(li))))
     first = np.broadcast_to(i[:, None], met.shape)[met]
-    _, one = np.unique(np.round(u, 9), axis=0, return_index=True)
-    return u[one], slope[one], first[one]
+    return u[met], slope[met], first
 
 
 def _outer_edges(m, S, log_w, edges0, edges1, level):
@@ -550,15 +562,14 @@ def _outer_edges(m, S, log_w, edges0, edges1, level):
     C = m.shape[0] - 1
     if C < 2:
         return edges1
-    # each coefficient as a polynomial in s, from three lines (they are of degree <= 2)
-    nodes = np.array([-1.0, 0.0, 1.0])
-    alpha, beta, gamma = _line_coefficients(m, S, log_w, nodes)
+    # l_i - l_j along line s: A t^2 + (b0 + b1 s) t + (g0 + g1 s + g2 s^2), from each
+    # component's l_k = c_k - (u - mu_k)' P_k (u - mu_k) / 2
+    P, mu, c = _component_pieces(m, S, log_w)
     i, j = np.triu_indices(C, 1)
-    A = alpha[i] - alpha[j]  # (pairs,)
-    b = beta[:, i] - beta[:, j]  # (3, pairs): linear in s
-    g = gamma[:, i] - gamma[:, j]  # quadratic in s
-    b1, b0 = 0.5 * (b[2] - b[0]), b[1]
-    g2, g1, g0 = 0.5 * (g[2] + g[0]) - g[1], 0.5 * (g[2] - g[0]), g[1]
+    Pm = np.einsum("kij,kj->ki", P, mu)
+    d = lambda x: x[i] - x[j]  # noqa: E731
+    A, b1, b0 = d(-0.5 * P[:, 0, 0]), d(-P[:, 0, 1]), d(Pm[:, 0])
+    g2, g1, g0 = d(-0.5 * P[:, 1, 1]), d(Pm[:, 1]), d(c - 0.5 * np.einsum("ki,ki->k", mu, Pm))
     q2, q1, q0 = b1 * b1 - 4.0 * A * g2, 2.0 * b0 * b1 - 4.0 * A * g1, b0 * b0 - 4.0 * A * g0
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         disc = q1 * q1 - 4.0 * q2 * q0
@@ -580,13 +591,31 @@ def _outer_edges(m, S, log_w, edges0, edges1, level):
     if not u.size:
         return edges1
     lk = _log_densities(u, m, S, log_w)[..., :-1]
-    on_top = lk[np.arange(first.size), first] >= lk.max(-1) - KINK_GAP
-    keep = on_top & (level(u) >= -KINK_TAIL)
+    on_top = lk[np.arange(first.size), first] >= lk.max(-1) - OUTER_GAP
+    # a strip the shared panel it falls in is no wider than needs no panels of its own
+    local = np.diff(edges1)[np.clip(np.searchsorted(edges1, u[:, 1]) - 1, 0, edges1.size - 2)]
+    keep = on_top & (_FIRST / slope < local) & (level(u) >= -OUTER_TAIL)
     if not keep.any():
         return edges1
-    extra = np.clip(_graded(edges1, u[keep, 1], slope[keep]).ravel(), edges1[0], edges1[-1])
+    roots, slope = _merged(u[keep, 1], slope[keep])
+    extra = np.clip(_graded(edges1, roots, slope).ravel(), edges1[0], edges1[-1])
     e = np.unique(np.concatenate([edges1, extra[np.isfinite(extra)]]))
     return e[np.concatenate([[True], np.diff(e) > 1e-12 * max(1.0, e[-1] - e[0])])]
+
+
+def _merged(roots, slope):
+    """Roots closer than the first panel graded out from either as one, the steeper kept."""
+    order = np.lexsort((-slope, roots))
+    roots, slope = roots[order], slope[order]
+    keep = [0]
+    for k in range(1, roots.size):
+        last = keep[-1]
+        if roots[k] - roots[last] < _FIRST / max(slope[k], slope[last]):
+            if slope[k] > slope[last]:
+                keep[-1] = k
+        else:
+            keep.append(k)
+    return roots[keep], slope[keep]
 
 
 def _kinked_lines(m, S, log_w, edges0, u1, w1, level):
