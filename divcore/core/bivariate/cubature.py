@@ -107,8 +107,6 @@ def _log_densities(u, m, S, log_w):
 
 def _log_integrand(u, m, S, log_w, a, b):
     """a log q + b log p in the frame, at points u (..., 2)."""
-    if b == 0:  # q's alone
-        return a * _log_densities(u, m[-1:], S[-1:], log_w[:0])[..., 0]
     lk = _log_densities(u, m, S, log_w)
     comp = lk[..., :-1]
     top = comp.max(-1)
@@ -243,10 +241,8 @@ def _candidates(m, centres):
 
 def _top(m, S, log_w, a, b):
     """The log-integrand's largest value found at the candidates (its peak
-    itself where that is one of them: q's mean for b = 0, the frame's centre
-    in the peak frame for b < 0)."""
-    if b == 0:  # q^a peaks at its mean (b = 0 comes with a > 0)
-        return float(_log_integrand(m[-1], m, S, log_w, a, b))
+    itself where that is one of them: the frame's centre in the peak frame
+    for b < 0)."""
     A, h, _ = _pieces(m, S, log_w, a, b)
     centres = [np.linalg.solve(A[k], h[k]) for k in _concave(A)]
     return float(_log_integrand(_candidates(m, centres), m, S, log_w, a, b).max())
@@ -330,8 +326,7 @@ def _state(p: Mixture2, mean, L, exponents, kinks: bool = False):
     log_w = np.log(p.weights)
     if kinks:
         m, S = _frame(p, mean, L, centre, T)
-        tops = [_top(m, S, log_w, a, b) for a, b in exponents]  # a turn of the frame keeps them
-        T = T @ _across_kink(m, S, log_w, exponents, tops)
+        T = T @ _across_kink(m, S, log_w, exponents)
     m, S = _frame(p, mean, L, centre, T)
     lo, hi, feats = np.full(2, np.inf), np.full(2, -np.inf), []
     for a, b in exponents:
@@ -340,9 +335,9 @@ def _state(p: Mixture2, mean, L, exponents, kinks: bool = False):
         feats += f
     edges0, edges1 = _edges(lo[0], hi[0], feats, 0), _edges(lo[1], hi[1], feats, 1)
     if kinks:
-        level = _level(m, S, log_w, exponents, tops)
-        u1, w1 = _axis_nodes(_outer_edges(m, S, log_w, edges0, edges1, level))
-        (t, s), w = _kinked_lines(m, S, log_w, edges0, u1, w1, level)
+        level, pieces = _level(m, S, log_w, exponents), _component_pieces(m, S, log_w)
+        u1, w1 = _axis_nodes(_outer_edges(pieces, edges0, edges1, level))
+        (t, s), w = _kinked_lines(pieces, edges0, u1, w1, level)
     else:
         u0, w0 = _axis_nodes(edges0)
         u1, w1 = _axis_nodes(edges1)
@@ -404,12 +399,21 @@ def _component_pieces(m, S, log_w):
     return P, m[:-1], _log_norms(S, log_w)[:-1]
 
 
-def _level(m, S, log_w, exponents, tops):
+def _level(m, S, log_w, exponents):
     """u (..., 2) -> how far below its peak the integrand is there, the most
-    of any exponent pair's (0 at the peak, -r^2/2 for q's own mass)."""
+    of any exponent pair's (0 at the peak; q^a's, b = 0, is -a/2 times the
+    squared distance from q's mean in q's metric, r^2 in q's own frame)."""
+    Pq = np.linalg.inv(S[-1])
+    tops = [None if b == 0 else _top(m, S, log_w, a, b) for a, b in exponents]
+
+    def one(u, a, b, top):
+        if b == 0:
+            d = u - m[-1]
+            return -0.5 * a * np.einsum("...i,ij,...j->...", d, Pq, d)
+        return _log_integrand(u, m, S, log_w, a, b) - top
 
     def level(u):
-        return np.max([_log_integrand(u, m, S, log_w, a, b) - top for (a, b), top in zip(exponents, tops)], axis=0)
+        return np.max([one(u, a, b, top) for (a, b), top in zip(exponents, tops)], axis=0)
 
     return level
 
@@ -426,7 +430,7 @@ _STRIP_STARTS = np.stack(np.meshgrid(*2 * [np.linspace(-3.0, 3.0, 5)], indexing=
 _ANGLES = np.radians(np.arange(0.0, 180.0, 5.0))
 
 
-def _across_kink(m, S, log_w, exponents, tops):
+def _across_kink(m, S, log_w, exponents):
     """A rotation R (2 x 2) such that, in the frame turned by it, the inner lines
     cross the strips near the integrand's mass (where two components on top
     of p cross) as steeply as one direction allows: the lines get panels at
@@ -442,7 +446,7 @@ def _across_kink(m, S, log_w, exponents, tops):
     C = c.size
     if C < 2:
         return np.eye(2)
-    level = _level(m, S, log_w, exponents, tops)
+    level = _level(m, S, log_w, exponents)
     starts = [_STRIP_STARTS]
     for a, b in exponents:
         if b > 0:
@@ -496,10 +500,10 @@ def _graded(edges, roots, slope):
     return np.concatenate([roots[:, None], roots[:, None] - offsets, roots[:, None] + offsets], axis=1)
 
 
-def _line_coefficients(m, S, log_w, s):
+def _line_coefficients(pieces, s):
     """On the lines u = (t, s): each component's l_k = alpha_k t^2 + beta_k t + gamma_k,
     as alpha (C,), beta and gamma (lines, C)."""
-    P, mu, c = _component_pieces(m, S, log_w)
+    P, mu, c = pieces
     e = np.asarray(s)[:, None] - mu[:, 1]
     alpha = -0.5 * P[:, 0, 0]
     beta = P[:, 0, 0] * mu[:, 0] - P[:, 0, 1] * e
@@ -507,14 +511,14 @@ def _line_coefficients(m, S, log_w, s):
     return alpha, beta, gamma
 
 
-def _triple_points(m, S, log_w):
+def _triple_points(pieces):
     """Where three of p's components meet near the frame's centre: Newton's
     steps onto l_i = l_j = l_k for every triple from a grid over the frame
     (as `_across_kink`'s). Returns the points (n, 2), the steepest of the
     three strips' slopes across the outer axis there (n,) and one component
     of each (n,); the same meeting found from several starts is merged by
     `_outer_edges`."""
-    P, mu, c = _component_pieces(m, S, log_w)
+    P, mu, c = pieces
     i, j, k = (np.array(x, dtype=int) for x in zip(*itertools.combinations(range(c.size), 3)))
     u = np.broadcast_to(_STRIP_STARTS, (i.size,) + _STRIP_STARTS.shape).copy()  # (triples, starts, 2)
 
@@ -546,7 +550,7 @@ def _triple_points(m, S, log_w):
     return u[met], slope[met], first
 
 
-def _outer_edges(m, S, log_w, edges0, edges1, level):
+def _outer_edges(pieces, edges0, edges1, level):
     """The outer axis's edges (edges1) with panels graded out from every line
     s* where the inner integral, as a function of s, turns within a strip's
     width: where a strip runs along the line (a strip that curves touches
@@ -559,12 +563,12 @@ def _outer_edges(m, S, log_w, edges0, edges1, level):
     end (`_triple_points`). Each is kept where its pair is on top of p and
     the integrand within e^-KINK_TAIL of its peak, as the crossings are; the
     panels start 3 / (the strip's slope across s) wide there."""
-    C = m.shape[0] - 1
+    P, mu, c = pieces
+    C = c.size
     if C < 2:
         return edges1
     # l_i - l_j along line s: A t^2 + (b0 + b1 s) t + (g0 + g1 s + g2 s^2), from each
     # component's l_k = c_k - (u - mu_k)' P_k (u - mu_k) / 2
-    P, mu, c = _component_pieces(m, S, log_w)
     i, j = np.triu_indices(C, 1)
     Pm = np.einsum("kij,kj->ki", P, mu)
     d = lambda x: x[i] - x[j]  # noqa: E731
@@ -584,13 +588,14 @@ def _outer_edges(m, S, log_w, edges0, edges1, level):
     pair = np.broadcast_to(np.arange(i.size)[:, None], s.shape)[ok]
     u, slope, first = np.stack([t[ok], s[ok]], -1), slope[ok], i[pair]
     if C > 2:
-        u3, slope3, first3 = _triple_points(m, S, log_w)
+        u3, slope3, first3 = _triple_points(pieces)
         u, slope, first = np.concatenate([u, u3]), np.concatenate([slope, slope3]), np.concatenate([first, first3])
     inside = (u[:, 1] > edges1[0]) & (u[:, 1] < edges1[-1]) & (u[:, 0] > edges0[0]) & (u[:, 0] < edges0[-1])
     u, slope, first = u[inside], slope[inside], first[inside]
     if not u.size:
         return edges1
-    lk = _log_densities(u, m, S, log_w)[..., :-1]
+    d = u[:, None] - mu
+    lk = c - 0.5 * np.einsum("nki,kij,nkj->nk", d, P, d)
     on_top = lk[np.arange(first.size), first] >= lk.max(-1) - OUTER_GAP
     # a strip the shared panel it falls in is no wider than needs no panels of its own
     local = np.diff(edges1)[np.clip(np.searchsorted(edges1, u[:, 1]) - 1, 0, edges1.size - 2)]
@@ -618,16 +623,16 @@ def _merged(roots, slope):
     return roots[keep], slope[keep]
 
 
-def _kinked_lines(m, S, log_w, edges0, u1, w1, level):
+def _kinked_lines(pieces, edges0, u1, w1, level):
     """Nodes and weights of lines at the outer nodes u1 (weights w1), each with
     the inner edges `edges0` plus its own crossings (where the integrand is
     within e^-KINK_TAIL of its peak, by `level`) and the panels graded out
     from them."""
-    C = m.shape[0] - 1
+    C = pieces[2].size
     lo, hi = edges0[0], edges0[-1]
     n = u1.size
     if C > 1:
-        alpha, beta, gamma = _line_coefficients(m, S, log_w, u1)
+        alpha, beta, gamma = _line_coefficients(pieces, u1)
         i, j = np.triu_indices(C, 1)
         A = np.broadcast_to(alpha[i] - alpha[j], (n, i.size))
         B, G = beta[:, i] - beta[:, j], gamma[:, i] - gamma[:, j]
