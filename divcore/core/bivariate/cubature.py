@@ -212,8 +212,7 @@ def _box_and_features(m, S, log_w, a, b):
         half = np.sqrt(2.0 * TAIL / a * np.diag(S[-1]))
         return (m[-1] - half, m[-1] + half), features
     if b > 0:
-        F = float(_log_integrand(_candidates(m, centres), m, S, log_w, a, b).max())
-        level = F - TAIL - b * np.log(C)
+        level = _largest(m, S, log_w, a, b, centres) - TAIL - b * np.log(C)
         boxes = [bx for k in concave if (bx := _ellipse_box(A[k], h[k], c[k], level)) is not None]
         lo = np.min([bx[0] for bx in boxes], axis=0)
         hi = np.max([bx[1] for bx in boxes], axis=0)
@@ -239,13 +238,17 @@ def _candidates(m, centres):
     return np.concatenate([np.zeros((1, 2)), m] + [ck[None] for ck in centres])
 
 
+def _largest(m, S, log_w, a, b, centres):
+    """The log-integrand's largest value at the candidates (`_candidates`)."""
+    return float(_log_integrand(_candidates(m, centres), m, S, log_w, a, b).max())
+
+
 def _top(m, S, log_w, a, b):
     """The log-integrand's largest value found at the candidates (its peak
     itself where that is one of them: the frame's centre in the peak frame
     for b < 0)."""
     A, h, _ = _pieces(m, S, log_w, a, b)
-    centres = [np.linalg.solve(A[k], h[k]) for k in _concave(A)]
-    return float(_log_integrand(_candidates(m, centres), m, S, log_w, a, b).max())
+    return _largest(m, S, log_w, a, b, [np.linalg.solve(A[k], h[k]) for k in _concave(A)])
 
 
 def _concave(A):
@@ -485,12 +488,17 @@ def _across_kink(m, S, log_w, exponents):
     return np.array([[np.cos(best), -np.sin(best)], [np.sin(best), np.cos(best)]])
 
 
+def _local_width(edges, x):
+    """The width of the panel (of `edges`) each of x falls in (the first's or the last's outside)."""
+    return np.diff(edges)[np.clip(np.searchsorted(edges, x) - 1, 0, edges.size - 2)]
+
+
 def _graded(edges, roots, slope):
     """Panel edges graded out from each root (roots,): the root, then both ways
     _FIRST / slope, then _RATIO times as far each time, out to the width of
     the shared panel (of `edges`) the root falls in; (roots, 2 _MAX_STEPS + 3),
     nan where a root needs fewer."""
-    local = np.diff(edges)[np.clip(np.searchsorted(edges, roots) - 1, 0, edges.size - 2)]
+    local = _local_width(edges, roots)
     with np.errstate(divide="ignore"):
         first = _FIRST / slope
         steps = np.clip(np.ceil(np.log(np.maximum(local / first, 1.0)) / np.log(_RATIO)), 0, _MAX_STEPS)
@@ -598,8 +606,7 @@ def _outer_edges(pieces, edges0, edges1, level):
     lk = c - 0.5 * np.einsum("nki,kij,nkj->nk", d, P, d)
     on_top = lk[np.arange(first.size), first] >= lk.max(-1) - OUTER_GAP
     # a strip the shared panel it falls in is no wider than needs no panels of its own
-    local = np.diff(edges1)[np.clip(np.searchsorted(edges1, u[:, 1]) - 1, 0, edges1.size - 2)]
-    keep = on_top & (_FIRST / slope < local) & (level(u) >= -OUTER_TAIL)
+    keep = on_top & (_FIRST / slope < _local_width(edges1, u[:, 1])) & (level(u) >= -OUTER_TAIL)
     if not keep.any():
         return edges1
     roots, slope = _merged(u[keep, 1], slope[keep])

@@ -297,7 +297,7 @@ class Divergence2:
         value = np.where(usable, np.inf, np.nan)
         g = np.full((m.shape[0], self.family.size), np.nan) if grad else None
         idx = np.flatnonzero(ok)
-        chunk = max(1, _CHUNK // max(1, p.weights.size - 1))
+        chunk = max(1, _CHUNK // max(1, p.size - 1))
         for lo in range(0, idx.size, chunk):
             sub = idx[lo : lo + chunk]
             v, gs = self.fn(p, self.family, m[sub], Lf[sub], grad)
